@@ -1,0 +1,185 @@
+// Package plan holds the files users write — the service file (hugai.yaml) and the DeploymentPlan —
+// with their line-aware parsing, defaults, validation and JSON Schema. It is part of the pure core:
+// no network, no processes, no clock.
+package plan
+
+// APIVersion is the version of every hugai document.
+const APIVersion = "hugai.io/v1"
+
+// Document kinds.
+const (
+	KindService         = "Service"
+	KindDeploymentPlan  = "DeploymentPlan"
+	KindHugAIDeployment = "HugAIDeployment"
+)
+
+// Metadata names a document. It is hugai's own type, so the core needs no Kubernetes import; the
+// CRD types wrap the specs with ObjectMeta.
+type Metadata struct {
+	Name        string            `json:"name,omitempty"`
+	Namespace   string            `json:"namespace,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// Service is hugai.yaml: a service described once, read by every command.
+type Service struct {
+	APIVersion string      `json:"apiVersion"`
+	Kind       string      `json:"kind"`
+	Metadata   Metadata    `json:"metadata"`
+	Spec       ServiceSpec `json:"spec"`
+}
+
+// ServiceSpec is where and how a service runs, and the rules its deployments follow.
+type ServiceSpec struct {
+	Target           Target                 `json:"target"`
+	ProgressDeadline *Duration              `json:"progressDeadline,omitempty"`
+	HealthChecks     []HealthCheck          `json:"healthChecks,omitempty"`
+	Metrics          []Metric               `json:"metrics,omitempty"`
+	Environments     map[string]Environment `json:"environments,omitempty"`
+	Database         *Database              `json:"database,omitempty"`
+	SmokeTest        []string               `json:"smokeTest,omitempty"`
+	Notifications    []Notification         `json:"notifications,omitempty"`
+}
+
+// Target types.
+const (
+	TargetLocal      = "local"
+	TargetKubernetes = "kubernetes"
+)
+
+// Target says where versions run. An environment may override parts of it.
+type Target struct {
+	Type       string            `json:"type,omitempty"`
+	Local      *LocalTarget      `json:"local,omitempty"`
+	Kubernetes *KubernetesTarget `json:"kubernetes,omitempty"`
+}
+
+// LocalTarget runs each version as processes behind hugai's own proxy.
+type LocalTarget struct {
+	// Command is an argv (no shell); {{.Port}}, {{.Version}}, {{.Replica}} and {{.DataDir}} are
+	// filled per process. The port is also in the PORT environment variable.
+	Command     []string          `json:"command,omitempty"`
+	Workdir     string            `json:"workdir,omitempty"`
+	Env         map[string]string `json:"env,omitempty"`
+	Replicas    int               `json:"replicas,omitempty"`
+	Listen      string            `json:"listen,omitempty"`
+	Admin       string            `json:"admin,omitempty"`
+	Preview     string            `json:"preview,omitempty"`
+	GracePeriod *Duration         `json:"gracePeriod,omitempty"`
+}
+
+// KubernetesTarget drives a workload and a traffic router in a cluster.
+type KubernetesTarget struct {
+	Namespace     string         `json:"namespace,omitempty"`
+	Deployment    string         `json:"deployment,omitempty"`
+	Container     string         `json:"container,omitempty"`
+	Image         string         `json:"image,omitempty"`
+	Service       string         `json:"service,omitempty"`
+	TrafficRouter *TrafficRouter `json:"trafficRouter,omitempty"`
+}
+
+// TrafficRouter names the object hugai sets weights on.
+type TrafficRouter struct {
+	GatewayAPI *GatewayAPIRouter `json:"gatewayAPI,omitempty"`
+	Istio      *IstioRouter      `json:"istio,omitempty"`
+}
+
+type GatewayAPIRouter struct {
+	HTTPRoute string `json:"httpRoute"`
+}
+
+type IstioRouter struct {
+	VirtualService string   `json:"virtualService"`
+	Routes         []string `json:"routes,omitempty"`
+}
+
+// HealthCheck is an HTTP probe of each replica; it gates readiness and every analysis step.
+type HealthCheck struct {
+	Name             string    `json:"name,omitempty"`
+	Path             string    `json:"path"`
+	Interval         *Duration `json:"interval,omitempty"`
+	Timeout          *Duration `json:"timeout,omitempty"`
+	FailureThreshold int       `json:"failureThreshold,omitempty"`
+	SuccessThreshold int       `json:"successThreshold,omitempty"`
+}
+
+// Metric providers.
+const (
+	ProviderBuiltin    = "builtin"
+	ProviderPrometheus = "prometheus"
+	ProviderWeb        = "web"
+)
+
+// Metric is a named measurement usable in success criteria and analysis templates.
+type Metric struct {
+	Name     string `json:"name"`
+	Provider string `json:"provider,omitempty"`
+	Address  string `json:"address,omitempty"`
+	Query    string `json:"query,omitempty"`
+	// JSONPath picks the value out of a web provider's response.
+	JSONPath string `json:"jsonPath,omitempty"`
+}
+
+// Environment is a place a service is deployed to, with its own rules.
+type Environment struct {
+	Target          *Target           `json:"target,omitempty"`
+	SuccessCriteria string            `json:"successCriteria,omitempty"`
+	Analysis        *AnalysisSettings `json:"analysis,omitempty"`
+	Monitoring      *MonitorSettings  `json:"monitoring,omitempty"`
+	StrategyByRisk  map[string]string `json:"strategyByRisk,omitempty"`
+	Policy          *Policy           `json:"policy,omitempty"`
+}
+
+// Analysis methods.
+const (
+	MethodThreshold  = "threshold"
+	MethodSequential = "sequential"
+)
+
+// AnalysisSettings say how often and on how much data a version is judged.
+type AnalysisSettings struct {
+	Interval       *Duration `json:"interval,omitempty"`
+	MinimumSamples int       `json:"minimumSamples,omitempty"`
+	Method         string    `json:"method,omitempty"`
+}
+
+// MonitorSettings configure the watch after promotion.
+type MonitorSettings struct {
+	Duration *Duration `json:"duration,omitempty"`
+}
+
+// Policy is an environment's governance: who approves, how many, and when not to deploy.
+type Policy struct {
+	Approvers           []string       `json:"approvers,omitempty"`
+	ApprovalsRequired   int            `json:"approvalsRequired,omitempty"`
+	ApprovalTimeout     *Duration      `json:"approvalTimeout,omitempty"`
+	RequireApprovalFrom string         `json:"requireApprovalFrom,omitempty"`
+	Timezone            string         `json:"timezone,omitempty"`
+	FreezeWindows       []FreezeWindow `json:"freezeWindows,omitempty"`
+}
+
+// FreezeWindow is a recurring span in which deploys are risky: a cron start and a duration.
+type FreezeWindow struct {
+	Name     string   `json:"name"`
+	Start    string   `json:"start"`
+	Duration Duration `json:"duration"`
+}
+
+// Database holds the commands that move the schema forward and back.
+type Database struct {
+	Migrate  []string `json:"migrate,omitempty"`
+	Rollback []string `json:"rollback,omitempty"`
+}
+
+// Notification is a channel hugai tells about rollouts.
+type Notification struct {
+	Type       string   `json:"type"`
+	WebhookURL string   `json:"webhookURL,omitempty"`
+	URL        string   `json:"url,omitempty"`
+	RoutingKey string   `json:"routingKey,omitempty"`
+	SMTP       string   `json:"smtp,omitempty"`
+	From       string   `json:"from,omitempty"`
+	To         []string `json:"to,omitempty"`
+	Severity   string   `json:"severity,omitempty"`
+}

@@ -1,0 +1,345 @@
+package plan
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/hugai-dev/hugai/internal/criteria"
+)
+
+// checker collects problems by field path; lines are filled in from the positions of the file the
+// document came from.
+type checker struct {
+	file  string
+	pos   Positions
+	errs  Errors
+	warns Errors
+}
+
+func (c *checker) errorf(path, format string, args ...any) {
+	c.errs = append(c.errs, &FieldError{File: c.file, Line: c.pos.Line(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (c *checker) warnf(path, format string, args ...any) {
+	c.warns = append(c.warns, &FieldError{File: c.file, Line: c.pos.Line(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+var (
+	dnsName   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	identName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+)
+
+// Levels are the risk levels, lowest first.
+var Levels = []string{"low", "medium", "high", "critical"}
+
+func (c *checker) header(apiVersion, kind, wantKind string) {
+	if apiVersion != APIVersion {
+		if apiVersion == "" {
+			c.errorf("apiVersion", "missing; want %s", APIVersion)
+		} else {
+			c.errorf("apiVersion", "%q is not supported; want %s", apiVersion, APIVersion)
+		}
+	}
+	if kind != wantKind {
+		c.errorf("kind", "%q: want %s", kind, wantKind)
+	}
+}
+
+func (c *checker) name(path, name string, required bool) {
+	switch {
+	case name == "" && required:
+		c.errorf(path, "missing")
+	case name != "" && (len(name) > 63 || !dnsName.MatchString(name)):
+		c.errorf(path, "%q: want lowercase letters, digits and '-' (at most 63)", name)
+	}
+}
+
+func (c *checker) positive(path string, d *Duration) {
+	if d != nil && d.Duration <= 0 {
+		c.errorf(path, "must be more than 0s")
+	}
+}
+
+func (c *checker) oneOf(path, v string, allowed []string) bool {
+	if slices.Contains(allowed, v) {
+		return true
+	}
+	msg := fmt.Sprintf("%q is not one of %s", v, strings.Join(allowed, ", "))
+	if s := didYouMean(v, allowed); s != "" {
+		msg = fmt.Sprintf("%q is not one of %s (did you mean %q?)", v, strings.Join(allowed, ", "), s)
+	}
+	c.errorf(path, "%s", msg)
+	return false
+}
+
+func (c *checker) criteria(path, s string, metrics []string) {
+	if s == "" {
+		return
+	}
+	if _, err := criteria.Parse(s, criteria.WithMetrics(metrics...)); err != nil {
+		c.errorf(path, "%v", err)
+	}
+}
+
+func (c *checker) hostPort(path, addr string) {
+	if addr == "" {
+		return
+	}
+	i := strings.LastIndexByte(addr, ':')
+	port, err := strconv.Atoi(addr[i+1:])
+	if i < 0 || err != nil || port < 0 || port > 65535 || strings.ContainsAny(addr[:i], " /") {
+		c.errorf(path, "%q: want host:port, e.g. 127.0.0.1:8080", addr)
+	}
+}
+
+// validate checks a service file; it returns every error and warning at once.
+func (s *Service) validate(c *checker) {
+	c.header(s.APIVersion, s.Kind, KindService)
+	c.name("metadata.name", s.Metadata.Name, true)
+	sp := &s.Spec
+	c.target("spec.target", &sp.Target, true)
+	c.positive("spec.progressDeadline", sp.ProgressDeadline)
+	c.healthChecks("spec.healthChecks", sp.HealthChecks)
+
+	metricNames := []string{}
+	for i, m := range sp.Metrics {
+		p := fmt.Sprintf("spec.metrics[%d]", i)
+		switch {
+		case m.Name == "":
+			c.errorf(p+".name", "missing")
+		case !identName.MatchString(m.Name):
+			c.errorf(p+".name", "%q: want letters, digits and '_' (it is used in criteria)", m.Name)
+		case slices.Contains(metricNames, m.Name):
+			c.errorf(p+".name", "%q is defined twice", m.Name)
+		}
+		metricNames = append(metricNames, m.Name)
+		provider := m.Provider
+		if provider == "" {
+			provider = ProviderPrometheus
+		}
+		if c.oneOf(p+".provider", provider, []string{ProviderBuiltin, ProviderPrometheus, ProviderWeb}) {
+			if provider != ProviderBuiltin && m.Address == "" {
+				c.errorf(p+".address", "missing: the %s provider needs an address", provider)
+			}
+			if provider == ProviderPrometheus && m.Query == "" {
+				c.errorf(p+".query", "missing: the prometheus provider needs a query")
+			}
+		}
+		if m.Query != "" {
+			if _, err := template.New("q").Parse(m.Query); err != nil {
+				c.errorf(p+".query", "bad template: %v", err)
+			}
+		}
+	}
+
+	for _, envName := range sortedKeys(sp.Environments) {
+		env := sp.Environments[envName]
+		p := "spec.environments." + envName
+		c.name(p, envName, true)
+		if env.Target != nil {
+			c.target(p+".target", env.Target, false)
+			if env.Target.Type != "" && env.Target.Type != sp.Target.Type {
+				c.errorf(p+".target.type", "%q differs from spec.target.type %q; an environment overrides fields, not the kind of target", env.Target.Type, sp.Target.Type)
+			}
+		}
+		c.criteria(p+".successCriteria", env.SuccessCriteria, metricNames)
+		if a := env.Analysis; a != nil {
+			c.positive(p+".analysis.interval", a.Interval)
+			if a.MinimumSamples < 0 {
+				c.errorf(p+".analysis.minimumSamples", "must not be negative")
+			}
+			if a.Method != "" {
+				c.oneOf(p+".analysis.method", a.Method, []string{MethodThreshold, MethodSequential})
+			}
+		}
+		if m := env.Monitoring; m != nil && m.Duration != nil && m.Duration.Duration < 0 {
+			c.errorf(p+".monitoring.duration", "must not be negative")
+		}
+		for _, level := range sortedKeys(env.StrategyByRisk) {
+			lp := p + ".strategyByRisk." + level
+			c.oneOf(lp, level, Levels)
+			if st := env.StrategyByRisk[level]; NormalizeStrategy(st) == "" {
+				c.oneOf(lp, st, Strategies)
+			}
+		}
+		if env.Policy != nil {
+			c.policy(p+".policy", env.Policy)
+		}
+	}
+
+	if db := sp.Database; db != nil {
+		if db.Rollback == nil && db.Migrate == nil {
+			c.errorf("spec.database", "want migrate and rollback commands")
+		}
+		if len(db.Migrate) > 0 && len(db.Rollback) == 0 {
+			c.errorf("spec.database.rollback", "missing: a release that migrates must be able to roll the migration back")
+		}
+	}
+	for i, n := range sp.Notifications {
+		c.notification(fmt.Sprintf("spec.notifications[%d]", i), n)
+	}
+}
+
+func (c *checker) target(p string, t *Target, full bool) {
+	if full {
+		if t.Type == "" {
+			c.errorf(p+".type", "missing; want local or kubernetes")
+			return
+		}
+		if !c.oneOf(p+".type", t.Type, []string{TargetLocal, TargetKubernetes}) {
+			return
+		}
+	}
+	if l := t.Local; l != nil {
+		lp := p + ".local"
+		if full && t.Type == TargetLocal && len(l.Command) == 0 {
+			c.errorf(lp+".command", "missing: the argv that starts one replica, e.g. [\"./server\", \"--port\", \"{{.Port}}\"]")
+		}
+		for i, arg := range l.Command {
+			if err := checkCommandTemplate(arg); err != nil {
+				c.errorf(fmt.Sprintf("%s.command[%d]", lp, i), "%v", err)
+			}
+		}
+		if l.Replicas < 0 {
+			c.errorf(lp+".replicas", "must not be negative")
+		}
+		if full && t.Type == TargetLocal && l.Listen == "" {
+			c.errorf(lp+".listen", "missing: the address the proxy serves users on, e.g. 127.0.0.1:8080")
+		}
+		c.hostPort(lp+".listen", l.Listen)
+		c.hostPort(lp+".admin", l.Admin)
+		c.hostPort(lp+".preview", l.Preview)
+		c.positive(lp+".gracePeriod", l.GracePeriod)
+	} else if full && t.Type == TargetLocal {
+		c.errorf(p+".local", "missing: type local needs spec.target.local")
+	}
+	if k := t.Kubernetes; k != nil && (t.Type == TargetKubernetes || !full) {
+		kp := p + ".kubernetes"
+		if full {
+			for f, v := range map[string]string{"namespace": k.Namespace, "deployment": k.Deployment, "image": k.Image} {
+				if v == "" {
+					c.errorf(kp+"."+f, "missing")
+				}
+			}
+		}
+		if r := k.TrafficRouter; r != nil && r.GatewayAPI != nil && r.Istio != nil {
+			c.errorf(kp+".trafficRouter", "set one of gatewayAPI or istio, not both")
+		}
+	} else if full && t.Type == TargetKubernetes {
+		c.errorf(p+".kubernetes", "missing: type kubernetes needs spec.target.kubernetes")
+	}
+}
+
+// templateFields are what a local command template may use.
+type templateFields struct {
+	Port    int
+	Version string
+	Replica int
+	DataDir string
+}
+
+func checkCommandTemplate(arg string) error {
+	t, err := template.New("arg").Option("missingkey=error").Parse(arg)
+	if err != nil {
+		return fmt.Errorf("bad template: %v", strings.TrimPrefix(err.Error(), "template: arg:"))
+	}
+	if err := t.Execute(discard{}, templateFields{}); err != nil {
+		return fmt.Errorf("bad template %q: only {{.Port}}, {{.Version}}, {{.Replica}} and {{.DataDir}} are filled", arg)
+	}
+	return nil
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+func (c *checker) healthChecks(p string, hcs []HealthCheck) {
+	for i, h := range hcs {
+		hp := fmt.Sprintf("%s[%d]", p, i)
+		if !strings.HasPrefix(h.Path, "/") {
+			c.errorf(hp+".path", "%q: want a path starting with /", h.Path)
+		}
+		c.positive(hp+".interval", h.Interval)
+		c.positive(hp+".timeout", h.Timeout)
+		if h.FailureThreshold < 0 {
+			c.errorf(hp+".failureThreshold", "must not be negative")
+		}
+		if h.SuccessThreshold < 0 {
+			c.errorf(hp+".successThreshold", "must not be negative")
+		}
+	}
+}
+
+func (c *checker) policy(p string, pol *Policy) {
+	if pol.ApprovalsRequired < 0 {
+		c.errorf(p+".approvalsRequired", "must not be negative")
+	}
+	if len(pol.Approvers) > 0 && pol.ApprovalsRequired > len(pol.Approvers) {
+		c.errorf(p+".approvalsRequired", "%d approvals required but only %d approvers listed", pol.ApprovalsRequired, len(pol.Approvers))
+	}
+	c.positive(p+".approvalTimeout", pol.ApprovalTimeout)
+	if pol.RequireApprovalFrom != "" {
+		c.oneOf(p+".requireApprovalFrom", pol.RequireApprovalFrom, append(slices.Clone(Levels), "never"))
+	}
+	if pol.Timezone != "" {
+		if _, err := time.LoadLocation(pol.Timezone); err != nil {
+			c.errorf(p+".timezone", "%q is not a known time zone (e.g. UTC, Europe/Berlin)", pol.Timezone)
+		}
+	}
+	for i, w := range pol.FreezeWindows {
+		wp := fmt.Sprintf("%s.freezeWindows[%d]", p, i)
+		if w.Name == "" {
+			c.errorf(wp+".name", "missing")
+		}
+		if w.Start == "" {
+			c.errorf(wp+".start", "missing: a cron expression such as \"0 18 * * FRI\"")
+		} else if err := checkCron(w.Start); err != nil {
+			c.errorf(wp+".start", "%v", err)
+		}
+		if w.Duration.Duration <= 0 {
+			c.errorf(wp+".duration", "must be more than 0s")
+		}
+	}
+}
+
+func (c *checker) notification(p string, n Notification) {
+	if !c.oneOf(p+".type", n.Type, []string{"slack", "pagerduty", "email", "webhook"}) {
+		return
+	}
+	need := func(field, v string) {
+		if v == "" {
+			c.errorf(p+"."+field, "missing: a %s notification needs it", n.Type)
+		}
+	}
+	switch n.Type {
+	case "slack":
+		need("webhookURL", n.WebhookURL)
+	case "pagerduty":
+		need("routingKey", n.RoutingKey)
+	case "webhook":
+		need("url", n.URL)
+	case "email":
+		need("smtp", n.SMTP)
+		need("from", n.From)
+		if len(n.To) == 0 {
+			c.errorf(p+".to", "missing: an email notification needs recipients")
+		}
+	}
+	if n.Severity != "" {
+		c.oneOf(p+".severity", n.Severity, []string{"info", "warning", "critical"})
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
