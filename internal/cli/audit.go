@@ -1,0 +1,245 @@
+package cli
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hugai-dev/hugai/internal/audit"
+	"github.com/hugai-dev/hugai/internal/store"
+	"github.com/hugai-dev/hugai/internal/store/sqlite"
+)
+
+// auditCmd reads the audit log straight from the store in the data dir: verifying must not
+// depend on the server that wrote the log being up, or being honest.
+func (a *app) auditCmd() *cobra.Command {
+	var dataDir string
+	c := &cobra.Command{
+		Use:   "audit",
+		Short: "Read, verify and export the tamper-evident audit log",
+		Long: "Every decision hugai takes is an audit event carrying its own SHA-256 and the previous event's;\n" +
+			"the last event's hash is also kept apart, so editing, deleting, reordering or cutting off\n" +
+			"events is detected by `hugai audit verify`, which names the first bad event.",
+	}
+	c.PersistentFlags().StringVar(&dataDir, "data-dir", "", "hugai's data dir (default: $HUGAI_DATA_DIR, else the nearest .hugai/)")
+	c.AddCommand(a.auditLogCmd(&dataDir), a.auditVerifyCmd(&dataDir), a.auditExportCmd(&dataDir))
+	return c
+}
+
+// openStoreIn opens the store of the data dir, refusing to create one where none exists.
+func openStoreIn(dataDirFlag string) (*sqlite.Store, error) {
+	dir, err := findDataDir(dataDirFlag)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, DatabaseFile)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no store at %s: nothing has been recorded in this data dir (`hugai server` creates it)", path)
+	} else if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return sqlite.Open(path)
+}
+
+func (a *app) auditLogCmd(dataDir *string) *cobra.Command {
+	var (
+		output string
+		f      store.EventFilter
+	)
+	c := &cobra.Command{
+		Use:   "log",
+		Short: "List audit events, oldest first",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if f.Limit < 0 || f.AfterSeq < 0 {
+				return badInput(errors.New("--limit and --after must not be negative"))
+			}
+			s, err := openStoreIn(*dataDir)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			events, err := s.Events(c.Context(), f)
+			if err != nil {
+				return err
+			}
+			out := make([]eventOut, len(events))
+			for i, e := range events {
+				out[i] = toEventOut(e)
+			}
+			return a.print(output, out, func(w io.Writer) error { return eventTable(w, out) })
+		},
+	}
+	c.Flags().StringVar(&f.Subject, "subject", "", "only events of this subject, e.g. rollout/demo-7")
+	c.Flags().IntVar(&f.Limit, "limit", 0, "at most this many events (0: all)")
+	c.Flags().Int64Var(&f.AfterSeq, "after", 0, "only events after this sequence number")
+	addOutputFlag(c, &output)
+	return c
+}
+
+func eventTable(w io.Writer, events []eventOut) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEQ\tTIME\tSUBJECT\tTYPE\tACTOR\tPAYLOAD")
+	for _, e := range events {
+		p := string(e.Payload)
+		if len(p) > 60 {
+			p = p[:57] + "..."
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time, e.Subject, e.Type, e.Actor, p)
+	}
+	return tw.Flush()
+}
+
+func (a *app) auditVerifyCmd(dataDir *string) *cobra.Command {
+	var output string
+	c := &cobra.Command{
+		Use:   "verify",
+		Short: "Check the audit chain and its head; exit 1 naming the first bad event",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			s, err := openStoreIn(*dataDir)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			res, err := s.VerifyAudit(c.Context())
+			var ve *audit.VerifyError
+			if errors.As(err, &ve) {
+				return withCode(ExitFailed, fmt.Errorf("audit verify: %w", ve))
+			}
+			if err != nil {
+				return err
+			}
+			return a.print(output, res, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "audit log verified: %d events, head %s\n", res.Events, res.Head)
+				return err
+			})
+		},
+	}
+	addOutputFlag(c, &output)
+	return c
+}
+
+func (a *app) auditExportCmd(dataDir *string) *cobra.Command {
+	var format, outPath string
+	c := &cobra.Command{
+		Use:   "export",
+		Short: "Write the whole audit log as JSON lines or CSV, with every hash",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if format != "jsonl" && format != "csv" {
+				return badInput(fmt.Errorf("--format %q: want jsonl or csv", format))
+			}
+			s, err := openStoreIn(*dataDir)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			return a.writeStreamed(outPath, func(w io.Writer) error {
+				return exportEvents(c.Context(), s, format, w)
+			})
+		},
+	}
+	c.Flags().StringVar(&format, "format", "jsonl", "jsonl or csv")
+	c.Flags().StringVar(&outPath, "out", "-", "file to write (- for standard output)")
+	return c
+}
+
+// exportPage bounds memory: the log is read in pages, never whole.
+const exportPage = 1000
+
+func exportEvents(ctx context.Context, s store.Store, format string, w io.Writer) error {
+	cw := csv.NewWriter(w)
+	enc := json.NewEncoder(w)
+	if format == "csv" {
+		if err := cw.Write([]string{"seq", "time", "subject", "type", "actor", "payload", "prev_hash", "hash"}); err != nil {
+			return err
+		}
+	}
+	var after int64
+	for {
+		events, err := s.Events(ctx, store.EventFilter{AfterSeq: after, Limit: exportPage})
+		if err != nil {
+			return err
+		}
+		for _, e := range events {
+			o := toEventOut(e)
+			if format == "jsonl" {
+				err = enc.Encode(o)
+			} else {
+				err = cw.Write([]string{strconv.FormatInt(o.Seq, 10), o.Time, o.Subject, o.Type, o.Actor,
+					string(o.Payload), o.PrevHash, o.Hash})
+			}
+			if err != nil {
+				return fmt.Errorf("export event %d: %w", e.Seq, err)
+			}
+			after = e.Seq
+		}
+		if len(events) < exportPage {
+			break
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// eventOut is an event as printed and exported: the time in the exact form its hash covers, so an
+// export can be verified outside hugai, and a payload that is no longer JSON (someone edited the
+// row) shown as a string rather than failing the whole listing.
+type eventOut struct {
+	Seq      int64           `json:"seq"`
+	Time     string          `json:"time"`
+	Subject  string          `json:"subject"`
+	Type     string          `json:"type"`
+	Actor    string          `json:"actor"`
+	Payload  json.RawMessage `json:"payload,omitempty"`
+	PrevHash string          `json:"prevHash"`
+	Hash     string          `json:"hash"`
+}
+
+func toEventOut(e audit.Event) eventOut {
+	p := e.Payload
+	if len(p) > 0 && !json.Valid(p) {
+		p, _ = json.Marshal(string(p))
+	}
+	return eventOut{Seq: e.Seq, Time: audit.FormatTime(e.Time), Subject: e.Subject, Type: e.Type,
+		Actor: e.Actor, Payload: p, PrevHash: e.PrevHash, Hash: e.Hash}
+}
+
+// writeStreamed writes to standard output for "-", else to a temp file renamed over path when
+// complete, so a failed export never leaves a file that looks whole.
+func (a *app) writeStreamed(path string, write func(io.Writer) error) error {
+	if path == "-" || path == "" {
+		return write(a.out)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".hugai-export-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
