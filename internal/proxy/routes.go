@@ -1,6 +1,13 @@
+// Package proxy is hugai's weighted L7 reverse proxy for the local target: it splits user traffic
+// between versions by weight, keeps per-version counters with a per-second history, and takes its
+// routes from the server over an admin unix socket, serving the last ones while the server is away.
 package proxy
 
-import "time"
+import (
+	"fmt"
+	"net"
+	"time"
+)
 
 // Routes is the whole routing table the server pushes to the proxy's admin socket
 // (PUT /v1/routes). The proxy swaps it in atomically and keeps the last one it was given while the
@@ -24,4 +31,43 @@ type Backend struct {
 	Version   string   `json:"version"`
 	Weight    int      `json:"weight"`    // 0..100; all weights add up to 100 or are all zero
 	Endpoints []string `json:"endpoints"` // host:port of each ready replica
+}
+
+// Validate reports the first thing wrong with r, in words an operator can act on.
+func (r Routes) Validate() error {
+	seen := make(map[string]bool, len(r.Backends))
+	sum := 0
+	for i, b := range r.Backends {
+		if b.Version == "" {
+			return fmt.Errorf("backends[%d]: version is empty", i)
+		}
+		if seen[b.Version] {
+			return fmt.Errorf("backends[%d]: version %q appears twice", i, b.Version)
+		}
+		seen[b.Version] = true
+		if b.Weight < 0 || b.Weight > 100 {
+			return fmt.Errorf("backends[%d] (%s): weight %d is outside 0..100", i, b.Version, b.Weight)
+		}
+		sum += b.Weight
+		if b.Weight > 0 && len(b.Endpoints) == 0 && r.HoldTimeout <= 0 {
+			return fmt.Errorf("backends[%d] (%s): weight %d needs endpoints (or a holdTimeout to wait for them)", i, b.Version, b.Weight)
+		}
+		for j, e := range b.Endpoints {
+			if _, _, err := net.SplitHostPort(e); err != nil {
+				return fmt.Errorf("backends[%d] (%s): endpoints[%d] %q is not host:port", i, b.Version, j, e)
+			}
+		}
+	}
+	if sum != 0 && sum != 100 {
+		return fmt.Errorf("weights add up to %d: they must add up to 100 or all be zero", sum)
+	}
+	for _, n := range []struct{ route, version string }{{"stable", r.Stable}, {"canary", r.Canary}, {"preview", r.Preview}} {
+		if n.version != "" && !seen[n.version] {
+			return fmt.Errorf("%s names version %q, which has no backend", n.route, n.version)
+		}
+	}
+	if r.HoldTimeout < 0 {
+		return fmt.Errorf("holdTimeout %s is negative", r.HoldTimeout)
+	}
+	return nil
 }

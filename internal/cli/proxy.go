@@ -1,0 +1,42 @@
+package cli
+
+import (
+	"errors"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hugai-dev/hugai/internal/proxy"
+)
+
+// proxyCmd runs the data plane of the local target. It is its own process so that user traffic
+// keeps flowing on the last routes while the server is stopped, upgraded or crashed.
+func (a *app) proxyCmd() *cobra.Command {
+	var o proxy.Options
+	c := &cobra.Command{
+		Use:   "proxy",
+		Short: "Run hugai's traffic proxy (started by the server)",
+		Long: "Run hugai's weighted L7 reverse proxy. The hugai server starts it and pushes routes to its admin\n" +
+			"socket; it keeps serving the last routes (also saved to --state-file) while the server is away.",
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if o.Listen == "" {
+				return badInput(errors.New("--listen is required"))
+			}
+			if o.AdminSocket == "" {
+				return badInput(errors.New("--admin-socket is required"))
+			}
+			if o.History < time.Minute {
+				return badInput(errors.New("--history must be at least 1m"))
+			}
+			return proxy.Run(c.Context(), o)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "address for user traffic")
+	f.StringVar(&o.Admin, "admin", "", "TCP address for /metrics and /healthz (none if empty)")
+	f.StringVar(&o.AdminSocket, "admin-socket", "", "unix socket for the admin API (mode 0600)")
+	f.StringVar(&o.StateFile, "state-file", "", "file keeping the last routes, reloaded on start")
+	f.DurationVar(&o.History, "history", 15*time.Minute, "per-second counter history kept")
+	return c
+}

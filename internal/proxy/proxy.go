@@ -1,0 +1,361 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configure a proxy process.
+type Options struct {
+	Listen      string        // user traffic, e.g. 127.0.0.1:8080
+	Admin       string        // TCP address for /metrics and /healthz; empty for none
+	AdminSocket string        // unix socket for the admin API (mode 0600)
+	StateFile   string        // the last routes, written on every update and reloaded on start; empty for none
+	History     time.Duration // per-second history kept; default 15m
+}
+
+// Timeouts towards upstreams. Dial is short because a replica on loopback that does not accept at
+// once is gone; the response header timeout leaves room for slow but healthy services.
+const (
+	dialTimeout           = 2 * time.Second
+	responseHeaderTimeout = 60 * time.Second
+	idleConnTimeout       = 90 * time.Second
+	probeInterval         = 500 * time.Millisecond
+	shutdownGrace         = 5 * time.Second
+)
+
+// ErrStaleGeneration is returned when routes older than the ones in force are pushed.
+var ErrStaleGeneration = errors.New("stale generation")
+
+// errSave marks a failure to persist routes: the proxy's fault, not the caller's.
+var errSave = errors.New("save routes")
+
+// Proxy is the data plane and its admin API.
+type Proxy struct {
+	opts      Options
+	transport *http.Transport
+	hist      *history
+	pools     pools
+	table     atomic.Pointer[table]
+	held      atomic.Int64 // requests waiting for a version that can serve
+
+	mu   sync.Mutex // serialises route updates and guards wake
+	wake chan struct{}
+
+	bufs sync.Pool // *[]byte copy buffers
+
+	ctx  context.Context // set by Serve; ends probes and held requests
+	wg   sync.WaitGroup  // probes
+	done chan struct{}
+}
+
+// New builds a proxy and loads the routes saved in o.StateFile, if any.
+func New(o Options) (*Proxy, error) {
+	if o.History <= 0 {
+		o.History = 15 * time.Minute
+	}
+	p := &Proxy{
+		opts: o,
+		hist: newHistory(o.History),
+		wake: make(chan struct{}),
+		done: make(chan struct{}),
+		ctx:  context.Background(),
+	}
+	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
+	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	p.transport = &http.Transport{
+		DialContext:           dialer.DialContext,
+		MaxIdleConns:          0, // no global cap: the per-host cap bounds it
+		MaxIdleConnsPerHost:   1024,
+		IdleConnTimeout:       idleConnTimeout,
+		ResponseHeaderTimeout: responseHeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+	}
+	if o.StateFile != "" {
+		if err := os.MkdirAll(filepath.Dir(o.StateFile), 0o700); err != nil {
+			return nil, fmt.Errorf("state file dir: %w", err)
+		}
+		r, err := loadState(o.StateFile)
+		if err != nil {
+			return nil, err
+		}
+		if r != nil {
+			if err := r.Validate(); err != nil {
+				return nil, fmt.Errorf("state file %s: %w", o.StateFile, err)
+			}
+			p.table.Store(compile(*r, p.hist, &p.pools))
+		}
+	}
+	return p, nil
+}
+
+// Routes returns the routes in force (zero Routes before the first update).
+func (p *Proxy) Routes() Routes {
+	if t := p.table.Load(); t != nil {
+		return t.routes
+	}
+	return Routes{}
+}
+
+// SetRoutes validates r, saves it to the state file and swaps it in. Requests in flight finish on
+// the endpoints they started on; held requests wake and try the new table.
+func (p *Proxy) SetRoutes(r Routes) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := p.table.Load()
+	if old != nil && r.Generation < old.routes.Generation {
+		return fmt.Errorf("%w: generation %d is older than %d in force", ErrStaleGeneration, r.Generation, old.routes.Generation)
+	}
+	if p.opts.StateFile != "" {
+		if err := saveState(p.opts.StateFile, r); err != nil {
+			return err
+		}
+	}
+	p.table.Store(compile(r, p.hist, &p.pools))
+	if old != nil {
+		close(old.retired)
+	}
+	keep := map[string]bool{}
+	for _, b := range r.Backends {
+		for _, a := range b.Endpoints {
+			keep[a] = true
+		}
+	}
+	p.pools.retain(keep)
+	p.broadcastLocked()
+	return nil
+}
+
+// broadcastLocked wakes every held request. p.mu must be held.
+func (p *Proxy) broadcastLocked() {
+	close(p.wake)
+	p.wake = make(chan struct{})
+}
+
+// waitChan returns the channel closed at the next route change or endpoint revival.
+func (p *Proxy) waitChan() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.wake
+}
+
+// markDown drops e from rotation and starts probing it, once.
+func (p *Proxy) markDown(t *table, e *endpoint) {
+	e.down.Store(true)
+	if !e.probing.CompareAndSwap(false, true) {
+		return
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer e.probing.Store(false)
+		tick := time.NewTicker(probeInterval)
+		defer tick.Stop()
+		d := net.Dialer{Timeout: dialTimeout}
+		for {
+			select {
+			case <-t.retired:
+				return
+			case <-p.done:
+				return
+			case <-tick.C:
+			}
+			c, err := d.DialContext(p.ctx, "tcp", e.addr)
+			if err != nil {
+				continue
+			}
+			c.Close()
+			e.down.Store(false)
+			p.mu.Lock()
+			p.broadcastLocked()
+			p.mu.Unlock()
+			return
+		}
+	}()
+}
+
+// Serve serves user traffic on data, the admin API on adminSock and /metrics and /healthz on admin
+// (which may be nil) until ctx is done, then stops accepting and lets requests in flight finish for
+// a few seconds. It closes the listeners. Call it once.
+func (p *Proxy) Serve(ctx context.Context, data, admin, adminSock net.Listener) error {
+	if data == nil || adminSock == nil {
+		return errors.New("serve: the data and admin socket listeners are required")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	p.ctx = ctx
+	servers := []*http.Server{
+		{Handler: p, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute},
+		{Handler: p.adminHandler(true), ReadHeaderTimeout: 10 * time.Second},
+	}
+	listeners := []net.Listener{data, adminSock}
+	if admin != nil {
+		servers = append(servers, &http.Server{Handler: p.adminHandler(false), ReadHeaderTimeout: 10 * time.Second})
+		listeners = append(listeners, admin)
+	}
+	errc := make(chan error, len(servers))
+	for i, s := range servers {
+		go func() { errc <- s.Serve(listeners[i]) }()
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.collectLoop(ctx)
+	}()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		err = fmt.Errorf("serve: %w", err)
+	}
+	close(p.done) // wakes held requests (they answer 503) and stops probes
+	sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer scancel()
+	for _, s := range servers {
+		if serr := s.Shutdown(sctx); serr != nil && err == nil && !errors.Is(serr, context.DeadlineExceeded) {
+			err = fmt.Errorf("shut down: %w", serr)
+		}
+		s.Close()
+	}
+	cancel()
+	p.wg.Wait()
+	p.transport.CloseIdleConnections()
+	p.pools.closeAll()
+	return err
+}
+
+// collectLoop closes each wall-clock second into the history, just after it ends.
+func (p *Proxy) collectLoop(ctx context.Context) {
+	for {
+		now := time.Now()
+		next := now.Truncate(time.Second).Add(time.Second)
+		t := time.NewTimer(next.Sub(now) + 5*time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		p.hist.collect(next.Unix() - 1)
+	}
+}
+
+// Run listens on o's addresses and serves until ctx is done.
+func Run(ctx context.Context, o Options) error {
+	if o.Listen == "" {
+		return errors.New("no listen address")
+	}
+	if o.AdminSocket == "" {
+		return errors.New("no admin socket")
+	}
+	p, err := New(o)
+	if err != nil {
+		return err
+	}
+	var lc net.ListenConfig
+	data, err := lc.Listen(ctx, "tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	sock, err := listenUnix(ctx, o.AdminSocket)
+	if err != nil {
+		data.Close()
+		return err
+	}
+	var admin net.Listener
+	if o.Admin != "" {
+		if admin, err = lc.Listen(ctx, "tcp", o.Admin); err != nil {
+			data.Close()
+			sock.Close()
+			return fmt.Errorf("listen admin: %w", err)
+		}
+	}
+	return p.Serve(ctx, data, admin, sock)
+}
+
+// listenUnix listens on a unix socket only the owner can use. A socket file left by a dead proxy is
+// replaced; one that a live proxy answers on is an error.
+func listenUnix(ctx context.Context, path string) (net.Listener, error) {
+	if _, err := os.Stat(path); err == nil {
+		d := net.Dialer{Timeout: time.Second}
+		if c, err := d.DialContext(ctx, "unix", path); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("admin socket %s: another proxy is listening", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("remove stale admin socket: %w", err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("admin socket dir: %w", err)
+	}
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen admin socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("admin socket mode: %w", err)
+	}
+	return l, nil
+}
+
+// loadState reads the saved routes; nil when there are none yet.
+func loadState(path string) (*Routes, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state file: %w", err)
+	}
+	var r Routes
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	return &r, nil
+}
+
+// saveState writes r next to path and renames it into place, so a crash leaves the old or the new
+// routes, never half of them.
+func saveState(path string, r Routes) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("%w: encode: %w", errSave, err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("%w: %w", errSave, err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("%w: %w", errSave, err)
+	}
+	return nil
+}

@@ -1,0 +1,245 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// The common request — a GET, HEAD or OPTIONS without a body — goes to the upstream over a lean
+// HTTP/1.1 client of the proxy's own: a pooled connection written and read by the handler's own
+// goroutine, without the two goroutines and channel hand-offs per connection of net/http's
+// Transport. Only such requests, because they can be sent again on a fresh connection when a
+// pooled one turns out closed by the upstream (which the Transport notices in the background and
+// this client only on use). Everything else takes the Transport.
+
+const maxIdlePerEndpoint = 1024
+
+// upConn is one keep-alive connection to an upstream.
+type upConn struct {
+	c        net.Conn
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	lastUsed time.Time
+}
+
+// connPool keeps idle connections to one upstream address, across routing tables.
+type connPool struct {
+	addr   string
+	mu     sync.Mutex
+	idle   []*upConn
+	closed bool
+}
+
+// get returns an idle connection, or nil. Connections idle past idleConnTimeout are closed: the
+// upstream has probably closed them already.
+func (cp *connPool) get(now time.Time) *upConn {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	for n := len(cp.idle); n > 0; n = len(cp.idle) {
+		uc := cp.idle[n-1]
+		cp.idle = cp.idle[:n-1]
+		if now.Sub(uc.lastUsed) < idleConnTimeout {
+			return uc
+		}
+		uc.c.Close()
+	}
+	return nil
+}
+
+// put returns a connection after a complete exchange.
+func (cp *connPool) put(uc *upConn, now time.Time) {
+	uc.lastUsed = now
+	cp.mu.Lock()
+	if !cp.closed && len(cp.idle) < maxIdlePerEndpoint {
+		cp.idle = append(cp.idle, uc)
+		cp.mu.Unlock()
+		return
+	}
+	cp.mu.Unlock()
+	uc.c.Close()
+}
+
+// close drops the idle connections; connections in use are closed when they come back.
+func (cp *connPool) close() {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	cp.closed = true
+	for _, uc := range cp.idle {
+		uc.c.Close()
+	}
+	cp.idle = nil
+}
+
+// pools holds a connection pool per upstream address.
+type pools struct {
+	mu sync.Mutex
+	m  map[string]*connPool
+}
+
+func (ps *pools) pool(addr string) *connPool {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.m == nil {
+		ps.m = map[string]*connPool{}
+	}
+	cp, ok := ps.m[addr]
+	if !ok {
+		cp = &connPool{addr: addr}
+		ps.m[addr] = cp
+	}
+	return cp
+}
+
+// retain closes the pools of addresses not in keep.
+func (ps *pools) retain(keep map[string]bool) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	for addr, cp := range ps.m {
+		if !keep[addr] {
+			cp.close()
+			delete(ps.m, addr)
+		}
+	}
+}
+
+func (ps *pools) closeAll() { ps.retain(nil) }
+
+// leanOK reports whether r can take the lean client.
+func leanOK(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+	default:
+		return false
+	}
+	return r.ContentLength == 0 && r.Host != "" && (r.Body == nil || r.Body == http.NoBody) && r.ProtoMajor == 1 &&
+		len(r.Header["Expect"]) == 0 && len(r.Header["Upgrade"]) == 0 &&
+		len(r.RequestURI) > 0 && r.RequestURI[0] == '/'
+}
+
+// aLongTimeAgo is a deadline in the past, to make blocked reads and writes return at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// exchange is one request on one lean connection; finish must be called once the body is done.
+type exchange struct {
+	uc   *upConn
+	cp   *connPool
+	stop func() bool // stops the watch on the client's context
+}
+
+// finish returns the connection to its pool when the exchange completed cleanly.
+func (x *exchange) finish(resp *http.Response, clean bool) {
+	cancelled := !x.stop()
+	if clean && !resp.Close && !cancelled {
+		x.cp.put(x.uc, time.Now())
+		return
+	}
+	x.uc.c.Close()
+}
+
+// leanRoundTrip sends r to e over a pooled connection and reads the response header. A connection
+// from the pool that turns out closed by the upstream is replaced by a new one, once.
+func (p *Proxy) leanRoundTrip(r *http.Request, e *endpoint, x *exchange) (*http.Response, error) {
+	cp := e.pool
+	for attempt := 0; ; attempt++ {
+		uc := cp.get(time.Now())
+		reused := uc != nil
+		if uc == nil {
+			var err error
+			if uc, err = p.dial(r.Context(), cp.addr); err != nil {
+				return nil, err
+			}
+		}
+		resp, err := p.send(r, uc, x)
+		if err == nil {
+			x.uc, x.cp = uc, cp
+			return resp, nil
+		}
+		uc.c.Close()
+		if !reused || attempt > 0 || r.Context().Err() != nil {
+			return nil, err
+		}
+	}
+}
+
+func (p *Proxy) dial(ctx context.Context, addr string) (*upConn, error) {
+	d := net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return &upConn{c: c, br: bufio.NewReaderSize(c, 8<<10), bw: bufio.NewWriterSize(c, 8<<10)}, nil
+}
+
+// send writes r on uc and reads the response header.
+func (p *Proxy) send(r *http.Request, uc *upConn, x *exchange) (*http.Response, error) {
+	c := uc.c
+	x.stop = context.AfterFunc(r.Context(), func() { c.SetDeadline(aLongTimeAgo) })
+	w := uc.bw
+	w.WriteString(r.Method)
+	w.WriteByte(' ')
+	w.WriteString(r.RequestURI)
+	w.WriteString(" HTTP/1.1\r\nHost: ")
+	w.WriteString(r.Host)
+	w.WriteString("\r\n")
+	var xff []string
+	conn := r.Header["Connection"]
+	for k, vv := range r.Header {
+		if isHop(k) || k == headerRoute || k == "Content-Length" || k == "Host" || (conn != nil && listedIn(conn, k)) {
+			continue
+		}
+		if k == "X-Forwarded-For" {
+			xff = vv
+			continue
+		}
+		for _, v := range vv {
+			w.WriteString(k)
+			w.WriteString(": ")
+			w.WriteString(v)
+			w.WriteString("\r\n")
+		}
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		w.WriteString("X-Forwarded-For: ")
+		for _, v := range xff {
+			w.WriteString(v)
+			w.WriteString(", ")
+		}
+		w.WriteString(host)
+		w.WriteString("\r\n")
+	}
+	w.WriteString("\r\n")
+	if err := w.Flush(); err != nil {
+		x.stop()
+		return nil, err
+	}
+	c.SetReadDeadline(time.Now().Add(responseHeaderTimeout))
+	var resp *http.Response
+	for {
+		var err error
+		resp, err = http.ReadResponse(uc.br, r)
+		if err != nil {
+			x.stop()
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF // the upstream closed the connection without answering
+			}
+			return nil, err
+		}
+		// Informational answers (100 Continue, 103 Early Hints) precede the real one.
+		if resp.StatusCode < 100 || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			break
+		}
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		resp.Body.Close()
+		x.stop()
+		return nil, errors.New("upstream switched protocols on a request without upgrade")
+	}
+	c.SetReadDeadline(time.Time{})
+	return resp, nil
+}
