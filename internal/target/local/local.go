@@ -1,0 +1,339 @@
+// Package local is the target that runs each version of a service as processes on this machine,
+// behind hugai's own proxy (`hugai proxy`). Proxy and processes run in their own sessions and outlive
+// the server: a new Target on the same data dir adopts them again.
+//
+// In the data dir, per service:
+//
+//	run/<service>/state.json               desired replicas, routing, last routes generation
+//	run/<service>/replica-<v>-<i>.json     pid file of replica i of version v
+//	run/<service>/proxy.json               pid file of the proxy
+//	run/<service>/proxy-state.json         the proxy's own copy of its last routes
+//	run/<service>/admin-socket             the admin socket's path (proxy.sock here, unless too long)
+//	logs/<service>/<v>-<i>.log, proxy.log  process output
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"text/template"
+	"time"
+
+	"github.com/hugai-dev/hugai/internal/proxy"
+	"github.com/hugai-dev/hugai/internal/target"
+)
+
+// ErrCommandNotFound is wrapped by Deploy when a version's command cannot be found: bad input,
+// nothing is started.
+var ErrCommandNotFound = errors.New("command not found")
+
+// HealthCheck is the readiness probe run against every replica.
+type HealthCheck struct {
+	Path             string
+	Interval         time.Duration
+	Timeout          time.Duration
+	FailureThreshold int
+	SuccessThreshold int
+}
+
+// Options describe one service on the local target. The server fills them from hugai.yaml.
+type Options struct {
+	Service string
+	DataDir string
+	// Command is an argv template: {{.Port}} {{.Version}} {{.Replica}} {{.DataDir}}.
+	Command     []string
+	Workdir     string
+	Env         map[string]string
+	Health      HealthCheck
+	GracePeriod time.Duration
+	// Listen and Admin are the proxy's addresses (users; /metrics and /healthz).
+	Listen, Admin string
+	// ProxyCommand is the argv that starts `hugai proxy` (the server passes its own executable and
+	// "proxy"); the target appends the addresses, socket and state file.
+	ProxyCommand []string
+	// RestartBackoff and MaxRestartBackoff bound the delay before a replica that exited is started
+	// again (default 500ms doubling to 10s).
+	RestartBackoff, MaxRestartBackoff time.Duration
+	Logf                              func(format string, args ...any)
+}
+
+// Target runs one service's versions. Close leaves proxy and processes running; Shutdown stops them.
+type Target struct {
+	opts    Options
+	runDir  string // pid files, state, socket record
+	logDir  string
+	tmpls   []*template.Template
+	socket  string
+	client  *proxy.Client
+	probe   *http.Client
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	pushMu  sync.Mutex // one routes push at a time, in generation order
+	kick    chan struct{}
+	closeMu sync.Once
+
+	mu       sync.Mutex
+	revs     map[string]*revision
+	routing  target.Routing
+	lastGen  int64
+	dirty    bool // the proxy has not been given the latest routes
+	proxyPID pidFile
+	cpu      map[int]cpuSample
+}
+
+type cpuSample struct {
+	ticks uint64
+	at    time.Time
+}
+
+var _ target.Target = (*Target)(nil)
+
+// New finds (or starts) the service's proxy and adopts the replicas still running from an earlier
+// Target on the same data dir.
+func New(ctx context.Context, opts Options) (*Target, error) {
+	if err := defaults(&opts); err != nil {
+		return nil, err
+	}
+	tmpls := make([]*template.Template, len(opts.Command))
+	for i, a := range opts.Command {
+		tm, err := template.New("arg").Option("missingkey=error").Parse(a)
+		if err != nil {
+			return nil, fmt.Errorf("parse command argument %d %q: %w", i, a, err)
+		}
+		tmpls[i] = tm
+	}
+	t := &Target{
+		opts:   opts,
+		runDir: filepath.Join(opts.DataDir, "run", opts.Service),
+		logDir: filepath.Join(opts.DataDir, "logs", opts.Service),
+		tmpls:  tmpls,
+		probe:  &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
+		kick:   make(chan struct{}, 1),
+		revs:   map[string]*revision{},
+		cpu:    map[int]cpuSample{},
+	}
+	for _, d := range []string{t.runDir, t.logDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	if err := t.startProxy(ctx); err != nil {
+		return nil, err
+	}
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+	if err := t.restore(ctx); err != nil {
+		t.cancel()
+		return nil, err
+	}
+	t.wg.Add(1)
+	go t.syncLoop()
+	return t, nil
+}
+
+func defaults(o *Options) error {
+	switch {
+	case o.Service == "":
+		return errors.New("local target: no service name")
+	case o.DataDir == "":
+		return errors.New("local target: no data dir")
+	case len(o.Command) == 0:
+		return errors.New("local target: no command")
+	case len(o.ProxyCommand) == 0:
+		return errors.New("local target: no proxy command")
+	case o.Listen == "":
+		return errors.New("local target: no listen address")
+	}
+	abs, err := filepath.Abs(o.DataDir)
+	if err != nil {
+		return fmt.Errorf("resolve data dir: %w", err)
+	}
+	o.DataDir = abs
+	if o.Workdir == "" {
+		o.Workdir = "."
+	}
+	if o.Workdir, err = filepath.Abs(o.Workdir); err != nil {
+		return fmt.Errorf("resolve workdir: %w", err)
+	}
+	h := &o.Health
+	if h.Path == "" {
+		h.Path = "/"
+	}
+	if !strings.HasPrefix(h.Path, "/") {
+		return fmt.Errorf("local target: health check path %q does not start with /", h.Path)
+	}
+	if h.Interval <= 0 {
+		h.Interval = 5 * time.Second
+	}
+	if h.Timeout <= 0 {
+		h.Timeout = 2 * time.Second
+	}
+	if h.FailureThreshold <= 0 {
+		h.FailureThreshold = 3
+	}
+	if h.SuccessThreshold <= 0 {
+		h.SuccessThreshold = 1
+	}
+	if o.GracePeriod <= 0 {
+		o.GracePeriod = 10 * time.Second
+	}
+	if o.RestartBackoff <= 0 {
+		o.RestartBackoff = 500 * time.Millisecond
+	}
+	if o.MaxRestartBackoff < o.RestartBackoff {
+		o.MaxRestartBackoff = max(10*time.Second, o.RestartBackoff)
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	return nil
+}
+
+// AdminSocket is the proxy's admin socket, through which the builtin metric source reads stats.
+func (t *Target) AdminSocket() string { return t.socket }
+
+// Close stops the target's goroutines and leaves the proxy and every process running, so that a
+// restarted server adopts them.
+func (t *Target) Close() error {
+	t.closeMu.Do(func() {
+		t.cancel()
+		t.wg.Wait()
+	})
+	return nil
+}
+
+// Shutdown stops every replica and the proxy.
+func (t *Target) Shutdown(ctx context.Context) error {
+	if err := t.Close(); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	var reps []*replica
+	for _, rv := range t.revs {
+		for _, r := range rv.replicas {
+			reps = append(reps, r)
+		}
+	}
+	t.revs = map[string]*revision{}
+	t.mu.Unlock()
+	t.stopReplicas(reps)
+	t.stopProxy()
+	// Nothing runs any more: a later start begins afresh, not with routes to dead replicas.
+	for _, f := range []string{t.statePath(), t.proxyStatePath()} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove state: %w", err)
+		}
+	}
+	return ctx.Err()
+}
+
+// state is what a Target persists besides pid files: what was asked of it, so that a new Target
+// keeps the same replicas and the same routing.
+type state struct {
+	Desired    map[string]int `json:"desired"`
+	Routing    target.Routing `json:"routing"`
+	Generation int64          `json:"generation"`
+}
+
+func (t *Target) statePath() string { return filepath.Join(t.runDir, "state.json") }
+
+// saveLocked persists the desired replicas and routing; t.mu is held.
+func (t *Target) saveLocked() {
+	st := state{Desired: map[string]int{}, Routing: t.routing, Generation: t.lastGen}
+	for v, rv := range t.revs {
+		if rv.startFailed == "" {
+			st.Desired[v] = rv.desired
+		}
+	}
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err == nil {
+		err = writeFileAtomic(t.statePath(), b)
+	}
+	if err != nil {
+		t.opts.Logf("local target %s: save state: %v", t.opts.Service, err)
+	}
+}
+
+// restore adopts the replicas of an earlier Target, probes them once so the routes pushed next
+// carry exactly the ready ones, and starts what is missing.
+func (t *Target) restore(ctx context.Context) error {
+	var st state
+	b, err := os.ReadFile(t.statePath())
+	hadState := err == nil
+	if hadState {
+		if err := json.Unmarshal(b, &st); err != nil {
+			return fmt.Errorf("decode %s: %w", t.statePath(), err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("read state: %w", err)
+	}
+	files, err := filepath.Glob(filepath.Join(t.runDir, "replica-*.json"))
+	if err != nil {
+		return fmt.Errorf("list pid files: %w", err)
+	}
+	var adopted []*replica
+	t.mu.Lock()
+	t.routing = st.Routing
+	t.lastGen = st.Generation
+	for v, n := range st.Desired {
+		t.revs[v] = &revision{version: v, desired: n, replicas: map[int]*replica{}}
+	}
+	for _, f := range files {
+		pf, err := readPidFile(f)
+		if err != nil || !adoptable(pf) {
+			_ = os.Remove(f)
+			continue
+		}
+		rv := t.revs[pf.Version]
+		if rv == nil {
+			// Running but no longer asked for (a Remove cut short): adopt it so Status shows it and
+			// the engine can remove it.
+			rv = &revision{version: pf.Version, desired: 0, replicas: map[int]*replica{}}
+			t.revs[pf.Version] = rv
+		}
+		r := t.newReplica(rv.version, pf.Replica)
+		r.proc = pf
+		r.adopted = true
+		rv.replicas[pf.Replica] = r
+		adopted = append(adopted, r)
+		t.opts.Logf("local target %s: adopted %s replica %d (pid %d, port %d)", t.opts.Service, pf.Version, pf.Replica, pf.PID, pf.Port)
+	}
+	t.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for _, r := range adopted {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok := t.check(ctx, r.proc.Port)
+			t.mu.Lock()
+			r.ready, r.everReady = ok, ok
+			t.mu.Unlock()
+		}()
+	}
+	wg.Wait()
+
+	t.mu.Lock()
+	for _, r := range adopted {
+		t.superviseLocked(r)
+	}
+	for _, rv := range t.revs {
+		t.scaleLocked(rv)
+	}
+	t.mu.Unlock()
+	if !hadState && len(adopted) == 0 {
+		// A fresh service: its proxy has no routes either, and answers 503 until the first Route.
+		return nil
+	}
+	if err := t.push(ctx); err != nil {
+		// The proxy keeps its last routes meanwhile; the sync loop tries again.
+		t.opts.Logf("local target %s: %v", t.opts.Service, err)
+	}
+	return nil
+}

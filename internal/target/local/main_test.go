@@ -1,0 +1,167 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hugai-dev/hugai/internal/target"
+	"github.com/hugai-dev/hugai/internal/target/targettest"
+)
+
+// bins holds the real hugai (for `hugai proxy`) and the demo service's releases, built once.
+var bins struct {
+	hugai    string
+	releases string // workdir: releases/<version>/demo
+}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "hugai-local-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := 1
+	if err := build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "build test binaries:", err)
+	} else {
+		code = m.Run()
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func build(dir string) error {
+	root, err := filepath.Abs("../../..")
+	if err != nil {
+		return err
+	}
+	bins.hugai = filepath.Join(dir, "hugai")
+	demo := filepath.Join(dir, "demo")
+	pkgs := map[string]string{bins.hugai: "./cmd/hugai", demo: "./examples/demo"}
+	// HUGAI_TEST_BINARY names an already built hugai (CI builds it once for every package).
+	if b := os.Getenv("HUGAI_TEST_BINARY"); b != "" {
+		bins.hugai = b
+		delete(pkgs, filepath.Join(dir, "hugai"))
+	}
+	for out, pkg := range pkgs {
+		cmd := exec.Command("go", "build", "-o", out, pkg)
+		cmd.Dir = root
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
+		}
+	}
+	bins.releases = filepath.Join(dir, "work")
+	for v, flags := range map[string]string{
+		"good1":       "",
+		"good2":       "",
+		"good3":       "",
+		"never-ready": "--never-ready",
+		"crash-loop":  "--crash-after 200ms",
+	} {
+		d := filepath.Join(bins.releases, "releases", v)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+		script := fmt.Sprintf("#!/bin/sh\nexec '%s' \"$@\" %s\n", demo, flags)
+		if err := os.WriteFile(filepath.Join(d, "demo"), []byte(script), 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// testOptions are Options for a fresh service in dataDir, with short timings.
+func testOptions(t *testing.T, dataDir string) Options {
+	return Options{
+		Service: "demo",
+		DataDir: dataDir,
+		Command: []string{"./releases/{{.Version}}/demo", "--port", "{{.Port}}", "--version", "{{.Version}}"},
+		Workdir: bins.releases,
+		Env:     map[string]string{"DEMO_TEST": "1"},
+		Health: HealthCheck{
+			Path: "/readyz", Interval: 100 * time.Millisecond, Timeout: 500 * time.Millisecond,
+			FailureThreshold: 2, SuccessThreshold: 1,
+		},
+		GracePeriod:       2 * time.Second,
+		Listen:            loopbackAddr(t),
+		Admin:             loopbackAddr(t),
+		ProxyCommand:      []string{bins.hugai, "proxy"},
+		RestartBackoff:    100 * time.Millisecond,
+		MaxRestartBackoff: time.Second,
+		Logf:              t.Logf,
+	}
+}
+
+func loopbackAddr(t *testing.T) string {
+	t.Helper()
+	p, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
+}
+
+// newTarget starts a Target and makes sure everything it started is stopped when the test ends.
+func newTarget(t *testing.T, o Options) *Target {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tg, err := New(ctx, o)
+	if err != nil {
+		t.Fatalf("new local target: %v", err)
+	}
+	t.Cleanup(func() { shutdown(t, tg) })
+	return tg
+}
+
+func shutdown(t *testing.T, tg *Target) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := tg.Shutdown(ctx); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+}
+
+// frontDoor sends requests to the proxy's listen address.
+func frontDoor(listen string) func(ctx context.Context, h http.Header) (string, int, error) {
+	c := &http.Client{Timeout: 5 * time.Second}
+	return func(ctx context.Context, h http.Header) (string, int, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+listen+"/", nil)
+		if err != nil {
+			return "", 0, err
+		}
+		for k, vs := range h {
+			req.Header[k] = vs
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return "", 0, err
+		}
+		defer resp.Body.Close()
+		return resp.Header.Get("X-Hugai-Version"), resp.StatusCode, nil
+	}
+}
+
+type harness struct{}
+
+func (harness) New(t *testing.T) targettest.Instance {
+	o := testOptions(t, t.TempDir())
+	return targettest.Instance{Target: newTarget(t, o), Do: frontDoor(o.Listen)}
+}
+func (harness) Good(n int) target.Revision  { return target.Revision{Version: fmt.Sprintf("good%d", n)} }
+func (harness) NeverReady() target.Revision { return target.Revision{Version: "never-ready"} }
+func (harness) CrashLoop() target.Revision  { return target.Revision{Version: "crash-loop"} }
+func (harness) Missing() target.Revision    { return target.Revision{Version: "missing"} }
+func (harness) Timeout() time.Duration      { return 15 * time.Second }
+
+func TestConformance(t *testing.T) {
+	targettest.Run(t, harness{})
+}

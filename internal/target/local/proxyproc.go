@@ -1,0 +1,208 @@
+package local
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hugai-dev/hugai/internal/proxy"
+)
+
+// maxSocketPath is the room for a unix socket path (sun_path is 108 bytes with its NUL).
+const maxSocketPath = 107
+
+const proxyStartTimeout = 15 * time.Second
+
+func (t *Target) proxyPidPath() string { return filepath.Join(t.runDir, "proxy.json") }
+
+func (t *Target) proxyStatePath() string { return filepath.Join(t.runDir, "proxy-state.json") }
+
+// socketPath picks the admin socket: in the data dir when the path fits a unix socket, else a short
+// path under the runtime dir named after the data dir. The choice is recorded in the data dir so
+// that every hugai command finds it.
+func (t *Target) socketPath() (string, error) {
+	record := filepath.Join(t.runDir, "admin-socket")
+	if b, err := os.ReadFile(record); err == nil {
+		if p := strings.TrimSpace(string(b)); p != "" {
+			return p, nil
+		}
+	}
+	p := filepath.Join(t.runDir, "proxy.sock")
+	if len(p) > maxSocketPath {
+		base := os.Getenv("XDG_RUNTIME_DIR")
+		if base == "" {
+			base = os.TempDir()
+		}
+		sum := sha256.Sum256([]byte(t.runDir))
+		p = filepath.Join(base, "hugai-"+hex.EncodeToString(sum[:6])+".sock")
+		if len(p) > maxSocketPath {
+			return "", fmt.Errorf("admin socket path %s is longer than %d bytes", p, maxSocketPath)
+		}
+	}
+	if err := writeFileAtomic(record, []byte(p+"\n")); err != nil {
+		return "", err
+	}
+	return p, nil
+}
+
+// startProxy adopts the service's running proxy, or starts one in its own session and waits until
+// its admin socket answers.
+func (t *Target) startProxy(ctx context.Context) error {
+	sock, err := t.socketPath()
+	if err != nil {
+		return err
+	}
+	t.socket = sock
+	t.client = proxy.NewClient(sock)
+	if pf, err := readPidFile(t.proxyPidPath()); err == nil && adoptable(pf) {
+		if err := t.waitProxy(ctx, pf); err == nil {
+			t.setProxyPID(pf)
+			t.opts.Logf("local target %s: adopted proxy (pid %d)", t.opts.Service, pf.PID)
+			return nil
+		}
+		// Alive but not answering: replace it rather than run a deploy blind.
+		terminate(pf.PID, pf.StartTime, t.opts.GracePeriod)
+	}
+	return t.launchProxy(ctx)
+}
+
+func (t *Target) launchProxy(ctx context.Context) error {
+	argv := append([]string(nil), t.opts.ProxyCommand...)
+	argv = append(argv, "--listen", t.opts.Listen, "--admin-socket", t.socket,
+		"--state-file", t.proxyStatePath())
+	if t.opts.Admin != "" {
+		argv = append(argv, "--admin", t.opts.Admin)
+	}
+	_ = os.Remove(t.socket) // a stale socket of a dead proxy would refuse the bind
+	logPath := filepath.Join(t.logDir, "proxy.log")
+	pf, err := t.spawn(argv, t.opts.Workdir, os.Environ(), logPath)
+	if err != nil {
+		return fmt.Errorf("start proxy: %w", err)
+	}
+	if err := writePidFile(t.proxyPidPath(), pf); err != nil {
+		terminate(pf.PID, pf.StartTime, t.opts.GracePeriod)
+		return err
+	}
+	if err := t.waitProxy(ctx, pf); err != nil {
+		terminate(pf.PID, pf.StartTime, t.opts.GracePeriod)
+		return fmt.Errorf("start proxy: %w (log: %s)", err, tail(logPath))
+	}
+	t.setProxyPID(pf)
+	t.opts.Logf("local target %s: started proxy (pid %d) on %s", t.opts.Service, pf.PID, t.opts.Listen)
+	return nil
+}
+
+// waitProxy polls the admin socket until the proxy answers, its process is gone, or time is up.
+func (t *Target) waitProxy(ctx context.Context, pf pidFile) error {
+	ctx, cancel := context.WithTimeout(ctx, proxyStartTimeout)
+	defer cancel()
+	for {
+		hctx, hcancel := context.WithTimeout(ctx, time.Second)
+		err := t.client.Healthy(hctx)
+		hcancel()
+		if err == nil {
+			return nil
+		}
+		if !alive(pf.PID, pf.StartTime) {
+			return errors.New("proxy exited")
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("proxy not answering on %s: %w", t.socket, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (t *Target) setProxyPID(pf pidFile) {
+	t.mu.Lock()
+	t.proxyPID = pf
+	t.mu.Unlock()
+}
+
+// ensureProxy is polled by the sync loop: a proxy that died is started again and given the routes.
+func (t *Target) ensureProxy(ctx context.Context) {
+	t.mu.Lock()
+	pf := t.proxyPID
+	t.mu.Unlock()
+	if alive(pf.PID, pf.StartTime) {
+		return
+	}
+	t.opts.Logf("local target %s: proxy (pid %d) is gone, starting it again", t.opts.Service, pf.PID)
+	if err := t.launchProxy(ctx); err != nil {
+		t.opts.Logf("local target %s: %v", t.opts.Service, err)
+		return
+	}
+	t.mu.Lock()
+	t.dirty = true
+	t.mu.Unlock()
+}
+
+func (t *Target) stopProxy() {
+	t.mu.Lock()
+	pf := t.proxyPID
+	t.mu.Unlock()
+	terminate(pf.PID, pf.StartTime, t.opts.GracePeriod)
+	_ = os.Remove(t.proxyPidPath())
+	_ = os.Remove(t.socket)
+}
+
+// spawn starts argv like startCmd, for a process whose exit nobody waits for (the proxy). Its reaper
+// goroutine outlives Close on purpose: it only waits, and an unreaped child lingers as a zombie.
+func (t *Target) spawn(argv []string, dir string, env []string, logPath string) (pidFile, error) {
+	pf, cmd, err := t.startCmd(argv, dir, env, logPath)
+	if err != nil {
+		return pidFile{}, err
+	}
+	go func() { _ = cmd.Wait() }()
+	return pf, nil
+}
+
+// startCmd starts argv in its own session (so it outlives this process and a signal to our process
+// group), its output appended to logPath, and returns its record. The caller must Wait on cmd.
+func (t *Target) startCmd(argv []string, dir string, env []string, logPath string) (pidFile, *exec.Cmd, error) {
+	path := argv[0]
+	if !filepath.IsAbs(path) && strings.ContainsRune(path, filepath.Separator) {
+		path = filepath.Join(dir, path)
+	}
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return pidFile{}, nil, fmt.Errorf("open log: %w", err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(path, argv[1:]...)
+	cmd.Args = argv
+	cmd.Dir = dir
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return pidFile{}, nil, fmt.Errorf("exec %s: %w", argv[0], err)
+	}
+	pf := pidFile{PID: cmd.Process.Pid, Argv: argv}
+	// Not reaped before the caller's Wait, so /proc still holds it, if only as a zombie.
+	if st, err := readProcStat(pf.PID); err == nil {
+		pf.StartTime = st.startTime
+	}
+	return pf, cmd, nil
+}
+
+// tail is the end of a log file, for an error message.
+func tail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return path
+	}
+	if len(b) > 600 {
+		b = b[len(b)-600:]
+	}
+	return strings.TrimSpace(string(b))
+}
