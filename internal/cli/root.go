@@ -100,6 +100,12 @@ func (a *app) rootCmd() *cobra.Command {
 	})
 	root.AddCommand(
 		a.versionCmd(),
+		a.validateCmd(),
+		a.schemaCmd(),
+		a.deployCmd(),
+		a.initCmd(),
+		a.proxyCmd(),
+		a.auditCmd(),
 	)
 	return root
 }

@@ -1,0 +1,241 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hugai-dev/hugai/internal/change"
+	"github.com/hugai-dev/hugai/internal/git"
+	"github.com/hugai-dev/hugai/internal/plan"
+	"github.com/hugai-dev/hugai/internal/planner"
+)
+
+type planFlags struct {
+	file, environment, strategy, version string
+	from, to, out, at, output            string
+	explain, analyzeImpact, genRollback  bool
+}
+
+func (a *app) deployCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "deploy",
+		Short: "Plan and run deployments",
+	}
+	c.AddCommand(a.deployPlanCmd())
+	return c
+}
+
+func (a *app) deployPlanCmd() *cobra.Command {
+	f := &planFlags{}
+	c := &cobra.Command{
+		Use:   "plan",
+		Short: "Score the change's risk and write a reviewable DeploymentPlan",
+		Long: "plan reads the service file and the change between two git refs, scores its risk and writes a\n" +
+			"DeploymentPlan: strategy and steps, quality gates, approvals, rollback plan and monitoring, with\n" +
+			"every risk factor and its reason. The same inputs (including --at) give a byte-identical plan.",
+		Example: "  hugai deploy plan --environment production --strategy canary --analyze-impact --generate-rollback\n" +
+			"  hugai deploy plan -e staging --from v1.4.0 --to HEAD --out - --explain",
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return a.runDeployPlan(c.Context(), f) },
+	}
+	fl := c.Flags()
+	fl.StringVarP(&f.file, "file", "f", "", "service file (default: hugai.yaml, found walking up)")
+	fl.StringVarP(&f.environment, "environment", "e", "", "environment to deploy to (default: the only one the service has)")
+	fl.StringVar(&f.strategy, "strategy", "", "canary|blueGreen|rolling|recreate (default: chosen from the risk)")
+	fl.StringVar(&f.version, "version", "", "version to deploy (default: the tag at --to, else its short hash)")
+	fl.StringVar(&f.from, "from", "", "start of the change (default: the last tag before --to)")
+	fl.StringVar(&f.to, "to", "HEAD", "end of the change")
+	fl.StringVar(&f.out, "out", "deployment-plan.yaml", "write the plan to FILE (- for standard output)")
+	fl.StringVar(&f.at, "at", "", "judge the deployment for this time, RFC 3339 (default: now)")
+	fl.BoolVar(&f.explain, "explain", false, "say why each choice was made")
+	fl.BoolVar(&f.analyzeImpact, "analyze-impact", true, "analyse the change between --from and --to")
+	fl.BoolVar(&f.genRollback, "generate-rollback", true, "include the ordered rollback steps")
+	addOutputFlag(c, &f.output)
+	_ = c.RegisterFlagCompletionFunc("strategy", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return plan.Strategies, cobra.ShellCompDirectiveNoFileComp
+	})
+	return c
+}
+
+type planSummary struct {
+	Plan      string               `json:"plan"`
+	Service   string               `json:"service"`
+	Version   string               `json:"version,omitempty"`
+	Env       string               `json:"environment"`
+	Strategy  string               `json:"strategy"`
+	Risk      plan.Risk            `json:"risk"`
+	Approvals int                  `json:"approvalsRequired"`
+	Decisions []planner.Decision   `json:"decisions"`
+	Spec      *plan.DeploymentPlan `json:"deploymentPlan"`
+}
+
+func (a *app) runDeployPlan(ctx context.Context, f *planFlags) error {
+	at := time.Now().UTC()
+	if f.at != "" {
+		t, err := time.Parse(time.RFC3339, f.at)
+		if err != nil {
+			return badInput(fmt.Errorf("--at %q: want RFC 3339, e.g. 2026-11-27T14:00:00Z", f.at))
+		}
+		at = t
+	}
+	path, err := findServiceFile(f.file)
+	if err != nil {
+		return err
+	}
+	data, err := readInput(path)
+	if err != nil {
+		return err
+	}
+	svc, err := plan.ParseService(path, data)
+	if err != nil {
+		return badInput(err)
+	}
+	envName := f.environment
+	if envName == "" {
+		names := svc.EnvironmentNames()
+		if len(names) != 1 {
+			return badInput(fmt.Errorf("--environment is required: %s has %s", svc.Metadata.Name, describeEnvs(names)))
+		}
+		envName = names[0]
+	}
+
+	in := planner.Input{Service: svc, Environment: envName, Version: f.version, Strategy: f.strategy, At: at, RollbackSteps: f.genRollback}
+	repo := filepath.Dir(path)
+	if f.analyzeImpact {
+		cs, version, note, err := analyzeChange(ctx, repo, f.from, f.to)
+		if err != nil {
+			return err
+		}
+		in.Changes, in.NoChangesNote = cs, note
+		if in.Version == "" {
+			in.Version = version
+		}
+	} else {
+		in.NoChangesNote = "change analysis skipped (--analyze-impact=false)"
+	}
+
+	p, decisions, err := planner.Build(in)
+	if err != nil {
+		var pe *planner.Error
+		if errors.As(err, &pe) {
+			return badInput(err)
+		}
+		return err
+	}
+	out, err := plan.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("write plan: %w", err)
+	}
+	// The plan we write must be one we accept: a bug here would surface only at execute time.
+	if _, _, err := plan.ParsePlan("generated plan", out); err != nil {
+		return fmt.Errorf("generated plan does not validate (a bug in hugai): %w", err)
+	}
+	if err := a.writeOutput(f.out, out); err != nil {
+		return err
+	}
+	if f.out == "-" && !f.explain && f.output == "table" {
+		return nil
+	}
+	sum := planSummary{
+		Plan: f.out, Service: p.Spec.Service, Version: p.Spec.Version, Env: p.Spec.Environment,
+		Strategy: p.Spec.Strategy.Type, Risk: *p.Spec.Risk, Decisions: decisions, Spec: p,
+	}
+	if g := p.Spec.Governance; g != nil {
+		sum.Approvals = len(g.Approvals)
+	}
+	w := a.out
+	if f.out == "-" {
+		w = a.errOut // keep standard output a clean plan
+	}
+	saved := a.out
+	a.out = w
+	defer func() { a.out = saved }()
+	return a.print(f.output, sum, func(w io.Writer) error { return printPlanSummary(w, sum, f.explain) })
+}
+
+func describeEnvs(names []string) string {
+	if len(names) == 0 {
+		return "no environments; name one, e.g. --environment production"
+	}
+	return "environments " + strings.Join(names, ", ")
+}
+
+// analyzeChange reads the change from git. Without git or tags it returns no change and a note
+// saying why, so a plan can still be made.
+func analyzeChange(ctx context.Context, repo, from, to string) (*change.Set, string, string, error) {
+	if !git.IsRepo(ctx, repo) {
+		return nil, "", fmt.Sprintf("%s is not in a git repository: no change analysis", repo), nil
+	}
+	toHash, err := git.ResolveRef(ctx, repo, to)
+	if err != nil {
+		return nil, "", "", refError("--to", err)
+	}
+	version := toHash[:12]
+	if tag, err := git.LastTag(ctx, repo, toHash); err == nil {
+		if th, err := git.ResolveRef(ctx, repo, tag); err == nil && th == toHash {
+			version = tag
+		}
+	}
+	if from == "" {
+		tag, err := git.LastTag(ctx, repo, toHash)
+		if err == nil {
+			if th, _ := git.ResolveRef(ctx, repo, tag); th == toHash {
+				// --to is itself tagged: the change runs from the tag before it.
+				tag, err = git.LastTag(ctx, repo, toHash+"^")
+			}
+		}
+		if errors.Is(err, git.ErrNoTag) || err != nil && strings.Contains(err.Error(), "unknown revision") {
+			return nil, version, fmt.Sprintf("no tag before %s: no change analysis (pass --from REF)", to), nil
+		}
+		if err != nil {
+			return nil, "", "", fmt.Errorf("find the last tag: %w", err)
+		}
+		from = tag
+	}
+	cs, err := git.Changes(ctx, repo, from, toHash)
+	if err != nil {
+		return nil, "", "", refError("--from/--to", err)
+	}
+	cs.From, cs.To = from, to
+	return cs, version, "", nil
+}
+
+func refError(flag string, err error) error {
+	var ur *git.UnknownRefError
+	if errors.As(err, &ur) {
+		return badInput(fmt.Errorf("%s: %w", flag, err))
+	}
+	return err
+}
+
+func printPlanSummary(w io.Writer, s planSummary, explain bool) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "Plan:\t%s\n", s.Plan)
+	fmt.Fprintf(tw, "Service:\t%s %s → %s\n", s.Service, s.Version, s.Env)
+	fmt.Fprintf(tw, "Risk:\t%s (%d/100)\n", s.Risk.Level, s.Risk.Score)
+	fmt.Fprintf(tw, "Strategy:\t%s\n", s.Strategy)
+	fmt.Fprintf(tw, "Approvals:\t%d required\n", s.Approvals)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if !explain {
+		return nil
+	}
+	fmt.Fprintln(w, "\nRisk factors:")
+	for _, f := range s.Risk.Factors {
+		fmt.Fprintf(w, "  %+6.1f  %-14s %s\n", f.Contribution, f.Name, f.Reason)
+	}
+	fmt.Fprintln(w, "\nDecisions:")
+	for _, d := range s.Decisions {
+		fmt.Fprintf(w, "  %-18s %s — %s\n", d.Topic+":", d.Choice, d.Reason)
+	}
+	return nil
+}

@@ -1,0 +1,92 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// findServiceFile returns the service file to use: the flag's value, or hugai.yaml found walking up
+// from the working directory, as git finds its repository.
+func findServiceFile(flagValue string) (string, error) {
+	if flagValue != "" {
+		if _, err := os.Stat(flagValue); err != nil {
+			return "", badInput(fmt.Errorf("service file %s: %w", flagValue, errors.Unwrap(err)))
+		}
+		return flagValue, nil
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		p := filepath.Join(dir, "hugai.yaml")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", badInput(fmt.Errorf("no hugai.yaml here or in any parent directory: pass -f FILE, or write one with `hugai init`"))
+		}
+		dir = parent
+	}
+}
+
+// readInput reads a user's file; a missing or unreadable file is bad input.
+func readInput(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return nil, badInput(fmt.Errorf("%s: %v", path, pe.Err))
+		}
+		return nil, badInput(err)
+	}
+	return b, nil
+}
+
+// writeOutput writes data to path atomically (temp file + rename), or to standard output for "-".
+// A plan is never left half-written where a pipeline would pick it up.
+func (a *app) writeOutput(path string, data []byte) error {
+	if path == "-" {
+		_, err := a.out.Write(data)
+		return err
+	}
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		// A device or a pipe (--out /dev/null, a fifo): write to it, never rename over it.
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		if _, err := f.Write(data); err != nil {
+			f.Close()
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		return f.Close()
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".hugai-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

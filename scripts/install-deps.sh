@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the system packages hugai's tests need, from Debian's packages, when they are missing.
+# Idempotent and quiet when everything is there; CI runs it on a fresh machine as root.
+set -euo pipefail
+
+need=()
+for pair in "git:git" "curl:curl"; do
+	cmd=${pair%%:*} pkg=${pair#*:}
+	command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
+done
+
+if ((${#need[@]})); then
+	if [ "$(id -u)" != 0 ]; then
+		echo "install-deps: missing ${need[*]}; run as root or install them" >&2
+		exit 1
+	fi
+	echo "install-deps: installing ${need[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
