@@ -1,0 +1,171 @@
+package analysis
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hugai-dev/hugai/internal/criteria"
+	"pgregory.net/rapid"
+)
+
+var (
+	t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	t1 = t0.Add(30 * time.Second)
+)
+
+func mustParse(t *testing.T, s string) []criteria.Condition {
+	t.Helper()
+	conds, err := criteria.Parse(s)
+	if err != nil {
+		t.Fatalf("parse %q: %v", s, err)
+	}
+	return conds
+}
+
+func TestJudge(t *testing.T) {
+	tests := []struct {
+		name     string
+		criteria string
+		value    Value
+		min      uint64
+		phase    Phase
+		display  string
+		message  string
+	}{
+		{"fails", "error_rate<1%", Value{Value: 20.3, Samples: 412}, 20, Failed, "20.3%", "error_rate 20.3% ≥ 1% over 412 requests"},
+		{"passes", "error_rate<1%", Value{Value: 0.25, Samples: 412}, 20, Successful, "0.25%", "error_rate 0.25% < 1% over 412 requests"},
+		{"at the threshold fails", "error_rate<1%", Value{Value: 1, Samples: 20}, 20, Failed, "1%", "error_rate 1% ≥ 1% over 20 requests"},
+		{"latency fails", "latency_p95<2s", Value{Value: 2.1, Samples: 100}, 20, Failed, "2.1s", "latency_p95 2.1s ≥ 2s over 100 requests"},
+		{"latency passes", "latency_p95<=2s", Value{Value: 0.85, Samples: 100}, 20, Successful, "850ms", "latency_p95 850ms ≤ 2s over 100 requests"},
+		{"greater fails", "success_rate>99%", Value{Value: 98, Samples: 50}, 20, Failed, "98%", "success_rate 98% ≤ 99% over 50 requests"},
+		{"greater-equal fails", "request_rate>=10rps", Value{Value: 2, Samples: 50}, 20, Failed, "2rps", "request_rate 2rps < 10rps over 50 requests"},
+		{"equal", "orders==3", Value{Value: 3, Samples: 1}, 1, Successful, "3", "orders 3 = 3 over 1 request"},
+		{"not equal fails", "orders!=3", Value{Value: 3, Samples: 1}, 1, Failed, "3", "orders 3 = 3 over 1 request"},
+		{"too few samples", "error_rate<1%", Value{Value: 0, Samples: 12}, 20, Inconclusive, "0%", "error_rate: 12 requests < minimumSamples 20"},
+		{"too few samples never passes even if failing", "error_rate<1%", Value{Value: 50, Samples: 19}, 20, Inconclusive, "50%", "error_rate: 19 requests < minimumSamples 20"},
+		{"no traffic", "error_rate<1%", Value{Value: math.NaN()}, 20, Inconclusive, "", "error_rate: 0 requests < minimumSamples 20"},
+		{"no value without a minimum", "error_rate<1%", Value{Value: math.NaN()}, 0, Inconclusive, "", "error_rate: no value over 0 requests"},
+		{"infinite is no value", "latency_p99<2s", Value{Value: math.Inf(1), Samples: 30}, 20, Inconclusive, "", "latency_p99: no value over 30 requests"},
+		{"query failed", "error_rate<1%", Value{Value: 0, Samples: 500, Err: "proxy at /x.sock: connection refused"}, 20, Error, "", "error_rate: query failed: proxy at /x.sock: connection refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conds, err := criteria.Parse(tt.criteria, criteria.WithMetrics("orders"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var asked []string
+			ms := Judge(conds, func(m string) Value { asked = append(asked, m); return tt.value }, tt.min, t0, t1)
+			if len(ms) != 1 || len(asked) != 1 || asked[0] != conds[0].Metric {
+				t.Fatalf("got %d measurements after reading %v", len(ms), asked)
+			}
+			m := ms[0]
+			if m.Phase != tt.phase || m.Display != tt.display || m.Message != tt.message {
+				t.Errorf("got phase %s display %q message %q\nwant phase %s display %q message %q", m.Phase, m.Display, m.Message, tt.phase, tt.display, tt.message)
+			}
+			if m.Metric != conds[0].Metric || m.Condition != conds[0].String() || !m.From.Equal(t0) || !m.To.Equal(t1) {
+				t.Errorf("measurement %+v does not name its condition and window", m)
+			}
+			if _, err := json.Marshal(m); err != nil {
+				t.Errorf("measurement does not persist: %v", err)
+			}
+		})
+	}
+}
+
+func TestJudgeKeepsOrderAndReadsEachCondition(t *testing.T) {
+	conds := mustParse(t, "error_rate<1%,latency_p95<2s,success_rate>=99%")
+	values := map[string]Value{
+		"error_rate":   {Value: 0.5, Samples: 100},
+		"latency_p95":  {Value: 2.5, Samples: 100},
+		"success_rate": {Err: "timeout"},
+	}
+	ms := Judge(conds, func(m string) Value { return values[m] }, 20, t0, t1)
+	want := []Phase{Successful, Failed, Error}
+	for i, m := range ms {
+		if m.Metric != conds[i].Metric || m.Phase != want[i] {
+			t.Errorf("measurement %d: %s %s, want %s %s", i, m.Metric, m.Phase, conds[i].Metric, want[i])
+		}
+	}
+	if got := WindowPhase(ms); got != Failed {
+		t.Errorf("window phase %s, want Failed", got)
+	}
+	if ms := Judge(nil, nil, 20, t0, t1); len(ms) != 0 {
+		t.Errorf("no conditions: %v", ms)
+	}
+}
+
+func TestWindowPhase(t *testing.T) {
+	ph := func(ps ...Phase) []Measurement {
+		ms := make([]Measurement, len(ps))
+		for i, p := range ps {
+			ms[i].Phase = p
+		}
+		return ms
+	}
+	tests := []struct {
+		ms   []Measurement
+		want Phase
+	}{
+		{nil, Inconclusive},
+		{ph(Successful), Successful},
+		{ph(Successful, Successful), Successful},
+		{ph(Successful, Inconclusive), Inconclusive},
+		{ph(Inconclusive, Error), Error},
+		{ph(Error, Failed, Inconclusive), Failed},
+		{ph(Successful, Phase("bogus")), Inconclusive},
+	}
+	for _, tt := range tests {
+		if got := WindowPhase(tt.ms); got != tt.want {
+			t.Errorf("WindowPhase(%v) = %s, want %s", tt.ms, got, tt.want)
+		}
+	}
+}
+
+func TestMessagesReadForPeople(t *testing.T) {
+	conds := mustParse(t, "memory<512000000,cpu<80%")
+	ms := Judge(conds, func(m string) Value {
+		if m == "memory" {
+			return Value{Value: 600 << 20, Samples: 40}
+		}
+		return Value{Value: 12.5, Samples: 40}
+	}, 20, t0, t1)
+	if !strings.HasPrefix(ms[0].Message, "memory 600MiB ≥ 488.3MiB over 40") || ms[1].Message != "cpu 12.5% < 80% over 40 requests" {
+		t.Errorf("messages %q, %q", ms[0].Message, ms[1].Message)
+	}
+}
+
+// TestJudgeNeverPassesWithoutEvidence: whatever the reading, a measurement is Successful only when
+// the query worked, the samples reach the minimum, the value is finite and the condition holds.
+func TestJudgeNeverPassesWithoutEvidence(t *testing.T) {
+	conds := mustParse(t, "error_rate<1%,success_rate>=99%,latency_p95<2s,request_rate>5,memory!=0")
+	rapid.Check(t, func(rt *rapid.T) {
+		c := rapid.SampledFrom(conds).Draw(rt, "condition")
+		v := Value{
+			Value:   rapid.SampledFrom([]float64{0, 0.5, 1, 2, 5, 99, 99.5, 100, math.NaN(), math.Inf(1), math.Inf(-1), -1}).Draw(rt, "value"),
+			Samples: rapid.Uint64Range(0, 40).Draw(rt, "samples"),
+		}
+		if rapid.Bool().Draw(rt, "fails") {
+			v.Err = "boom"
+		}
+		min := rapid.Uint64Range(0, 30).Draw(rt, "minimumSamples")
+		m := Judge([]criteria.Condition{c}, func(string) Value { return v }, min, t0, t1)[0]
+		finite := !math.IsNaN(v.Value) && !math.IsInf(v.Value, 0)
+		pass := v.Err == "" && v.Samples >= min && finite && c.Holds(v.Value)
+		if (m.Phase == Successful) != pass {
+			rt.Fatalf("%s with %+v, minimum %d: %s (%s)", c, v, min, m.Phase, m.Message)
+		}
+		if v.Err != "" && m.Phase != Error {
+			rt.Fatalf("failed query judged %s", m.Phase)
+		}
+		if m.Message == "" || math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
+			rt.Fatalf("measurement %+v", m)
+		}
+		if _, err := json.Marshal(m); err != nil {
+			rt.Fatalf("measurement does not persist: %v", err)
+		}
+	})
+}

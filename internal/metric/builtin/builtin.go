@@ -1,0 +1,156 @@
+// Package builtin is the metric source every hugai has, needing nothing else on the machine: each
+// version's requests, errors and latencies over an analysis window, read from the local proxy's
+// per-second history, and its processes' cpu and memory as the local target samples them.
+package builtin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hugai-dev/hugai/internal/analysis"
+	"github.com/hugai-dev/hugai/internal/criteria"
+	"github.com/hugai-dev/hugai/internal/metric"
+	"github.com/hugai-dev/hugai/internal/proxy"
+)
+
+// The cache of the proxy's history. A judgement reads several metrics of the same window within
+// milliseconds: they share one fetch if it is younger than reuseFor. A fetch made once the window's
+// last second had surely been collected (settle after its end; the proxy closes each second a few
+// milliseconds after it ends) cannot change any more, and is kept for as long as the same window is
+// asked for.
+const (
+	reuseFor = 2 * time.Second
+	settle   = time.Second
+)
+
+// Provider reads the builtin metrics of one service, whose proxy the stats function reaches.
+type Provider struct {
+	stats func(ctx context.Context, since time.Time) (proxy.Stats, error)
+	usage func(version string) (cpuPercent float64, memoryBytes int64, ok bool)
+	now   func() time.Time // wall clock: the proxy's history is in wall-clock seconds
+
+	mu   sync.Mutex // held across a fetch, so that concurrent queries of a window share it
+	last *fetch
+}
+
+// fetch is one call of stats for the window [from, to).
+type fetch struct {
+	from, to time.Time
+	at       time.Time
+	stats    proxy.Stats
+	err      error
+}
+
+var _ metric.Provider = (*Provider)(nil)
+
+// New returns the builtin source of one service. stats reads its proxy's per-second history from
+// since on (the server passes (*proxy.Client).Stats); usage reports a version's cpu (percent of one
+// core) and memory (bytes) summed over its processes, ok false when it has none running (nil: cpu
+// and memory have no value).
+func New(stats func(ctx context.Context, since time.Time) (proxy.Stats, error), usage func(version string) (cpuPercent float64, memoryBytes int64, ok bool)) *Provider {
+	return &Provider{stats: stats, usage: usage, now: time.Now}
+}
+
+// Query reads q.Metric of q.Version over [q.From, q.To). q.Service is not read: a Provider serves
+// the one service whose proxy it reads. Samples is the number of requests the proxy sent the version
+// in the window, for every metric: cpu and memory, which are not windowed, are thereby judged only
+// when the version has carried enough traffic for them to mean something. A window without requests
+// has no value (Samples 0); a history that cannot be read is a Value with Err.
+func (p *Provider) Query(ctx context.Context, q metric.Query) (analysis.Value, error) {
+	if _, ok := criteria.MetricKind(q.Metric); !ok {
+		return analysis.Value{}, fmt.Errorf("builtin has no metric %q (known: %s)", q.Metric, strings.Join(criteria.Builtins(), ", "))
+	}
+	if q.Version == "" {
+		return analysis.Value{}, errors.New("builtin query: no version")
+	}
+	if !q.To.After(q.From) {
+		return analysis.Value{}, fmt.Errorf("builtin query: window %s..%s is empty", q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))
+	}
+	stats, err := p.window(ctx, q.From, q.To)
+	if err != nil {
+		return analysis.Value{Value: math.NaN(), Err: err.Error()}, nil
+	}
+	w := stats.Window(q.Version, q.From, q.To)
+	v := analysis.Value{Value: math.NaN(), Samples: w.Requests}
+	if w.Requests == 0 {
+		return v, nil // no traffic, no value: the judge makes it Inconclusive, never a pass
+	}
+	latency := func(d time.Duration) float64 {
+		if w.Samples() == 0 { // every request failed to connect: there is no latency to speak of
+			return math.NaN()
+		}
+		return d.Seconds()
+	}
+	switch q.Metric {
+	case "error_rate":
+		v.Value = w.ErrorRate()
+	case "success_rate":
+		v.Value = 100 - w.ErrorRate()
+	case "latency_mean":
+		v.Value = latency(w.Mean())
+	case "latency_p50":
+		v.Value = latency(w.Quantile(0.50))
+	case "latency_p90":
+		v.Value = latency(w.Quantile(0.90))
+	case "latency_p95":
+		v.Value = latency(w.Quantile(0.95))
+	case "latency_p99":
+		v.Value = latency(w.Quantile(0.99))
+	case "request_rate":
+		if secs := wholeSeconds(q.From, q.To); secs > 0 {
+			v.Value = float64(w.Requests) / float64(secs)
+		}
+	case "cpu", "memory":
+		if p.usage == nil {
+			break
+		}
+		cpu, mem, ok := p.usage(q.Version)
+		switch {
+		case !ok:
+		case q.Metric == "cpu":
+			v.Value = cpu
+		default:
+			v.Value = float64(mem)
+		}
+	}
+	return v, nil
+}
+
+// wholeSeconds is how many whole seconds proxy.Stats.Window sums for [from, to): those that start
+// inside it.
+func wholeSeconds(from, to time.Time) int64 {
+	lo, hi := from.Unix(), to.Unix()
+	if from.Nanosecond() != 0 {
+		lo++
+	}
+	return hi - lo
+}
+
+// window returns the proxy's history covering [from, to), fetching it only when the last fetch
+// cannot serve.
+func (p *Provider) window(ctx context.Context, from, to time.Time) (proxy.Stats, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
+	if f := p.last; f != nil && f.from.Equal(from) && f.to.Equal(to) {
+		fresh := now.Sub(f.at) < reuseFor
+		final := f.err == nil && !f.at.Before(to.Add(settle))
+		if fresh || final {
+			return f.stats, f.err
+		}
+	}
+	s, err := p.stats(ctx, from)
+	if err != nil {
+		err = fmt.Errorf("read proxy stats: %w", err)
+		if ctx.Err() != nil {
+			return s, err // this caller gave up; the next one may not have
+		}
+	}
+	p.last = &fetch{from: from, to: to, at: now, stats: s, err: err}
+	return s, err
+}
