@@ -1,6 +1,7 @@
 #!/bin/sh
 # Builds the demo binary and writes the demo's releases under examples/demo/releases/.
 # Usage: examples/demo/make-releases.sh [BIN]   (BIN: an already built demo binary to use instead)
+# RELEASES_DIR puts the releases elsewhere (tests use a temp dir).
 # Each releases/<version>/demo is a script that execs the binary with that version's behaviour: a
 # real deploy ships a different binary per version; these scripts stand in for that.
 set -eu
@@ -15,10 +16,12 @@ else
 fi
 [ -x "$bin" ] || { echo "make-releases: $bin is not an executable" >&2; exit 1; }
 
+out=${RELEASES_DIR:-$here/releases}
+
 release() { # release VERSION FLAGS...
 	v=$1; shift
-	mkdir -p "$here/releases/$v"
-	f=$here/releases/$v/demo
+	mkdir -p "$out/$v"
+	f=$out/$v/demo
 	{
 		echo '#!/bin/sh'
 		echo "# demo release $v (written by make-releases.sh)"
@@ -34,4 +37,4 @@ release v3 --ready-after 500ms --error-rate 0.2
 release v4 --ready-after 500ms --latency 20ms --slow-rate 0.1 --slow-latency 800ms
 release v5 --ready-after 500ms --crash-after 2s
 release v6 --never-ready
-echo "releases v1..v6 written to $here/releases (binary: $bin)"
+echo "releases v1..v6 written to $out (binary: $bin)"

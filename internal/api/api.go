@@ -1,0 +1,137 @@
+// Package api holds the types of hugai's HTTP API (/api/v1 on the server's unix socket), shared by
+// the server and the client the CLI uses. JSON field names are the API contract.
+package api
+
+import "time"
+
+// Rollout is the API's view of a rollout: what `deploy status -o json` prints.
+type Rollout struct {
+	ID              string    `json:"id"`
+	Service         string    `json:"service"`
+	Environment     string    `json:"environment"`
+	Version         string    `json:"version"`
+	PreviousVersion string    `json:"previousVersion,omitempty"`
+	Strategy        string    `json:"strategy"`
+	Phase           string    `json:"phase"`
+	Reason          string    `json:"reason,omitempty"`
+	Message         string    `json:"message,omitempty"`
+	Revision        int64     `json:"revision"`
+	CreatedBy       string    `json:"createdBy,omitempty"`
+	CreatedAt       time.Time `json:"createdAt"`
+	UpdatedAt       time.Time `json:"updatedAt"`
+	PlanSHA256      string    `json:"planSHA256,omitempty"`
+
+	// Steps is the rollout's plan as a list, with the current one marked.
+	Steps       []Step     `json:"steps,omitempty"`
+	CurrentStep int        `json:"currentStep"`
+	StepEndsAt  *time.Time `json:"stepEndsAt,omitempty"`
+	// Weights is the share of user traffic per version now.
+	Weights map[string]int `json:"weights,omitempty"`
+	// Analysis is the latest judgement of each success criterion.
+	Analysis []Criterion `json:"analysis,omitempty"`
+	// Approval is set while the rollout waits for people.
+	Approval *PendingApproval `json:"approval,omitempty"`
+	// Terminal is true once the rollout ended; ExitCode is then what a following command exits with.
+	Terminal bool `json:"terminal"`
+	ExitCode int  `json:"exitCode"`
+}
+
+// Step is one step of the rollout, for display.
+type Step struct {
+	Index       int    `json:"index"`
+	Description string `json:"description"`
+	State       string `json:"state"` // pending | running | done | skipped
+}
+
+// Criterion is one success criterion and the last measurement of it.
+type Criterion struct {
+	Metric    string    `json:"metric"`
+	Condition string    `json:"condition"`
+	Value     *float64  `json:"value,omitempty"`
+	Display   string    `json:"display,omitempty"` // the value for people: 0.4%, 180ms
+	Phase     string    `json:"phase"`             // Successful | Failed | Inconclusive | Error | Pending
+	Samples   uint64    `json:"samples"`
+	At        time.Time `json:"at,omitempty"`
+}
+
+// PendingApproval is the gate a rollout waits at.
+type PendingApproval struct {
+	Gate      string    `json:"gate"`
+	Approvers []string  `json:"approvers,omitempty"`
+	Needed    int       `json:"needed"`
+	Received  []string  `json:"received,omitempty"`
+	Deadline  time.Time `json:"deadline"`
+}
+
+// StartRequest starts a rollout of a plan. Plan is the DeploymentPlan YAML, frozen as given;
+// Service, Version and Environment fill what the plan leaves out.
+type StartRequest struct {
+	Plan           []byte `json:"plan"`
+	PlanFile       string `json:"planFile,omitempty"`
+	Service        string `json:"service,omitempty"`
+	Version        string `json:"version,omitempty"`
+	Environment    string `json:"environment,omitempty"`
+	NoAutoRollback bool   `json:"noAutoRollback,omitempty"`
+	// RequireApproval adds an approval gate before the first step, whatever the policy says.
+	RequireApproval bool `json:"requireApproval,omitempty"`
+}
+
+// Command kinds a person sends to a running rollout.
+const (
+	CommandApprove  = "approve"
+	CommandReject   = "reject"
+	CommandPromote  = "promote"
+	CommandAbort    = "abort"
+	CommandResume   = "resume"
+	CommandRollback = "rollback"
+)
+
+// Command is what `deploy approve|reject|promote|abort|resume|rollback ID` sends.
+type Command struct {
+	Kind      string `json:"kind"`
+	Comment   string `json:"comment,omitempty"`
+	Full      bool   `json:"full,omitempty"`      // promote: skip the remaining steps
+	Emergency bool   `json:"emergency,omitempty"` // rollback: skip the database approval
+}
+
+// ListFilter selects rollouts for `deploy list`.
+type ListFilter struct {
+	Service     string `json:"service,omitempty"`
+	Environment string `json:"environment,omitempty"`
+	Active      bool   `json:"active,omitempty"`
+	Limit       int    `json:"limit,omitempty"`
+}
+
+// Error codes, mapped to HTTP statuses by the server and to exit codes by the CLI.
+const (
+	CodeBadInput = "bad_input" // 400, exit 2
+	CodeNotFound = "not_found" // 404, exit 2
+	CodeConflict = "conflict"  // 409, exit 1
+	CodeDenied   = "denied"    // 403, exit 1
+	CodeInternal = "internal"  // 500, exit 1
+)
+
+// Error is the body of every non-2xx answer.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// ServerInfo is what GET /api/v1/info answers: who the server is and what it serves.
+type ServerInfo struct {
+	Version  string        `json:"version"`
+	PID      int           `json:"pid"`
+	DataDir  string        `json:"dataDir"`
+	Started  time.Time     `json:"started"`
+	Services []ServiceInfo `json:"services"`
+}
+
+type ServiceInfo struct {
+	Name        string `json:"name"`
+	File        string `json:"file"`
+	Environment string `json:"environment,omitempty"`
+	Listen      string `json:"listen,omitempty"`
+	Stable      string `json:"stable,omitempty"`
+}

@@ -1,0 +1,244 @@
+// Package rollout is the pure state machine of a rollout: Step(spec, state, observation, now)
+// returns the next state and the audit events of the transition; Desired(spec, state) says which
+// versions must run and which share of traffic each gets. It has no I/O, no goroutines and no clock,
+// so a forty-minute canary runs in a test in milliseconds, and a crash at any point is recovered by
+// stepping the persisted state again.
+package rollout
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hugai-dev/hugai/internal/analysis"
+	"github.com/hugai-dev/hugai/internal/criteria"
+	"github.com/hugai-dev/hugai/internal/plan"
+)
+
+// StepKind is what one step does.
+type StepKind string
+
+const (
+	KindSetWeight StepKind = "setWeight"
+	KindPause     StepKind = "pause"
+	KindAnalysis  StepKind = "analysis"
+	KindApproval  StepKind = "approval"
+)
+
+// Gate is an approval: who may give it, how many are needed, and for how long it waits.
+type Gate struct {
+	Name      string        `json:"name"`
+	Approvers []string      `json:"approvers,omitempty"`
+	Count     int           `json:"count"`
+	Timeout   time.Duration `json:"timeout"`
+}
+
+// StepSpec is one compiled step: the plan's combined `setWeight` + `pause` form is split in two.
+type StepSpec struct {
+	Kind   StepKind `json:"kind"`
+	Weight int      `json:"weight,omitempty"`
+	// Duration of a pause; Indefinite pauses wait for a person.
+	Duration   time.Duration `json:"duration,omitempty"`
+	Indefinite bool          `json:"indefinite,omitempty"`
+	// Criteria and Windows of an analysis step: the templates' conditions, judged on Windows
+	// consecutive analysis windows.
+	Criteria []criteria.Condition `json:"criteria,omitempty"`
+	Windows  int                  `json:"windows,omitempty"`
+	Gate     *Gate                `json:"gate,omitempty"`
+}
+
+// Describe is the step for people.
+func (s StepSpec) Describe() string {
+	switch s.Kind {
+	case KindSetWeight:
+		return fmt.Sprintf("setWeight %d%%", s.Weight)
+	case KindPause:
+		if s.Indefinite {
+			return "pause until promoted"
+		}
+		return fmt.Sprintf("pause %s", plan.D(s.Duration))
+	case KindAnalysis:
+		return fmt.Sprintf("analysis %s ×%d", criteria.Format(s.Criteria), s.Windows)
+	case KindApproval:
+		return fmt.Sprintf("approval (%d of %v)", s.Gate.Count, approversText(s.Gate.Approvers))
+	}
+	return string(s.Kind)
+}
+
+func approversText(a []string) any {
+	if len(a) == 0 {
+		return "any approver"
+	}
+	return a
+}
+
+// Spec is a rollout's frozen plan, compiled for the state machine.
+type Spec struct {
+	Strategy string     `json:"strategy"`
+	Steps    []StepSpec `json:"steps"`
+	Replicas int        `json:"replicas"`
+	// Criteria are judged on every analysis window while the candidate takes traffic.
+	Criteria         []criteria.Condition `json:"criteria"`
+	Interval         time.Duration        `json:"interval"`
+	MinimumSamples   uint64               `json:"minimumSamples"`
+	Limits           analysis.Limits      `json:"limits"`
+	ProgressDeadline time.Duration        `json:"progressDeadline"`
+	AutoRollback     bool                 `json:"autoRollback"`
+	// Gates are approvals needed before anything starts.
+	Gates []Gate `json:"gates,omitempty"`
+	// Settle is how long after a window ends it is measured: the metric source records a second
+	// once it is over, and a slow request's latency once it is answered.
+	Settle time.Duration `json:"settle,omitempty"`
+}
+
+// DefaultSettle is the wait before a window is judged.
+const DefaultSettle = time.Second
+
+// Options are what the caller adds to a plan: the environment's settings and flags.
+type Options struct {
+	Env             *plan.Env
+	AutoRollback    bool
+	RequireApproval bool
+}
+
+// Compile turns a validated plan into a Spec. Unknown analysis templates are refused here: a plan
+// may name them (validate warns), but a rollout cannot run them.
+func Compile(p *plan.DeploymentPlan, o Options) (Spec, error) {
+	env := o.Env
+	s := Spec{
+		Strategy:         plan.NormalizeStrategy(p.Spec.Strategy.Type),
+		Replicas:         plan.DefaultReplicas,
+		Interval:         env.AnalysisInterval,
+		MinimumSamples:   uint64(env.MinimumSamples),
+		Limits:           analysis.DefaultLimits(),
+		ProgressDeadline: env.ProgressDeadline,
+		AutoRollback:     o.AutoRollback,
+		Settle:           DefaultSettle,
+	}
+	if env.Method != "" && env.Method != plan.MethodThreshold {
+		return Spec{}, fmt.Errorf("analysis method %q is not available yet (threshold is)", env.Method)
+	}
+	if env.Target.Local != nil {
+		s.Replicas = env.Target.Local.Replicas
+	}
+	if unknown := p.Spec.UnknownTemplates(); len(unknown) > 0 {
+		return Spec{}, fmt.Errorf("unknown analysis template(s) %v: define them in spec.analysisTemplates or use a built-in (success-rate, error-rate, avg-response-time, latency-p95)", unknown)
+	}
+	crit := p.Spec.SuccessCriteria
+	if crit == "" {
+		crit = env.SuccessCriteria
+	}
+	conds, err := criteria.Parse(crit)
+	if err != nil {
+		return Spec{}, fmt.Errorf("success criteria %q: %w", crit, err)
+	}
+	s.Criteria = conds
+
+	approvalTimeout := plan.DefaultApprovalTimeout
+	if env.Policy.ApprovalTimeout != nil {
+		approvalTimeout = env.Policy.ApprovalTimeout.Duration
+	}
+	if g := p.Spec.Governance; g != nil {
+		for _, a := range g.Approvals {
+			if !a.Required {
+				continue
+			}
+			s.Gates = append(s.Gates, gateOf(a.Name, a.Approvers, a.Count, a.Timeout, approvalTimeout))
+		}
+	}
+	if o.RequireApproval && len(s.Gates) == 0 {
+		s.Gates = append(s.Gates, gateOf(env.Name+"-approval", env.Policy.Approvers, env.Policy.ApprovalsRequired, nil, approvalTimeout))
+	}
+
+	switch s.Strategy {
+	case plan.StrategyCanary:
+		if err := s.compileCanary(p, approvalTimeout, env); err != nil {
+			return Spec{}, err
+		}
+	default:
+		return Spec{}, fmt.Errorf("strategy %s is not supported by the engine yet (canary is)", p.Spec.Strategy.Type)
+	}
+	return s, nil
+}
+
+func gateOf(name string, approvers []string, count int, timeout *plan.Duration, def time.Duration) Gate {
+	g := Gate{Name: name, Approvers: approvers, Count: max(count, 1), Timeout: def}
+	if timeout != nil {
+		g.Timeout = timeout.Duration
+	}
+	return g
+}
+
+func (s *Spec) compileCanary(p *plan.DeploymentPlan, approvalTimeout time.Duration, env *plan.Env) error {
+	c := p.Spec.Strategy.Canary
+	if c != nil && c.ProgressDeadline != nil {
+		s.ProgressDeadline = c.ProgressDeadline.Duration
+	}
+	var steps []plan.CanaryStep
+	if c != nil {
+		steps = c.Steps
+	}
+	if c != nil && c.Analysis != nil {
+		conds, err := s.templateConditions(p, c.Analysis)
+		if err != nil {
+			return err
+		}
+		s.Criteria = append(s.Criteria, conds...)
+	}
+	for i, st := range steps {
+		if st.SetWeight != nil {
+			s.Steps = append(s.Steps, StepSpec{Kind: KindSetWeight, Weight: *st.SetWeight})
+		}
+		if st.Pause != nil {
+			ps := StepSpec{Kind: KindPause, Indefinite: st.Pause.Duration == nil}
+			if st.Pause.Duration != nil {
+				ps.Duration = st.Pause.Duration.Duration.Duration
+			}
+			s.Steps = append(s.Steps, ps)
+		}
+		if st.Analysis != nil {
+			conds, err := s.templateConditions(p, st.Analysis)
+			if err != nil {
+				return fmt.Errorf("step %d: %w", i, err)
+			}
+			windows := 1
+			for _, ref := range st.Analysis.Templates {
+				t, _ := p.Spec.Template(ref.TemplateName)
+				for _, m := range t.Metrics {
+					windows = max(windows, m.Count)
+				}
+			}
+			s.Steps = append(s.Steps, StepSpec{Kind: KindAnalysis, Criteria: conds, Windows: windows})
+		}
+		if a := st.Approval; a != nil {
+			approvers := a.Approvers
+			if len(approvers) == 0 {
+				approvers = env.Policy.Approvers
+			}
+			g := gateOf(fmt.Sprintf("step-%d-approval", i), approvers, a.Count, a.Timeout, approvalTimeout)
+			s.Steps = append(s.Steps, StepSpec{Kind: KindApproval, Gate: &g})
+		}
+	}
+	// A canary always ends with all traffic on the new version.
+	if n := len(s.Steps); n == 0 || !(s.Steps[n-1].Kind == KindSetWeight && s.Steps[n-1].Weight == 100) {
+		s.Steps = append(s.Steps, StepSpec{Kind: KindSetWeight, Weight: 100})
+	}
+	return nil
+}
+
+func (s *Spec) templateConditions(p *plan.DeploymentPlan, ref *plan.AnalysisRef) ([]criteria.Condition, error) {
+	var out []criteria.Condition
+	for _, r := range ref.Templates {
+		t, ok := p.Spec.Template(r.TemplateName)
+		if !ok {
+			return nil, fmt.Errorf("unknown analysis template %q", r.TemplateName)
+		}
+		for _, m := range t.Metrics {
+			conds, err := criteria.Parse(m.SuccessCondition, criteria.WithMetrics(m.Name))
+			if err != nil {
+				return nil, fmt.Errorf("template %s metric %s: %w", t.Name, m.Name, err)
+			}
+			out = append(out, conds...)
+		}
+	}
+	return out, nil
+}

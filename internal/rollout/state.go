@@ -1,0 +1,155 @@
+package rollout
+
+import (
+	"time"
+
+	"github.com/hugai-dev/hugai/internal/analysis"
+)
+
+// Phase of a rollout. Computed in one place (Step) and stored, since it is what `status` prints and
+// what a crash must not lose.
+type Phase string
+
+const (
+	Pending          Phase = "Pending"
+	AwaitingApproval Phase = "AwaitingApproval"
+	Progressing      Phase = "Progressing"
+	Paused           Phase = "Paused"
+	Promoting        Phase = "Promoting"
+	Verifying        Phase = "Verifying"
+	Succeeded        Phase = "Succeeded"
+	RollingBack      Phase = "RollingBack"
+	RolledBack       Phase = "RolledBack"
+	Aborted          Phase = "Aborted"
+	Failed           Phase = "Failed"
+)
+
+// Terminal reports whether nothing more will happen to a rollout in phase p.
+func (p Phase) Terminal() bool {
+	return p == Succeeded || p == RolledBack || p == Aborted || p == Failed
+}
+
+// ExitCode is what a command following the rollout exits with once it is terminal.
+func (p Phase) ExitCode() int {
+	switch p {
+	case Succeeded:
+		return 0
+	case RolledBack:
+		return 3
+	case Aborted:
+		return 4
+	}
+	return 1
+}
+
+// Reasons recorded with a phase.
+const (
+	ReasonAborted          = "aborted"
+	ReasonRejected         = "rejected"
+	ReasonApprovalTimeout  = "approval-timeout"
+	ReasonAnalysis         = "analysis"
+	ReasonInconclusive     = "inconclusive"
+	ReasonProgressDeadline = "progress-deadline"
+	ReasonCrashLoop        = "crash-loop"
+	ReasonStartFailed      = "start-failed"
+	ReasonManual           = "manual"
+	ReasonPause            = "pause"
+)
+
+// Approval is one person's yes to the gate the rollout waits at.
+type Approval struct {
+	Actor   string    `json:"actor"`
+	Comment string    `json:"comment,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// State is everything Step needs to carry on after a restart. It is persisted as JSON.
+type State struct {
+	Phase   Phase  `json:"phase"`
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+
+	// Stable is the version serving before the rollout ("" on a first deploy); Candidate the new one.
+	Stable    string `json:"stable,omitempty"`
+	Candidate string `json:"candidate"`
+
+	StartedAt time.Time `json:"startedAt"`
+	// DeployedAt is when the candidate was asked to start: the progress deadline counts from it.
+	DeployedAt *time.Time `json:"deployedAt,omitempty"`
+	// ReadyAt is when the candidate was first seen with all its replicas ready.
+	ReadyAt *time.Time `json:"readyAt,omitempty"`
+
+	// GateIndex counts the start gates passed; StepIndex the steps done.
+	GateIndex     int        `json:"gateIndex"`
+	StepIndex     int        `json:"stepIndex"`
+	StepStartedAt time.Time  `json:"stepStartedAt"`
+	WaitingSince  *time.Time `json:"waitingSince,omitempty"`
+	Approvals     []Approval `json:"approvals,omitempty"`
+
+	// Weight is the candidate's share of traffic.
+	Weight int `json:"weight"`
+
+	// AnalysisFrom is the start of the next analysis window; Tally counts the judged windows of
+	// the background analysis, StepTally those of the current analysis step.
+	AnalysisFrom *time.Time             `json:"analysisFrom,omitempty"`
+	Tally        analysis.Tally         `json:"tally"`
+	StepTally    analysis.Tally         `json:"stepTally"`
+	Last         []analysis.Measurement `json:"last,omitempty"`
+
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+}
+
+// New is the state of a rollout just created.
+func New(stable, candidate string, now time.Time) State {
+	return State{Phase: Pending, Stable: stable, Candidate: candidate, StartedAt: now, StepStartedAt: now}
+}
+
+// RevisionObs is what the target sees of one version.
+type RevisionObs struct {
+	Present      bool   `json:"present"`
+	Desired      int    `json:"desired"`
+	Ready        int    `json:"ready"`
+	CrashLooping bool   `json:"crashLooping,omitempty"`
+	StartFailed  string `json:"startFailed,omitempty"`
+}
+
+// Window is one judged analysis window, measured by the engine because Due said so.
+type Window struct {
+	From         time.Time              `json:"from"`
+	To           time.Time              `json:"to"`
+	Measurements []analysis.Measurement `json:"measurements"`
+}
+
+// Command is a person's action on a rollout.
+type Command struct {
+	Kind      string `json:"kind"` // approve, reject, promote, abort, resume, rollback
+	Actor     string `json:"actor"`
+	Comment   string `json:"comment,omitempty"`
+	Full      bool   `json:"full,omitempty"`
+	Emergency bool   `json:"emergency,omitempty"`
+}
+
+// Observation is what the engine saw this tick.
+type Observation struct {
+	Candidate RevisionObs `json:"candidate"`
+	Stable    RevisionObs `json:"stable"`
+	Window    *Window     `json:"window,omitempty"`
+	Command   *Command    `json:"command,omitempty"`
+}
+
+// Event is an audit event of a transition; the engine stores it with the new state in one
+// transaction.
+type Event struct {
+	Type    string         `json:"type"`
+	Actor   string         `json:"actor,omitempty"`
+	Payload map[string]any `json:"payload,omitempty"`
+}
+
+// DesiredState is what must run and where traffic goes: the engine drives the target to it on
+// every tick.
+type DesiredState struct {
+	Replicas map[string]int `json:"replicas"`
+	Weights  map[string]int `json:"weights"`
+	Stable   string         `json:"stable,omitempty"`
+	Canary   string         `json:"canary,omitempty"`
+}

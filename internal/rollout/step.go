@@ -1,0 +1,499 @@
+package rollout
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hugai-dev/hugai/internal/analysis"
+	"github.com/hugai-dev/hugai/internal/criteria"
+)
+
+// notReadyPoll is how soon to look again while waiting for replicas to become ready.
+const notReadyPoll = 500 * time.Millisecond
+
+// stepper carries one Step call: the state being built and the events it emits.
+type stepper struct {
+	spec    Spec
+	s       State
+	obs     Observation
+	now     time.Time
+	events  []Event
+	requeue time.Duration
+}
+
+// Step advances a rollout by what was observed. It returns the new state, the audit events of
+// what changed (one at least for every phase change), and how soon it wants to be called again.
+// Commands must have been checked with Validate first.
+func Step(spec Spec, st State, obs Observation, now time.Time) (State, []Event, time.Duration) {
+	st.Approvals = slices.Clone(st.Approvals)
+	st.Last = slices.Clone(st.Last)
+	p := &stepper{spec: spec, s: st, obs: obs, now: now, requeue: time.Hour}
+	if p.s.Phase.Terminal() {
+		return p.s, nil, 0
+	}
+	if c := obs.Command; c != nil {
+		p.command(c)
+	}
+	p.advance()
+	return p.s, p.events, max(p.requeue, 0)
+}
+
+func (p *stepper) emit(typ, actor string, payload map[string]any) {
+	p.events = append(p.events, Event{Type: typ, Actor: actor, Payload: payload})
+}
+
+func (p *stepper) wake(d time.Duration) {
+	p.requeue = min(p.requeue, d)
+}
+
+func (p *stepper) setPhase(ph Phase, reason, msg string) {
+	if p.s.Phase == ph && p.s.Reason == reason {
+		return
+	}
+	from := p.s.Phase
+	p.s.Phase, p.s.Reason, p.s.Message = ph, reason, msg
+	payload := map[string]any{"from": string(from), "to": string(ph)}
+	if reason != "" {
+		payload["reason"] = reason
+	}
+	if msg != "" {
+		payload["message"] = msg
+	}
+	p.emit("rollout.phase", "", payload)
+	if ph.Terminal() {
+		t := p.now
+		p.s.FinishedAt = &t
+	}
+	p.wake(0)
+}
+
+// fail ends the candidate's chances: back to stable at once when automatic rollback is on,
+// otherwise a pause for a person.
+func (p *stepper) fail(reason, msg string) {
+	if p.spec.AutoRollback {
+		p.setPhase(RollingBack, reason, msg)
+		return
+	}
+	p.setPhase(Paused, reason, msg+"; automatic rollback is off: resume, promote, rollback or abort")
+}
+
+func (p *stepper) command(c *Command) {
+	s := &p.s
+	payload := map[string]any{}
+	if c.Comment != "" {
+		payload["comment"] = c.Comment
+	}
+	switch c.Kind {
+	case "approve":
+		s.Approvals = append(s.Approvals, Approval{Actor: c.Actor, Comment: c.Comment, At: p.now})
+		payload["gate"] = p.gate().Name
+		p.emit("rollout.approved", c.Actor, payload)
+	case "reject":
+		payload["gate"] = p.gate().Name
+		p.emit("rollout.rejected", c.Actor, payload)
+		p.setPhase(Aborted, ReasonRejected, fmt.Sprintf("rejected by %s", c.Actor))
+	case "abort":
+		p.emit("rollout.abort", c.Actor, payload)
+		p.setPhase(Aborted, ReasonAborted, fmt.Sprintf("aborted by %s", c.Actor))
+	case "rollback":
+		p.emit("rollout.rollback", c.Actor, payload)
+		p.setPhase(RollingBack, ReasonManual, fmt.Sprintf("rolled back by %s", c.Actor))
+	case "resume":
+		p.emit("rollout.resumed", c.Actor, payload)
+		s.Tally = analysis.Tally{}
+		s.StepTally = analysis.Tally{}
+		if s.StepIndex < len(p.spec.Steps) && p.spec.Steps[s.StepIndex].Kind == KindPause && p.spec.Steps[s.StepIndex].Indefinite {
+			p.nextStep()
+		}
+		p.setPhase(Progressing, "", "")
+	case "promote":
+		payload["full"] = c.Full
+		p.emit("rollout.promote", c.Actor, payload)
+		if c.Full {
+			s.StepIndex = len(p.spec.Steps) - 1 // the final setWeight 100
+			s.StepStartedAt = p.now
+		} else if s.StepIndex < len(p.spec.Steps) {
+			p.nextStep()
+		}
+		s.StepTally = analysis.Tally{}
+		p.setPhase(Progressing, "", "")
+	}
+}
+
+// Validate says whether cmd makes sense for the rollout now, and whether its actor may give it.
+func Validate(spec Spec, st State, cmd Command) error {
+	if st.Phase.Terminal() {
+		return &CommandError{Conflict: true, Msg: fmt.Sprintf("the rollout is %s: nothing to %s", st.Phase, cmd.Kind)}
+	}
+	switch cmd.Kind {
+	case "approve", "reject":
+		if st.Phase != AwaitingApproval {
+			return &CommandError{Conflict: true, Msg: fmt.Sprintf("the rollout is %s, not waiting for an approval", st.Phase)}
+		}
+		p := &stepper{spec: spec, s: st}
+		g := p.gate()
+		if len(g.Approvers) > 0 && !slices.Contains(g.Approvers, cmd.Actor) {
+			return &CommandError{Denied: true, Msg: fmt.Sprintf("%s is not an approver of %s (approvers: %s)", cmd.Actor, g.Name, strings.Join(g.Approvers, ", "))}
+		}
+		for _, a := range st.Approvals {
+			if a.Actor == cmd.Actor && cmd.Kind == "approve" {
+				return &CommandError{Conflict: true, Msg: fmt.Sprintf("%s already approved %s", cmd.Actor, g.Name)}
+			}
+		}
+	case "promote":
+		if st.Phase != Progressing && st.Phase != Paused {
+			return &CommandError{Conflict: true, Msg: fmt.Sprintf("the rollout is %s: only a progressing or paused rollout can be promoted", st.Phase)}
+		}
+	case "resume":
+		if st.Phase != Paused {
+			return &CommandError{Conflict: true, Msg: fmt.Sprintf("the rollout is %s, not paused", st.Phase)}
+		}
+	case "abort":
+	case "rollback":
+		if st.Phase == RollingBack {
+			return &CommandError{Conflict: true, Msg: "the rollout is already rolling back"}
+		}
+	default:
+		return &CommandError{Msg: fmt.Sprintf("unknown command %q", cmd.Kind)}
+	}
+	return nil
+}
+
+// CommandError is a command refused by Validate.
+type CommandError struct {
+	Msg      string
+	Conflict bool // does not fit the rollout's phase
+	Denied   bool // the actor may not give it
+}
+
+func (e *CommandError) Error() string { return e.Msg }
+
+// IsCommandError reports whether err is a refused command.
+func IsCommandError(err error) bool {
+	var ce *CommandError
+	return errors.As(err, &ce)
+}
+
+// gate is the approval the rollout waits at: a start gate, or the current approval step's.
+func (p *stepper) gate() Gate {
+	if p.s.GateIndex < len(p.spec.Gates) {
+		return p.spec.Gates[p.s.GateIndex]
+	}
+	if p.s.StepIndex < len(p.spec.Steps) && p.spec.Steps[p.s.StepIndex].Gate != nil {
+		return *p.spec.Steps[p.s.StepIndex].Gate
+	}
+	return Gate{Name: "approval", Count: 1}
+}
+
+func (p *stepper) nextStep() {
+	p.s.StepIndex++
+	p.s.StepStartedAt = p.now
+	p.s.StepTally = analysis.Tally{}
+	if p.s.StepIndex < len(p.spec.Steps) {
+		p.emit("rollout.step", "", map[string]any{"index": p.s.StepIndex, "step": p.spec.Steps[p.s.StepIndex].Describe()})
+	}
+}
+
+func (p *stepper) advance() {
+	s := &p.s
+	switch s.Phase {
+	case Pending:
+		p.emit("rollout.created", "", map[string]any{"stable": s.Stable, "candidate": s.Candidate, "strategy": p.spec.Strategy})
+		if len(p.spec.Gates) > 0 {
+			p.waitApproval()
+			return
+		}
+		p.startCandidate()
+		p.progress()
+	case AwaitingApproval:
+		p.awaitApproval()
+	case Progressing:
+		p.progress()
+	case Paused:
+		p.health()
+		p.consumeWindow()
+	case RollingBack:
+		// Traffic went back to stable when the phase was set (Desired); the candidate is stopped by
+		// the engine. Once it is gone, the rollback is done.
+		if !p.obs.Candidate.Present {
+			p.setPhase(RolledBack, s.Reason, s.Message)
+			return
+		}
+		p.wake(notReadyPoll)
+	}
+}
+
+func (p *stepper) waitApproval() {
+	t := p.now
+	p.s.WaitingSince = &t
+	p.s.Approvals = nil
+	g := p.gate()
+	p.setPhase(AwaitingApproval, "", fmt.Sprintf("waiting for %d approval(s) of %s", g.Count, g.Name))
+	p.wake(g.Timeout)
+}
+
+func (p *stepper) awaitApproval() {
+	s := &p.s
+	g := p.gate()
+	if len(s.Approvals) >= g.Count {
+		p.emit("rollout.gatePassed", "", map[string]any{"gate": g.Name, "approvals": len(s.Approvals)})
+		s.Approvals = nil
+		s.WaitingSince = nil
+		if s.GateIndex < len(p.spec.Gates) {
+			s.GateIndex++
+			if s.GateIndex < len(p.spec.Gates) {
+				p.waitApproval()
+				return
+			}
+			p.setPhase(Progressing, "", "")
+			p.startCandidate()
+		} else {
+			p.setPhase(Progressing, "", "")
+			p.nextStep()
+		}
+		p.progress()
+		return
+	}
+	deadline := s.WaitingSince.Add(g.Timeout)
+	if !p.now.Before(deadline) {
+		p.setPhase(Aborted, ReasonApprovalTimeout, fmt.Sprintf("no approval of %s within %s", g.Name, g.Timeout))
+		return
+	}
+	if s.DeployedAt != nil {
+		// An approval step mid-canary: the candidate keeps being judged while people look.
+		p.health()
+		p.consumeWindow()
+	}
+	p.wake(deadline.Sub(p.now))
+}
+
+func (p *stepper) startCandidate() {
+	t := p.now
+	p.s.DeployedAt = &t
+	p.s.StepStartedAt = p.now
+	p.setPhase(Progressing, "", "")
+	p.emit("rollout.deploy", "", map[string]any{"version": p.s.Candidate, "replicas": p.spec.Replicas})
+}
+
+// ready reports whether every replica of the candidate is ready.
+func (p *stepper) ready() bool {
+	return p.obs.Candidate.Present && p.obs.Candidate.Ready >= max(p.spec.Replicas, 1)
+}
+
+// health fails the candidate that cannot start, crash-loops, or is not ready by the deadline.
+// It reports whether the rollout may go on.
+func (p *stepper) health() bool {
+	s := &p.s
+	c := p.obs.Candidate
+	switch {
+	case c.StartFailed != "":
+		p.fail(ReasonStartFailed, "the candidate cannot start: "+c.StartFailed)
+		return false
+	case c.CrashLooping:
+		p.fail(ReasonCrashLoop, fmt.Sprintf("%s is crash-looping", s.Candidate))
+		return false
+	}
+	if p.ready() {
+		if s.ReadyAt == nil {
+			t := p.now
+			s.ReadyAt = &t
+			p.emit("rollout.ready", "", map[string]any{"version": s.Candidate, "replicas": c.Ready})
+		}
+		return true
+	}
+	if s.ReadyAt == nil && s.DeployedAt != nil {
+		deadline := s.DeployedAt.Add(p.spec.ProgressDeadline)
+		if !p.now.Before(deadline) {
+			p.fail(ReasonProgressDeadline, fmt.Sprintf("%s not ready within the progress deadline %s (%d/%d ready)", s.Candidate, p.spec.ProgressDeadline, c.Ready, p.spec.Replicas))
+			return false
+		}
+		p.wake(min(notReadyPoll, deadline.Sub(p.now)))
+	}
+	return true
+}
+
+// Due says whether an analysis window has ended and must be measured: the engine measures it
+// and hands it to the next Step. Windows are laid end to end from the moment the candidate first
+// took traffic, so a restart measures exactly the windows it had not judged.
+func Due(spec Spec, st State, now time.Time) (from, to time.Time, conds []criteria.Condition, ok bool) {
+	if st.AnalysisFrom == nil || st.Phase.Terminal() || st.Phase == RollingBack || spec.Interval <= 0 {
+		return time.Time{}, time.Time{}, nil, false
+	}
+	from = *st.AnalysisFrom
+	to = from.Add(spec.Interval)
+	if now.Before(to.Add(spec.Settle)) {
+		return time.Time{}, time.Time{}, nil, false
+	}
+	conds = slices.Clone(spec.Criteria)
+	if st.StepIndex < len(spec.Steps) && spec.Steps[st.StepIndex].Kind == KindAnalysis {
+		conds = append(conds, spec.Steps[st.StepIndex].Criteria...)
+	}
+	return from, to, conds, true
+}
+
+// NextDue is when the next window ends, for the engine to wake up then.
+func NextDue(spec Spec, st State) (time.Time, bool) {
+	if st.AnalysisFrom == nil {
+		return time.Time{}, false
+	}
+	return st.AnalysisFrom.Add(spec.Interval).Add(spec.Settle), true
+}
+
+func (p *stepper) consumeWindow() {
+	s := &p.s
+	w := p.obs.Window
+	if w == nil || s.AnalysisFrom == nil || !w.From.Equal(*s.AnalysisFrom) {
+		if t, ok := NextDue(p.spec, *s); ok {
+			p.wake(t.Sub(p.now))
+		}
+		return
+	}
+	to := w.To
+	s.AnalysisFrom = &to
+	s.Last = w.Measurements
+	s.Tally = s.Tally.Add(w.Measurements)
+	inStep := s.StepIndex < len(p.spec.Steps) && p.spec.Steps[s.StepIndex].Kind == KindAnalysis
+	if inStep {
+		s.StepTally = s.StepTally.Add(w.Measurements)
+	}
+	var results []map[string]any
+	for _, m := range w.Measurements {
+		results = append(results, map[string]any{"metric": m.Metric, "condition": m.Condition, "value": m.Value, "samples": m.Samples, "phase": string(m.Phase)})
+	}
+	p.emit("rollout.analysis", "", map[string]any{"from": w.From, "to": w.To, "weight": s.Weight, "measurements": results})
+	if t, ok := NextDue(p.spec, *s); ok {
+		p.wake(t.Sub(p.now))
+	}
+	v := s.Tally.Verdict(p.spec.Limits)
+	switch v.Phase {
+	case analysis.Failed:
+		p.fail(ReasonAnalysis, explain(w.Measurements, v.Reason))
+	case analysis.Inconclusive:
+		if s.Phase != Paused {
+			p.setPhase(Paused, ReasonInconclusive, explain(w.Measurements, v.Reason)+": resume, promote or abort")
+		}
+	}
+	if inStep && s.Phase == Progressing {
+		if v := s.StepTally.Verdict(p.spec.Limits); v.Phase == analysis.Failed {
+			p.fail(ReasonAnalysis, explain(w.Measurements, v.Reason))
+		}
+	}
+}
+
+// explain puts the measurements that did not pass before the verdict's reason, so a person reads
+// which metric failed first ("error_rate 20.1% ≥ 1% over 412 requests; 1 failed window > …").
+func explain(ms []analysis.Measurement, reason string) string {
+	var parts []string
+	for _, m := range ms {
+		if m.Phase != analysis.Successful {
+			parts = append(parts, m.Message)
+		}
+	}
+	return strings.Join(append(parts, reason), "; ")
+}
+
+func (p *stepper) progress() {
+	s := &p.s
+	if !p.health() {
+		return
+	}
+	p.consumeWindow()
+	if s.Phase != Progressing {
+		return
+	}
+	if s.Stable == "" {
+		// A first deploy has nothing to compare with: it serves as soon as it is ready.
+		if p.ready() {
+			s.Weight = 100
+			p.succeed("first release")
+		}
+		return
+	}
+	for s.StepIndex < len(p.spec.Steps) && s.Phase == Progressing {
+		step := p.spec.Steps[s.StepIndex]
+		switch step.Kind {
+		case KindSetWeight:
+			if step.Weight > 0 && !p.ready() {
+				p.wake(notReadyPoll)
+				return
+			}
+			s.Weight = step.Weight
+			if s.AnalysisFrom == nil && step.Weight > 0 {
+				t := p.now
+				s.AnalysisFrom = &t
+				p.wake(p.spec.Interval)
+			}
+			p.emit("rollout.weight", "", map[string]any{"version": s.Candidate, "weight": step.Weight})
+			p.nextStep()
+		case KindPause:
+			if step.Indefinite {
+				p.setPhase(Paused, ReasonPause, "paused until promoted: hugai deploy promote")
+				return
+			}
+			end := s.StepStartedAt.Add(step.Duration)
+			if p.now.Before(end) {
+				p.wake(end.Sub(p.now))
+				return
+			}
+			p.nextStep()
+		case KindAnalysis:
+			if s.StepTally.Windows < step.Windows {
+				if t, ok := NextDue(p.spec, *s); ok {
+					p.wake(t.Sub(p.now))
+				}
+				return
+			}
+			p.nextStep()
+		case KindApproval:
+			p.waitApproval()
+			return
+		}
+	}
+	if s.StepIndex >= len(p.spec.Steps) && s.Phase == Progressing {
+		p.succeed("all steps passed")
+	}
+}
+
+func (p *stepper) succeed(why string) {
+	p.setPhase(Promoting, "", why)
+	p.emit("rollout.promoted", "", map[string]any{"version": p.s.Candidate, "previous": p.s.Stable})
+	p.setPhase(Succeeded, "", fmt.Sprintf("%s serves all traffic", p.s.Candidate))
+}
+
+// Desired is what must run and where traffic goes for the rollout's state.
+func Desired(spec Spec, st State) DesiredState {
+	r := max(spec.Replicas, 1)
+	d := DesiredState{Replicas: map[string]int{}, Weights: map[string]int{}, Stable: st.Stable}
+	onlyStable := func() {
+		if st.Stable != "" {
+			d.Replicas[st.Stable] = r
+			d.Weights[st.Stable] = 100
+		}
+	}
+	switch st.Phase {
+	case Pending, AwaitingApproval, Progressing, Paused, Promoting:
+		if st.DeployedAt == nil {
+			onlyStable()
+			return d
+		}
+		d.Replicas[st.Candidate] = r
+		d.Canary = st.Candidate
+		if st.Stable == "" {
+			d.Weights[st.Candidate] = 100
+			return d
+		}
+		d.Replicas[st.Stable] = r
+		d.Weights[st.Stable] = 100 - st.Weight
+		d.Weights[st.Candidate] = st.Weight
+	case Succeeded, Verifying:
+		d.Replicas[st.Candidate] = r
+		d.Weights[st.Candidate] = 100
+		d.Stable = st.Candidate
+	default: // RollingBack, RolledBack, Aborted, Failed
+		onlyStable()
+	}
+	return d
+}
