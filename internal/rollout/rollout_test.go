@@ -303,3 +303,16 @@ func TestStepIsDeterministic(t *testing.T) {
 		t.Fatal("two runs of the same inputs differ")
 	}
 }
+
+// A bad canary must be caught at the weight it failed at: a pause ends only once the windows
+// that ended within it are judged, even when judging waits for the metrics to settle.
+func TestPauseWaitsForItsWindows(t *testing.T) {
+	spec := canarySpec(t, w(10), pause(30*time.Second), w(50), pause(30*time.Second), w(100))
+	spec.Settle = 2 * time.Second
+	s := newSim(t, spec, "v1")
+	s.errorRate = 20
+	s.run(time.Hour)
+	if s.st.Phase != RolledBack || s.maxWeight != 10 {
+		t.Fatalf("phase %s, max weight %d: the canary grew before its window was judged", s.st.Phase, s.maxWeight)
+	}
+}

@@ -438,6 +438,14 @@ func (p *stepper) progress() {
 				p.wake(end.Sub(p.now))
 				return
 			}
+			// Every window that ended within the pause is judged before the weight grows, so a bad
+			// canary is caught at the weight it failed at, not at the next one.
+			if s.AnalysisFrom != nil && p.spec.Interval > 0 && !s.AnalysisFrom.Add(p.spec.Interval).After(end) {
+				if t, ok := NextDue(p.spec, *s); ok {
+					p.wake(t.Sub(p.now))
+				}
+				return
+			}
 			p.nextStep()
 		case KindAnalysis:
 			if s.StepTally.Windows < step.Windows {

@@ -1,0 +1,336 @@
+// Package engine runs rollouts: on every tick it loads a rollout's state, observes the target and
+// the metrics, calls the pure rollout.Step, persists the new state with its audit events in one
+// transaction, and only then drives the target to what the state wants. Every action is
+// idempotent and level-triggered, so a crash at any point is recovered by ticking again.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hugai-dev/hugai/internal/analysis"
+	"github.com/hugai-dev/hugai/internal/api"
+	"github.com/hugai-dev/hugai/internal/metric"
+	"github.com/hugai-dev/hugai/internal/plan"
+	"github.com/hugai-dev/hugai/internal/rollout"
+	"github.com/hugai-dev/hugai/internal/store"
+	"github.com/hugai-dev/hugai/internal/target"
+)
+
+// Clock is the engine's only source of time, so tests can drive it.
+type Clock interface{ Now() time.Time }
+
+// SystemClock is the wall clock.
+type SystemClock struct{}
+
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// Runtime is what the engine needs to run one service in one environment: the target it drives
+// and the metric source that judges versions on it.
+type Runtime struct {
+	Target  target.Target
+	Metrics metric.Provider
+	// Check says whether a version can be started at all (its command exists): bad input, refused
+	// before anything starts.
+	Check func(version string) error
+}
+
+// ServiceFile is a service file the server was given.
+type ServiceFile struct {
+	Path    string
+	Data    []byte
+	Service *plan.Service
+}
+
+// Config wires an engine.
+type Config struct {
+	Store    store.Store
+	Services []*ServiceFile
+	Clock    Clock
+	// NewRuntime makes (or re-adopts) the runtime of a service's environment.
+	NewRuntime func(ctx context.Context, svc *ServiceFile, env *plan.Env) (*Runtime, error)
+	// Tick bounds how long the engine sleeps between looks at a rollout.
+	Tick time.Duration
+	Logf func(format string, args ...any)
+
+	// What the server says about itself (GET /api/v1/info).
+	Version string
+	PID     int
+	DataDir string
+	Started time.Time
+}
+
+// Engine runs every rollout of the services it was given.
+type Engine struct {
+	cfg Config
+
+	mu       sync.Mutex
+	runtimes map[string]*envRuntime
+	changed  chan struct{} // closed and replaced whenever a rollout changes
+	wake     chan struct{}
+}
+
+// envRuntime is one service environment: its runtime and what the engine knows of it.
+type envRuntime struct {
+	key   string
+	svc   *ServiceFile
+	env   *plan.Env
+	rt    *Runtime
+	apply sync.Mutex // one reconcile of the target at a time
+}
+
+// New makes an engine; Run starts it.
+func New(cfg Config) *Engine {
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = 250 * time.Millisecond
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	return &Engine{
+		cfg:      cfg,
+		runtimes: map[string]*envRuntime{},
+		changed:  make(chan struct{}),
+		wake:     make(chan struct{}, 1),
+	}
+}
+
+func envKey(service, env string) string { return service + "/" + env }
+
+// Recover brings back every service environment that has a release or an active rollout: the
+// runtimes re-adopt their proxies and processes, and the loop carries on where it stopped.
+func (e *Engine) Recover(ctx context.Context) error {
+	seen := map[string]bool{}
+	for _, sf := range e.cfg.Services {
+		for _, envName := range envNames(sf.Service) {
+			rels, err := e.cfg.Store.Releases(ctx, sf.Service.Metadata.Name, envName, 1)
+			if err != nil {
+				return fmt.Errorf("recover %s/%s: %w", sf.Service.Metadata.Name, envName, err)
+			}
+			active, err := e.cfg.Store.Rollouts(ctx, store.Filter{Service: sf.Service.Metadata.Name, Environment: envName, Active: true})
+			if err != nil {
+				return fmt.Errorf("recover %s/%s: %w", sf.Service.Metadata.Name, envName, err)
+			}
+			if len(rels) == 0 && len(active) == 0 {
+				continue
+			}
+			key := envKey(sf.Service.Metadata.Name, envName)
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			if _, err := e.runtime(ctx, sf.Service.Metadata.Name, envName); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// envNames lists the environments a service may run in: its declared ones, or any used before.
+func envNames(s *plan.Service) []string {
+	names := s.EnvironmentNames()
+	if len(names) == 0 {
+		return []string{"production", "staging"}
+	}
+	return names
+}
+
+// Run ticks every service environment until ctx ends.
+func (e *Engine) Run(ctx context.Context) error {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+		case <-e.wake:
+		}
+		next := e.tickAll(ctx)
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(min(next, e.cfg.Tick))
+	}
+}
+
+func (e *Engine) kick() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (e *Engine) broadcast() {
+	e.mu.Lock()
+	close(e.changed)
+	e.changed = make(chan struct{})
+	e.mu.Unlock()
+}
+
+func (e *Engine) tickAll(ctx context.Context) time.Duration {
+	e.mu.Lock()
+	rts := make([]*envRuntime, 0, len(e.runtimes))
+	for _, rt := range e.runtimes {
+		rts = append(rts, rt)
+	}
+	e.mu.Unlock()
+	next := e.cfg.Tick
+	for _, rt := range rts {
+		d, err := e.reconcile(ctx, rt)
+		if err != nil && ctx.Err() == nil {
+			e.cfg.Logf("reconcile %s: %v", rt.key, err)
+		}
+		next = min(next, d)
+	}
+	return max(next, 10*time.Millisecond)
+}
+
+// runtime returns the runtime of a service environment, making it on first use.
+func (e *Engine) runtime(ctx context.Context, service, envName string) (*envRuntime, error) {
+	key := envKey(service, envName)
+	e.mu.Lock()
+	rt, ok := e.runtimes[key]
+	e.mu.Unlock()
+	if ok {
+		return rt, nil
+	}
+	sf := e.service(service)
+	if sf == nil {
+		return nil, badInput("service %q is not served here (known: %v)", service, e.serviceNames())
+	}
+	env, err := sf.Service.Env(envName)
+	if err != nil {
+		return nil, badInput("%v", err)
+	}
+	r, err := e.cfg.NewRuntime(ctx, sf, env)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", key, err)
+	}
+	rt = &envRuntime{key: key, svc: sf, env: env, rt: r}
+	e.mu.Lock()
+	if existing, ok := e.runtimes[key]; ok {
+		e.mu.Unlock()
+		return existing, nil
+	}
+	e.runtimes[key] = rt
+	e.mu.Unlock()
+	return rt, nil
+}
+
+func (e *Engine) service(name string) *ServiceFile {
+	for _, sf := range e.cfg.Services {
+		if sf.Service.Metadata.Name == name {
+			return sf
+		}
+	}
+	return nil
+}
+
+func (e *Engine) serviceNames() []string {
+	var names []string
+	for _, sf := range e.cfg.Services {
+		names = append(names, sf.Service.Metadata.Name)
+	}
+	return names
+}
+
+// frozenPlan is what the store keeps as a rollout's state: the compiled spec (frozen with the plan,
+// so a changed service file never changes a running rollout) and the state machine's state.
+type frozenPlan struct {
+	Spec  rollout.Spec  `json:"spec"`
+	State rollout.State `json:"state"`
+}
+
+func decodeState(r store.Rollout) (rollout.Spec, rollout.State, error) {
+	var f frozenPlan
+	if err := json.Unmarshal(r.State, &f); err != nil {
+		return rollout.Spec{}, rollout.State{}, fmt.Errorf("rollout %s: read state: %w", r.ID, err)
+	}
+	return f.Spec, f.State, nil
+}
+
+// observe reads what the target sees of the rollout's versions.
+func observe(st target.Status, s rollout.State) rollout.Observation {
+	var obs rollout.Observation
+	rev := func(v string) rollout.RevisionObs {
+		rs, ok := st.Revisions[v]
+		if !ok || v == "" {
+			return rollout.RevisionObs{}
+		}
+		return rollout.RevisionObs{Present: true, Desired: rs.Desired, Ready: rs.Ready, CrashLooping: rs.CrashLooping, StartFailed: rs.StartFailed}
+	}
+	obs.Candidate = rev(s.Candidate)
+	obs.Stable = rev(s.Stable)
+	return obs
+}
+
+// measure judges the window Due asked for, reading each metric from the runtime's source. A
+// failing read is an Error measurement, never a crash of the loop.
+func (e *Engine) measure(ctx context.Context, rt *envRuntime, svc string, spec rollout.Spec, st rollout.State) *rollout.Window {
+	from, to, conds, ok := rollout.Due(spec, st, e.cfg.Clock.Now())
+	if !ok {
+		return nil
+	}
+	cache := map[string]analysis.Value{}
+	read := func(m string) analysis.Value {
+		if v, ok := cache[m]; ok {
+			return v
+		}
+		v, err := rt.rt.Metrics.Query(ctx, metric.Query{Service: svc, Version: st.Candidate, Metric: m, From: from, To: to})
+		if err != nil {
+			v = analysis.Value{Err: err.Error()}
+		}
+		cache[m] = v
+		return v
+	}
+	return &rollout.Window{From: from, To: to, Measurements: analysis.Judge(conds, read, spec.MinimumSamples, from, to)}
+}
+
+// errors
+
+func badInput(format string, args ...any) error {
+	return &api.Error{Code: api.CodeBadInput, Message: fmt.Sprintf(format, args...)}
+}
+
+func conflict(format string, args ...any) error {
+	return &api.Error{Code: api.CodeConflict, Message: fmt.Sprintf(format, args...)}
+}
+
+func notFound(id string) error {
+	return &api.Error{Code: api.CodeNotFound, Message: fmt.Sprintf("no rollout %q", id)}
+}
+
+func isAPIError(err error) bool {
+	var ae *api.Error
+	return errors.As(err, &ae)
+}
+
+// Info describes the server for GET /api/v1/info.
+func (e *Engine) Info() api.ServerInfo {
+	info := api.ServerInfo{Version: e.cfg.Version, PID: e.cfg.PID, DataDir: e.cfg.DataDir, Started: e.cfg.Started}
+	for _, sf := range e.cfg.Services {
+		for _, env := range envNames(sf.Service) {
+			si := api.ServiceInfo{Name: sf.Service.Metadata.Name, File: sf.Path, Environment: env}
+			if resolved, err := sf.Service.Env(env); err == nil && resolved.Target.Local != nil {
+				si.Listen = resolved.Target.Local.Listen
+			}
+			if rels, err := e.cfg.Store.Releases(context.Background(), si.Name, env, 1); err == nil && len(rels) > 0 {
+				si.Stable = rels[0].Version
+			}
+			info.Services = append(info.Services, si)
+		}
+	}
+	return info
+}

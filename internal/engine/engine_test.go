@@ -1,0 +1,260 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hugai-dev/hugai/internal/analysis"
+	"github.com/hugai-dev/hugai/internal/api"
+	"github.com/hugai-dev/hugai/internal/metric"
+	"github.com/hugai-dev/hugai/internal/plan"
+	"github.com/hugai-dev/hugai/internal/store"
+	"github.com/hugai-dev/hugai/internal/store/sqlite"
+	"github.com/hugai-dev/hugai/internal/target"
+)
+
+// fakeTarget runs versions in memory: every replica asked for is ready at once. It outlives an
+// engine, as the local target's processes outlive a crashed server.
+type fakeTarget struct {
+	mu      sync.Mutex
+	running map[string]int
+	routing target.Routing
+}
+
+func (f *fakeTarget) Deploy(_ context.Context, rev target.Revision, n int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.running[rev.Version] = n
+	return nil
+}
+
+func (f *fakeTarget) Route(_ context.Context, r target.Routing) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.routing = r
+	return nil
+}
+
+func (f *fakeTarget) Remove(_ context.Context, rev target.Revision) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.running, rev.Version)
+	return nil
+}
+
+func (f *fakeTarget) Status(context.Context) (target.Status, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := target.Status{Revisions: map[string]target.RevisionStatus{}, Routing: f.routing}
+	for v, n := range f.running {
+		s.Revisions[v] = target.RevisionStatus{Version: v, Desired: n, Running: n, Ready: n, Weight: f.routing.Weights[v]}
+	}
+	return s, nil
+}
+
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) Now() time.Time { return c.t }
+
+const svcYAML = `apiVersion: hugai.io/v1
+kind: Service
+metadata: {name: demo}
+spec:
+  target: {type: local, local: {command: ["./demo"], listen: "127.0.0.1:1", replicas: 2}}
+  environments:
+    production:
+      successCriteria: error_rate<1%
+      analysis: {interval: 10s, minimumSamples: 20}
+`
+
+const canaryPlan = `apiVersion: hugai.io/v1
+kind: DeploymentPlan
+spec:
+  service: demo
+  environment: production
+  strategy:
+    type: canary
+    canary:
+      steps:
+      - {setWeight: 20, pause: {duration: 30s}}
+      - {setWeight: 50, pause: {duration: 30s}}
+      - setWeight: 100
+`
+
+type world struct {
+	t      *testing.T
+	dbPath string
+	clock  *fakeClock
+	target *fakeTarget
+	errPct float64
+}
+
+func newWorld(t *testing.T) *world {
+	return &world{t: t, dbPath: filepath.Join(t.TempDir(), "hugai.db"), clock: &fakeClock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)},
+		target: &fakeTarget{running: map[string]int{}}}
+}
+
+// engine starts an engine on the world's store and target, as a server (re)start does.
+func (w *world) engine() (*Engine, *envRuntime, store.Store) {
+	w.t.Helper()
+	st, err := sqlite.Open(w.dbPath)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(func() { st.Close() })
+	svc, err := plan.ParseService("hugai.yaml", []byte(svcYAML))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	metrics := metric.Func(func(_ context.Context, q metric.Query) (analysis.Value, error) {
+		return analysis.Value{Value: w.errPct, Samples: 100}, nil
+	})
+	e := New(Config{Store: st, Clock: w.clock, Services: []*ServiceFile{{Path: "hugai.yaml", Data: []byte(svcYAML), Service: svc}},
+		NewRuntime: func(context.Context, *ServiceFile, *plan.Env) (*Runtime, error) {
+			return &Runtime{Target: w.target, Metrics: metrics}, nil
+		}})
+	if err := e.Recover(context.Background()); err != nil {
+		w.t.Fatal(err)
+	}
+	rt, err := e.runtime(context.Background(), "demo", "production")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return e, rt, st
+}
+
+// run ticks the engine every second of fake time until the rollout is terminal or n ticks pass.
+func (w *world) run(e *Engine, rt *envRuntime, id string, n int) api.Rollout {
+	w.t.Helper()
+	ctx := context.Background()
+	for range n {
+		if _, err := e.reconcile(ctx, rt); err != nil {
+			w.t.Fatal(err)
+		}
+		v, err := e.Get(ctx, id)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		if v.Terminal {
+			return v
+		}
+		w.clock.t = w.clock.t.Add(time.Second)
+	}
+	v, _ := e.Get(ctx, id)
+	return v
+}
+
+func TestEngineCanaryAndRestart(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	e, rt, _ := w.engine()
+	first, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(canaryPlan), Version: "v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := w.run(e, rt, first.ID, 10); v.Phase != "Succeeded" {
+		t.Fatalf("first deploy: %s", v.Phase)
+	}
+
+	second, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(canaryPlan), Version: "v2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Start(ctx, "bob", api.StartRequest{Plan: []byte(canaryPlan), Version: "v3"}); err == nil {
+		t.Fatal("a second rollout of the same environment must be refused while one runs")
+	}
+	v := w.run(e, rt, second.ID, 40) // into the second pause
+	if v.Weights["v2"] != 50 {
+		t.Fatalf("before the crash: %s %v", v.Phase, v.Weights)
+	}
+
+	// The server dies; a new one starts on the same store and finds the same processes.
+	e2, rt2, st := w.engine()
+	v = w.run(e2, rt2, second.ID, 100)
+	if v.Phase != "Succeeded" || v.Weights["v2"] != 100 {
+		t.Fatalf("after the restart: %s %v", v.Phase, v.Weights)
+	}
+	if _, err := e2.reconcile(ctx, rt2); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w.target.running["v1"]; ok {
+		t.Fatal("v1 still runs after v2 was promoted")
+	}
+
+	// No step was repeated or skipped across the restart.
+	events, err := st.Events(ctx, store.EventFilter{Subject: "rollout/" + second.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []int
+	for _, ev := range events {
+		if ev.Type == "rollout.step" {
+			var p struct{ Index int }
+			if err := json.Unmarshal(ev.Payload, &p); err != nil {
+				t.Fatal(err)
+			}
+			steps = append(steps, p.Index)
+		}
+	}
+	if len(steps) != 4 { // setWeight 20, pause, setWeight 50, pause, setWeight 100: four moves on
+		t.Fatalf("step events %v: want 4", steps)
+	}
+	for i, s := range steps {
+		if s != i+1 {
+			t.Fatalf("step events %v: want 1, 2, 3, … each once", steps)
+		}
+	}
+	if _, err := st.VerifyAudit(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEngineRollsBackAndRefusesBadInput(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	e, rt, _ := w.engine()
+	first, _ := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(canaryPlan), Version: "v1"})
+	w.run(e, rt, first.ID, 10)
+
+	w.errPct = 30
+	bad, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(canaryPlan), Version: "v3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := w.run(e, rt, bad.ID, 100)
+	if v.Phase != "RolledBack" || v.ExitCode != 3 || v.Weights["v1"] != 100 {
+		t.Fatalf("bad canary: %s exit %d %v", v.Phase, v.ExitCode, v.Weights)
+	}
+	if _, err := e.reconcile(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w.target.running["v3"]; ok {
+		t.Fatal("the rolled-back candidate still runs")
+	}
+
+	for name, req := range map[string]api.StartRequest{
+		"no version":      {Plan: []byte(canaryPlan)},
+		"unknown env":     {Plan: []byte(canaryPlan), Version: "v4", Environment: "qa"},
+		"stable again":    {Plan: []byte(canaryPlan), Version: "v1"},
+		"broken plan":     {Plan: []byte("apiVersion: hugai.io/v1\nkind: DeploymentPlan\nspec: {strategy: {type: canery}}\n"), Version: "v4"},
+		"unknown service": {Plan: []byte(canaryPlan), Version: "v4", Service: "nope"},
+	} {
+		_, err := e.Start(ctx, "alice", req)
+		var ae *api.Error
+		if !asAPIError(err, &ae) || ae.Code != api.CodeBadInput {
+			t.Errorf("%s: want bad input, got %v", name, err)
+		}
+	}
+}
+
+func asAPIError(err error, target **api.Error) bool {
+	ae, ok := err.(*api.Error)
+	if ok {
+		*target = ae
+	}
+	return ok
+}

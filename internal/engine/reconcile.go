@@ -1,0 +1,178 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hugai-dev/hugai/internal/audit"
+	"github.com/hugai-dev/hugai/internal/rollout"
+	"github.com/hugai-dev/hugai/internal/store"
+	"github.com/hugai-dev/hugai/internal/target"
+)
+
+// reconcile is one tick of a service environment: step its active rollout (if any), persist, then
+// drive the target to what the state wants. It returns how soon it wants to run again.
+func (e *Engine) reconcile(ctx context.Context, rt *envRuntime) (time.Duration, error) {
+	rt.apply.Lock()
+	defer rt.apply.Unlock()
+	service, envName := rt.svc.Service.Metadata.Name, rt.env.Name
+	next := e.cfg.Tick
+
+	status, err := rt.rt.Target.Status(ctx)
+	if err != nil {
+		return next, fmt.Errorf("target status: %w", err)
+	}
+	active, err := e.cfg.Store.Rollouts(ctx, store.Filter{Service: service, Environment: envName, Active: true, Limit: 1})
+	if err != nil {
+		return next, err
+	}
+	var desired rollout.DesiredState
+	if len(active) > 0 {
+		r := active[0]
+		spec, st, err := decodeState(r)
+		if err != nil {
+			return next, err
+		}
+		obs := observe(status, st)
+		obs.Window = e.measure(ctx, rt, service, spec, st)
+		now := e.cfg.Clock.Now()
+		nst, events, requeue := rollout.Step(spec, st, obs, now)
+		if len(events) > 0 || obs.Window != nil {
+			if _, err := e.commit(ctx, r, spec, nst, events, obs.Window, nil); err != nil {
+				return next, err
+			}
+			e.broadcast()
+		}
+		next = min(next, requeue)
+		desired = rollout.Desired(spec, nst)
+	} else {
+		desired, err = e.releaseDesired(ctx, rt)
+		if err != nil {
+			return next, err
+		}
+	}
+	return next, e.apply(ctx, rt, status, desired)
+}
+
+// releaseDesired is what runs with no rollout under way: the last release, at full traffic.
+func (e *Engine) releaseDesired(ctx context.Context, rt *envRuntime) (rollout.DesiredState, error) {
+	d := rollout.DesiredState{Replicas: map[string]int{}, Weights: map[string]int{}}
+	rels, err := e.cfg.Store.Releases(ctx, rt.svc.Service.Metadata.Name, rt.env.Name, 1)
+	if err != nil {
+		return d, err
+	}
+	if len(rels) > 0 {
+		v := rels[0].Version
+		d.Replicas[v] = replicas(rt)
+		d.Weights[v] = 100
+		d.Stable = v
+	}
+	return d, nil
+}
+
+func replicas(rt *envRuntime) int {
+	if l := rt.env.Target.Local; l != nil && l.Replicas > 0 {
+		return l.Replicas
+	}
+	return 1
+}
+
+// apply drives the target to desired: start what must run, route, then stop what must not —
+// routing first, so no request is sent to a version being stopped.
+func (e *Engine) apply(ctx context.Context, rt *envRuntime, status target.Status, d rollout.DesiredState) error {
+	var errs []error
+	for v, n := range d.Replicas {
+		if rs, ok := status.Revisions[v]; ok && rs.Desired == n {
+			continue
+		}
+		if err := rt.rt.Target.Deploy(ctx, target.Revision{Version: v}, n); err != nil {
+			errs = append(errs, fmt.Errorf("deploy %s: %w", v, err))
+		}
+	}
+	routing := target.Routing{Weights: d.Weights, Stable: d.Stable, Canary: d.Canary}
+	if !sameWeights(status.Routing, routing) {
+		if err := rt.rt.Target.Route(ctx, routing); err != nil {
+			return errors.Join(append(errs, fmt.Errorf("route: %w", err))...)
+		}
+	}
+	for v := range status.Revisions {
+		if _, keep := d.Replicas[v]; !keep {
+			if err := rt.rt.Target.Remove(ctx, target.Revision{Version: v}); err != nil {
+				errs = append(errs, fmt.Errorf("remove %s: %w", v, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func sameWeights(a, b target.Routing) bool {
+	if a.Stable != b.Stable || a.Canary != b.Canary || len(nonZero(a.Weights)) != len(nonZero(b.Weights)) {
+		return false
+	}
+	for v, w := range nonZero(b.Weights) {
+		if a.Weights[v] != w {
+			return false
+		}
+	}
+	return true
+}
+
+func nonZero(m map[string]int) map[string]int {
+	out := map[string]int{}
+	for k, v := range m {
+		if v != 0 {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// commit persists a rollout's new state with its audit events, measurements and approvals in one
+// transaction — before anything is done about it. A succeeded rollout records its release in the
+// same transaction.
+func (e *Engine) commit(ctx context.Context, r store.Rollout, spec rollout.Spec, st rollout.State, events []rollout.Event, w *rollout.Window, approvals []store.Approval) (store.Rollout, error) {
+	state, err := json.Marshal(frozenPlan{Spec: spec, State: st})
+	if err != nil {
+		return r, err
+	}
+	now := e.cfg.Clock.Now().UTC()
+	r.State = state
+	r.Phase = string(st.Phase)
+	r.Reason = st.Reason
+	r.UpdatedAt = now
+	tx := store.Tx{Rollout: &r, Approvals: approvals}
+	for _, ev := range events {
+		payload, err := json.Marshal(ev.Payload)
+		if err != nil {
+			return r, err
+		}
+		tx.Events = append(tx.Events, audit.Event{Subject: "rollout/" + r.ID, Type: ev.Type, Actor: actorOr(ev.Actor), Time: now, Payload: payload})
+	}
+	if w != nil {
+		for _, m := range w.Measurements {
+			tx.Measurements = append(tx.Measurements, store.Measurement{
+				RolloutID: r.ID, Step: st.StepIndex, Metric: m.Metric, Version: st.Candidate, Phase: string(m.Phase),
+				Value: m.Value, Message: m.Message, StartedAt: m.From, FinishedAt: m.To,
+			})
+		}
+	}
+	if st.Phase == rollout.Succeeded {
+		tx.Release = &store.Release{Service: r.Service, Environment: r.Environment, Version: st.Candidate, RolloutID: r.ID, Time: now}
+	}
+	c, err := e.cfg.Store.Commit(ctx, tx)
+	if err != nil {
+		return r, fmt.Errorf("commit rollout %s: %w", r.ID, err)
+	}
+	r.Revision = c.Revision
+	return r, nil
+}
+
+func actorOr(a string) string {
+	if a == "" {
+		return "hugai"
+	}
+	return a
+}

@@ -1,0 +1,70 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/hugai-dev/hugai/internal/api"
+	"github.com/hugai-dev/hugai/internal/criteria"
+	"github.com/hugai-dev/hugai/internal/rollout"
+	"github.com/hugai-dev/hugai/internal/store"
+)
+
+// view is a rollout as the API shows it: its steps, weights, the last judgement of each criterion
+// and the approval it waits for.
+func (e *Engine) view(_ context.Context, r store.Rollout) (api.Rollout, error) {
+	spec, st, err := decodeState(r)
+	if err != nil {
+		return api.Rollout{}, err
+	}
+	v := api.Rollout{
+		ID: r.ID, Service: r.Service, Environment: r.Environment, Version: r.Version, PreviousVersion: r.PreviousVersion,
+		Strategy: r.Strategy, Phase: string(st.Phase), Reason: st.Reason, Message: st.Message, Revision: r.Revision,
+		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, PlanSHA256: r.PlanSHA256,
+		CurrentStep: st.StepIndex, Terminal: st.Phase.Terminal(), ExitCode: st.Phase.ExitCode(),
+	}
+	for i, s := range spec.Steps {
+		state := "pending"
+		switch {
+		case i < st.StepIndex:
+			state = "done"
+		case i == st.StepIndex && st.DeployedAt != nil && !st.Phase.Terminal():
+			state = "running"
+		}
+		v.Steps = append(v.Steps, api.Step{Index: i, Description: s.Describe(), State: state})
+		if i == st.StepIndex && s.Kind == rollout.KindPause && !s.Indefinite && st.Phase == rollout.Progressing {
+			end := st.StepStartedAt.Add(s.Duration)
+			v.StepEndsAt = &end
+		}
+	}
+	v.Weights = nonZero(rollout.Desired(spec, st).Weights)
+
+	last := map[string]int{}
+	for i, m := range st.Last {
+		last[m.Condition] = i
+	}
+	for _, c := range spec.Criteria {
+		cr := api.Criterion{Metric: c.Metric, Condition: c.String(), Phase: "Pending"}
+		if i, ok := last[c.String()]; ok {
+			m := st.Last[i]
+			val := m.Value
+			cr.Value, cr.Display, cr.Phase, cr.Samples, cr.At = &val, criteria.FormatValue(c.Kind, m.Value), string(m.Phase), m.Samples, m.To
+		}
+		v.Analysis = append(v.Analysis, cr)
+	}
+
+	if st.Phase == rollout.AwaitingApproval && st.WaitingSince != nil {
+		var g rollout.Gate
+		switch {
+		case st.GateIndex < len(spec.Gates):
+			g = spec.Gates[st.GateIndex]
+		case st.StepIndex < len(spec.Steps) && spec.Steps[st.StepIndex].Gate != nil:
+			g = *spec.Steps[st.StepIndex].Gate
+		}
+		pa := &api.PendingApproval{Gate: g.Name, Approvers: g.Approvers, Needed: g.Count, Deadline: st.WaitingSince.Add(g.Timeout)}
+		for _, a := range st.Approvals {
+			pa.Received = append(pa.Received, a.Actor)
+		}
+		v.Approval = pa
+	}
+	return v, nil
+}
