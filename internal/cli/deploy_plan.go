@@ -29,7 +29,8 @@ func (a *app) deployCmd() *cobra.Command {
 		Use:   "deploy",
 		Short: "Plan and run deployments",
 	}
-	c.AddCommand(a.deployPlanCmd())
+	c.AddCommand(a.deployPlanCmd(), a.deployExecuteCmd(), a.deployCanaryCmd(), a.deployStatusCmd(), a.deployListCmd(),
+		a.deployApproveCmd(), a.deployRejectCmd(), a.deployPromoteCmd(), a.deployAbortCmd(), a.deployResumeCmd(), a.deployRollbackCmd())
 	return c
 }
 

@@ -106,6 +106,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.initCmd(),
 		a.proxyCmd(),
 		a.auditCmd(),
+		a.serverCmd(),
 	)
 	return root
 }

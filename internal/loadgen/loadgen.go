@@ -45,10 +45,19 @@ func (s Summary) String() string {
 	return b.String()
 }
 
+// Answer is one request's outcome, for callers that need timings (benchmarks).
+type Answer struct {
+	Sent    time.Time
+	Version string
+	Status  int // 0: no answer
+}
+
 // Run is a load in progress.
 type Run struct {
 	mu      sync.Mutex
 	sum     Summary
+	record  bool
+	answers []Answer
 	cancel  context.CancelFunc
 	done    chan struct{}
 	pending sync.WaitGroup
@@ -57,8 +66,17 @@ type Run struct {
 // Start sends GET url at rate requests per second until Stop (or ctx ends). Each request has its
 // own goroutine so a slow answer does not lower the rate.
 func Start(ctx context.Context, url string, rate int) *Run {
+	return start(ctx, url, rate, false)
+}
+
+// StartRecording is Start, keeping every answer for Answers.
+func StartRecording(ctx context.Context, url string, rate int) *Run {
+	return start(ctx, url, rate, true)
+}
+
+func start(ctx context.Context, url string, rate int, record bool) *Run {
 	ctx, cancel := context.WithCancel(ctx)
-	r := &Run{sum: Summary{ByVersion: map[string]Counts{}}, cancel: cancel, done: make(chan struct{})}
+	r := &Run{sum: Summary{ByVersion: map[string]Counts{}}, cancel: cancel, done: make(chan struct{}), record: record}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	go func() {
 		defer close(r.done)
@@ -82,10 +100,18 @@ func Start(ctx context.Context, url string, rate int) *Run {
 
 func (r *Run) one(ctx context.Context, client *http.Client, url string) {
 	req, _ := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, url, nil)
+	sent := time.Now()
 	resp, err := client.Do(req)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.sum.Sent++
+	if r.record {
+		a := Answer{Sent: sent}
+		if err == nil {
+			a.Version, a.Status = resp.Header.Get("X-Hugai-Version"), resp.StatusCode
+		}
+		r.answers = append(r.answers, a)
+	}
 	if err != nil {
 		r.sum.Failed++
 		if len(r.sum.Reasons) < 10 {
@@ -125,6 +151,13 @@ func (r *Run) Snapshot() Summary {
 	}
 	s.Reasons = append([]string(nil), r.sum.Reasons...)
 	return s
+}
+
+// Answers returns every answer so far (StartRecording only), in the order they came.
+func (r *Run) Answers() []Answer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Answer(nil), r.answers...)
 }
 
 // Stop ends the load, waits for the answers in flight and returns the summary.

@@ -316,3 +316,13 @@ func TestPauseWaitsForItsWindows(t *testing.T) {
 		t.Fatalf("phase %s, max weight %d: the canary grew before its window was judged", s.st.Phase, s.maxWeight)
 	}
 }
+
+// With no traffic every window is Inconclusive: the canary must never be promoted on that.
+func TestNoTrafficIsNeverAPass(t *testing.T) {
+	s := newSim(t, canarySpec(t, w(20), pause(30*time.Second), w(50), pause(30*time.Second), w(100)), "v1")
+	s.requests = 0
+	s.run(time.Hour)
+	if s.st.Phase != Paused || s.st.Reason != ReasonInconclusive || s.maxWeight > 20 {
+		t.Fatalf("phase %s reason %s max weight %d", s.st.Phase, s.st.Reason, s.maxWeight)
+	}
+}

@@ -356,9 +356,7 @@ func (p *stepper) consumeWindow() {
 	s.Last = w.Measurements
 	s.Tally = s.Tally.Add(w.Measurements)
 	inStep := s.StepIndex < len(p.spec.Steps) && p.spec.Steps[s.StepIndex].Kind == KindAnalysis
-	if inStep {
-		s.StepTally = s.StepTally.Add(w.Measurements)
-	}
+	s.StepTally = s.StepTally.Add(w.Measurements)
 	var results []map[string]any
 	for _, m := range w.Measurements {
 		results = append(results, map[string]any{"metric": m.Metric, "condition": m.Condition, "value": m.Value, "samples": m.Samples, "phase": string(m.Phase)})
@@ -440,7 +438,11 @@ func (p *stepper) progress() {
 			}
 			// Every window that ended within the pause is judged before the weight grows, so a bad
 			// canary is caught at the weight it failed at, not at the next one.
-			if s.AnalysisFrom != nil && p.spec.Interval > 0 && !s.AnalysisFrom.Add(p.spec.Interval).After(end) {
+			judged := s.AnalysisFrom == nil || p.spec.Interval <= 0 || len(p.spec.Criteria) == 0 ||
+				s.AnalysisFrom.Add(p.spec.Interval).After(end) && s.StepTally.Successful > 0
+			if !judged {
+				// No data is never a pass: a weight is held until a window at it passes (or
+				// inconclusiveLimit hands the rollout to a person).
 				if t, ok := NextDue(p.spec, *s); ok {
 					p.wake(t.Sub(p.now))
 				}

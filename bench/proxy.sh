@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Benchmark hugai's proxy against nginx, both as a weighted 95/5 reverse proxy with keep-alive in
+# front of the same upstreams, each proxy held to one core (taskset -c 0, nginx worker_processes 1,
+# hugai GOMAXPROCS=1); wrk and the upstream nginx run on the other core.
+#
+#   bench/proxy.sh            # DURATION=10 CONNECTIONS=64 ROUNDS=3 by default
+#
+# The two proxies are measured alternately, ROUNDS times, so that load from elsewhere on the
+# machine falls on both alike; each round prints its own ratio.
+#
+# Everything binds to 127.0.0.1 and is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-64}
+ROUNDS=${ROUNDS:-3}
+PROXY_CPU=${PROXY_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+
+install_if_missing() { # command package
+	if ! command -v "$1" >/dev/null 2>&1; then
+		apt-get update -qq && apt-get install -y -qq "$2" >/dev/null
+	fi
+}
+install_if_missing nginx nginx
+install_if_missing wrk wrk
+install_if_missing taskset util-linux
+
+work=$(mktemp -d)
+chmod 755 "$work"
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+# free_port prints a port no socket uses, below the kernel's ephemeral range (32768 and up) so
+# that no outgoing connection takes it between the check and the bind.
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 12000))
+		if [ -z "$(ss -Htan "sport = :$p" 2>/dev/null)" ] && ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+}
+
+# wait_port waits until something accepts on port $1.
+wait_port() {
+	for _ in $(seq 1 200); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+		sleep 0.05
+	done
+	echo "nothing listens on 127.0.0.1:$1" >&2
+	return 1
+}
+
+nginx_conf() { # name, http block body
+	local dir="$work/$1"
+	mkdir -p "$dir"
+	local user=""
+	[ "$(id -u)" = 0 ] && user="user root root;"
+	cat >"$dir/nginx.conf" <<EOF
+$user
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	client_body_temp_path $dir/body;
+	proxy_temp_path $dir/proxy;
+	fastcgi_temp_path $dir/fastcgi;
+	uwsgi_temp_path $dir/uwsgi;
+	scgi_temp_path $dir/scgi;
+	keepalive_requests 1000000;
+	$2
+}
+EOF
+	echo "$dir/nginx.conf"
+}
+
+go build -o bin/hugai ./cmd/hugai
+
+up1=$(free_port)
+up2=$(free_port)
+conf=$(nginx_conf upstream "
+	server { listen 127.0.0.1:$up1; location / { return 200 'v1\n'; } }
+	server { listen 127.0.0.1:$up2; location / { return 200 'v2\n'; } }")
+taskset -c "$LOAD_CPU" nginx -c "$conf" &
+pids+=($!)
+wait_port "$up1"
+wait_port "$up2"
+
+ngx=$(free_port)
+conf=$(nginx_conf proxy "
+	upstream versions {
+		server 127.0.0.1:$up1 weight=95;
+		server 127.0.0.1:$up2 weight=5;
+		keepalive 128;
+	}
+	server {
+		listen 127.0.0.1:$ngx;
+		location / {
+			proxy_pass http://versions;
+			proxy_http_version 1.1;
+			proxy_set_header Connection \"\";
+		}
+	}")
+taskset -c "$PROXY_CPU" nginx -c "$conf" &
+pids+=($!)
+wait_port "$ngx"
+
+hug=$(free_port)
+hugadmin=$(free_port)
+# The proxy loads its routes from the state file on start, as after a restart.
+cat >"$work/routes.json" <<EOF
+{"generation": 1, "stable": "v1", "canary": "v2", "backends": [
+  {"version": "v1", "weight": 95, "endpoints": ["127.0.0.1:$up1"]},
+  {"version": "v2", "weight": 5, "endpoints": ["127.0.0.1:$up2"]}]}
+EOF
+GOMAXPROCS=1 taskset -c "$PROXY_CPU" bin/hugai proxy --listen "127.0.0.1:$hug" \
+	--admin "127.0.0.1:$hugadmin" --admin-socket "$work/hugai.sock" --state-file "$work/routes.json" &
+pids+=($!)
+wait_port "$hug"
+
+# run_wrk prints "req/s p99" for a URL, after a short warm-up.
+run_wrk() {
+	taskset -c "$LOAD_CPU" wrk -t2 -c"$CONNECTIONS" -d2s "$1" >/dev/null
+	local out
+	out=$(taskset -c "$LOAD_CPU" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$1")
+	if echo "$out" | grep -q "Non-2xx\|Socket errors"; then
+		echo "$out" >&2
+	fi
+	local rps p99
+	rps=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
+	p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+	echo "$rps $p99"
+}
+
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)   cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') x$(nproc)"
+printf '%-6s %-14s %12s %10s\n' round proxy req/s p99
+for round in $(seq 1 "$ROUNDS"); do
+	read -r nrps np99 < <(run_wrk "http://127.0.0.1:$ngx/")
+	read -r hrps hp99 < <(run_wrk "http://127.0.0.1:$hug/")
+	printf '%-6s %-14s %12s %10s\n' "$round" "nginx $(nginx -v 2>&1 | sed 's/.*\///')" "$nrps" "$np99"
+	printf '%-6s %-14s %12s %10s\n' "$round" "hugai proxy" "$hrps" "$hp99"
+	awk -v h="$hrps" -v n="$nrps" -v r="$round" 'BEGIN { printf "%-6s hugai / nginx: %.2f\n", r, h / n }'
+done
+# The proxy's own view: requests per version, 5xx and upstream connection failures.
+curl -s "http://127.0.0.1:$hugadmin/metrics" | grep -E '^hugai_proxy_(requests|responses_5xx|upstream_connection_failures)_total' || true
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

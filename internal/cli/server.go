@@ -1,0 +1,276 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"text/template"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/hugai-dev/hugai/internal/engine"
+	"github.com/hugai-dev/hugai/internal/metric/builtin"
+	"github.com/hugai-dev/hugai/internal/plan"
+	"github.com/hugai-dev/hugai/internal/proxy"
+	"github.com/hugai-dev/hugai/internal/server"
+	"github.com/hugai-dev/hugai/internal/store/sqlite"
+	"github.com/hugai-dev/hugai/internal/target/local"
+)
+
+func (a *app) serverCmd() *cobra.Command {
+	var files []string
+	var dataDir string
+	c := &cobra.Command{
+		Use:   "server",
+		Short: "Run hugai's server: the rollout engine, the local target and the API",
+		Long: "server reads the service files it is given, keeps each service's stable version running behind\n" +
+			"its proxy, runs every rollout, and serves the API on a unix socket in its data dir (.hugai/ in\n" +
+			"the current directory by default). Killed and started again, it re-adopts its proxies and\n" +
+			"processes and resumes every rollout. Stop it with `hugai server stop [--all]`.",
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return a.runServer(c.Context(), files, dataDir) },
+	}
+	c.AddCommand(a.serverStopCmd())
+	c.Flags().StringArrayVarP(&files, "file", "f", nil, "service file (repeatable; default: hugai.yaml, found walking up)")
+	c.Flags().StringVar(&dataDir, "data-dir", "", "data dir (default: $HUGAI_DATA_DIR, else ./.hugai)")
+	return c
+}
+
+func (a *app) runServer(parent context.Context, files []string, dataDir string) error {
+	if dataDir == "" {
+		dataDir = os.Getenv("HUGAI_DATA_DIR")
+	}
+	if dataDir == "" {
+		dataDir = ".hugai"
+	}
+	dataDir, err := filepath.Abs(dataDir)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		f, err := findServiceFile("")
+		if err != nil {
+			return err
+		}
+		files = []string{f}
+	}
+	var services []*engine.ServiceFile
+	for _, f := range files {
+		data, err := readInput(f)
+		if err != nil {
+			return err
+		}
+		svc, err := plan.ParseService(f, data)
+		if err != nil {
+			return badInput(err)
+		}
+		abs, _ := filepath.Abs(f)
+		services = append(services, &engine.ServiceFile{Path: abs, Data: data, Service: svc})
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	unlock, err := lockDataDir(dataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	st, err := sqlite.Open(filepath.Join(dataDir, DatabaseFile))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(a.errOut, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+	}
+	var mu sync.Mutex
+	var targets []*local.Target
+	newRuntime := func(rctx context.Context, sf *engine.ServiceFile, env *plan.Env) (*engine.Runtime, error) {
+		if env.Target.Type != plan.TargetLocal || env.Target.Local == nil {
+			return nil, fmt.Errorf("%s: the %s target is not available yet (local is)", sf.Path, env.Target.Type)
+		}
+		opts := localOptions(sf, env, dataDir, exe, logf)
+		t, err := local.New(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		targets = append(targets, t)
+		mu.Unlock()
+		pc := proxy.NewClient(t.AdminSocket())
+		usage := func(version string) (float64, int64, bool) {
+			s, err := t.Status(ctx)
+			if err != nil {
+				return 0, 0, false
+			}
+			rs, ok := s.Revisions[version]
+			return rs.CPUPercent, rs.MemoryBytes, ok
+		}
+		return &engine.Runtime{
+			Target:  t,
+			Metrics: builtin.New(pc.Stats, usage),
+			Check:   func(v string) error { return checkCommand(opts, v) },
+		}, nil
+	}
+	eng := engine.New(engine.Config{
+		Store: st, Services: services, NewRuntime: newRuntime, Logf: logf,
+		Version: version, PID: os.Getpid(), DataDir: dataDir, Started: time.Now().UTC(),
+	})
+	if err := eng.Recover(ctx); err != nil {
+		return err
+	}
+
+	stopAll := false
+	ln, sock, err := server.ListenUnix(dataDir)
+	if err != nil {
+		return err
+	}
+	srv := server.HTTPServer(server.New(eng, server.Options{Logf: logf, Shutdown: func(all bool) {
+		mu.Lock()
+		stopAll = all
+		mu.Unlock()
+		cancel()
+	}}))
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logf("serve: %v", err)
+			cancel()
+		}
+	}()
+	var names []string
+	for _, s := range services {
+		names = append(names, s.Service.Metadata.Name)
+	}
+	fmt.Fprintf(a.out, "hugai server: serving %s on %s (data dir %s, pid %d)\n", strings.Join(names, ", "), sock, dataDir, os.Getpid())
+
+	engineDone := make(chan struct{})
+	go func() {
+		defer close(engineDone)
+		_ = eng.Run(ctx)
+	}()
+	<-ctx.Done()
+
+	<-engineDone
+	shutdownCtx, done := context.WithTimeout(context.Background(), 30*time.Second)
+	defer done()
+	mu.Lock()
+	all := stopAll
+	ts := targets
+	mu.Unlock()
+	for _, t := range ts {
+		if all {
+			if err := t.Shutdown(shutdownCtx); err != nil {
+				logf("shutdown: %v", err)
+			}
+		} else {
+			_ = t.Close()
+		}
+	}
+	// The API goes last: a client that sees the socket gone knows everything above is done.
+	_ = srv.Shutdown(shutdownCtx)
+	if all {
+		fmt.Fprintln(a.out, "hugai server: stopped, with its proxies and services")
+	} else {
+		fmt.Fprintln(a.out, "hugai server: stopped; proxies and services keep serving")
+	}
+	return nil
+}
+
+// localOptions fills the local target's options from a service environment. Relative paths are
+// relative to the service file, not to where the server was started.
+func localOptions(sf *engine.ServiceFile, env *plan.Env, dataDir, exe string, logf func(string, ...any)) local.Options {
+	l := env.Target.Local
+	workdir := l.Workdir
+	if !filepath.IsAbs(workdir) {
+		workdir = filepath.Join(filepath.Dir(sf.Path), workdir)
+	}
+	o := local.Options{
+		Service: sf.Service.Metadata.Name, DataDir: filepath.Join(dataDir, "targets", sf.Service.Metadata.Name+"-"+env.Name),
+		Command: l.Command, Workdir: workdir, Env: l.Env, Listen: l.Listen, Admin: l.Admin,
+		ProxyCommand: []string{exe, "proxy"}, Logf: logf,
+	}
+	if l.GracePeriod != nil {
+		o.GracePeriod = l.GracePeriod.Duration
+	}
+	if len(env.HealthChecks) > 0 {
+		h := env.HealthChecks[0]
+		o.Health = local.HealthCheck{Path: h.Path, FailureThreshold: h.FailureThreshold, SuccessThreshold: h.SuccessThreshold}
+		if h.Interval != nil {
+			o.Health.Interval = h.Interval.Duration
+		}
+		if h.Timeout != nil {
+			o.Health.Timeout = h.Timeout.Duration
+		}
+	}
+	return o
+}
+
+// checkCommand refuses a version whose command cannot be found, before anything starts.
+func checkCommand(o local.Options, version string) error {
+	if len(o.Command) == 0 {
+		return errors.New("no command")
+	}
+	t, err := template.New("argv0").Parse(o.Command[0])
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, map[string]any{"Port": 0, "Version": version, "Replica": 0, "DataDir": o.DataDir}); err != nil {
+		return err
+	}
+	argv0 := b.String()
+	if strings.Contains(argv0, "/") {
+		p := argv0
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(o.Workdir, p)
+		}
+		fi, err := os.Stat(p)
+		if err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+			return fmt.Errorf("command %s not found (looked for %s)", argv0, p)
+		}
+		return nil
+	}
+	if _, err := exec.LookPath(argv0); err != nil {
+		return fmt.Errorf("command %s not found in PATH", argv0)
+	}
+	return nil
+}
+
+// lockDataDir takes the data dir's lock: one engine per data dir. The lock dies with the process,
+// so a server killed with -9 is replaced at once.
+func lockDataDir(dir string) (func(), error) {
+	path := filepath.Join(dir, "server.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		b, _ := os.ReadFile(path)
+		f.Close()
+		return nil, fmt.Errorf("another hugai server (pid %s) runs on %s", strings.TrimSpace(string(b)), dir)
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return func() {
+		_ = f.Truncate(0)
+		_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		f.Close()
+	}, nil
+}
