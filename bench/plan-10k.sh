@@ -7,9 +7,8 @@
 #   HUGAI=/path/to/hugai RUNS=20 bench/plan-10k.sh
 #
 # The repository is generated once with git fast-import and cached under
-# ${XDG_CACHE_HOME:-$HOME/.cache}/hugai-bench. If $HUGAI has no `deploy plan`
-# yet, the script times bench/lib/changes (git.Changes + risk.Assess) instead
-# and says so.
+# ${XDG_CACHE_HOME:-$HOME/.cache}/hugai-bench. The script builds $HUGAI from
+# ./cmd/hugai first.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -65,20 +64,12 @@ first=$(git -C "$repo" rev-list --max-parents=0 HEAD)
 echo "repository: $repo ($(git -C "$repo" rev-list --count "$first"..HEAD) commits in $first..HEAD)"
 
 git_cmd="git -C $repo log --numstat -M $first..HEAD >/dev/null"
-if [[ -x $hugai ]] && "$hugai" deploy plan --help >/dev/null 2>&1; then
-	# deploy plan reads git where the service file is: put a copy in the repo
-	# (untracked, so git log does not see it).
-	cp "$config" "$repo/hugai.yaml"
-	hugai_cmd="cd $repo && $hugai deploy plan -f $repo/hugai.yaml -e ${HUGAI_ENV:-production} --from $first --to HEAD --out /dev/null --at 2026-11-25T10:00:00Z >/dev/null"
-	what="hugai deploy plan"
-else
-	tool=$(mktemp -d)/changes
-	trap 'rm -rf "$(dirname "$tool")"' EXIT
-	(cd "$root" && go build -o "$tool" ./bench/lib/changes)
-	hugai_cmd="$tool $repo $first HEAD >/dev/null"
-	what="git.Changes + risk.Assess (bench/lib/changes; $hugai has no 'deploy plan' yet)"
-	"$tool" "$repo" "$first" HEAD
-fi
+(cd "$root" && go build -o "$hugai" ./cmd/hugai)
+# deploy plan reads git where the service file is: put a copy in the repo (untracked, so git log
+# does not see it).
+cp "$config" "$repo/hugai.yaml"
+hugai_cmd="cd $repo && $hugai deploy plan -f $repo/hugai.yaml -e ${HUGAI_ENV:-production} --from $first --to HEAD --out /dev/null --at 2026-11-25T10:00:00Z >/dev/null"
+what="hugai deploy plan"
 echo "timing: $what"
 
 if ! command -v hyperfine >/dev/null 2>&1 && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
