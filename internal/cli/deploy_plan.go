@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -16,9 +17,12 @@ import (
 	"github.com/hugai-dev/hugai/internal/git"
 	"github.com/hugai-dev/hugai/internal/plan"
 	"github.com/hugai-dev/hugai/internal/planner"
+	"github.com/hugai-dev/hugai/internal/store"
+	"github.com/hugai-dev/hugai/internal/store/sqlite"
 )
 
 type planFlags struct {
+	dataDir                              string
 	file, environment, strategy, version string
 	from, to, out, at, output            string
 	explain, analyzeImpact, genRollback  bool
@@ -59,6 +63,7 @@ func (a *app) deployPlanCmd() *cobra.Command {
 	fl.BoolVar(&f.explain, "explain", false, "say why each choice was made")
 	fl.BoolVar(&f.analyzeImpact, "analyze-impact", true, "analyse the change between --from and --to")
 	fl.BoolVar(&f.genRollback, "generate-rollback", true, "include the ordered rollback steps")
+	fl.StringVar(&f.dataDir, "data-dir", "", "hugai's data dir, for the service's rollback history (default: $HUGAI_DATA_DIR, else the nearest .hugai/ from the service file)")
 	addOutputFlag(c, &f.output)
 	_ = c.RegisterFlagCompletionFunc("strategy", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return plan.Strategies, cobra.ShellCompDirectiveNoFileComp
@@ -123,6 +128,12 @@ func (a *app) runDeployPlan(ctx context.Context, f *planFlags) error {
 		in.NoChangesNote = "change analysis skipped (--analyze-impact=false)"
 	}
 
+	rate, note, err := rollbackRate(ctx, f.dataDir, repo, svc.Metadata.Name, envName)
+	if err != nil {
+		return err
+	}
+	in.RollbackRate = rate
+
 	p, decisions, err := planner.Build(in)
 	if err != nil {
 		var pe *planner.Error
@@ -151,6 +162,9 @@ func (a *app) runDeployPlan(ctx context.Context, f *planFlags) error {
 	}
 	if g := p.Spec.Governance; g != nil {
 		sum.Approvals = len(g.Approvals)
+	}
+	if note != "" {
+		sum.Decisions = append(sum.Decisions, planner.Decision{Topic: "history", Choice: "rollback rate", Reason: note})
 	}
 	w := a.out
 	if f.out == "-" {
@@ -239,4 +253,51 @@ func printPlanSummary(w io.Writer, s planSummary, explain bool) error {
 		fmt.Fprintf(w, "  %-18s %s — %s\n", d.Topic+":", d.Choice, d.Reason)
 	}
 	return nil
+}
+
+// minHistory is how many finished rollouts make a rollback rate worth weighing.
+const minHistory = 3
+
+// rollbackRate is the share of the service environment's recent finished rollouts that were rolled
+// back (DORA's change failure rate), read from the server's store when there is one. No store, or
+// too little history, is no factor — not an error.
+func rollbackRate(ctx context.Context, flagValue, from, service, env string) (*float64, string, error) {
+	dir, err := findDataDirFrom(flagValue, os.Getenv("HUGAI_DATA_DIR"), from)
+	if err != nil {
+		return nil, "", nil
+	}
+	path := filepath.Join(dir, DatabaseFile)
+	if _, err := os.Stat(path); err != nil {
+		if flagValue != "" {
+			return nil, "", badInput(fmt.Errorf("--data-dir %s: no store there", flagValue))
+		}
+		return nil, "", nil
+	}
+	st, err := sqlite.Open(path)
+	if err != nil {
+		return nil, "", err
+	}
+	defer st.Close()
+	rs, err := st.Rollouts(ctx, store.Filter{Service: service, Environment: env, Limit: 50})
+	if err != nil {
+		return nil, "", err
+	}
+	finished, rolledBack := 0, 0
+	for _, r := range rs {
+		switch r.Phase {
+		case "Succeeded":
+			finished++
+		case "RolledBack", "Failed":
+			finished++
+			rolledBack++
+		}
+		if finished == 20 {
+			break
+		}
+	}
+	if finished < minHistory {
+		return nil, fmt.Sprintf("%d finished rollout(s) of %s in %s in %s: too few to weigh", finished, service, env, dir), nil
+	}
+	rate := float64(rolledBack) / float64(finished)
+	return &rate, fmt.Sprintf("%d of the last %d finished rollouts of %s in %s were rolled back (%s)", rolledBack, finished, service, env, dir), nil
 }

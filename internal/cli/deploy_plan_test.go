@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/hugai-dev/hugai/internal/plan"
+	"github.com/hugai-dev/hugai/internal/store"
+	"github.com/hugai-dev/hugai/internal/store/sqlite"
 )
 
 const at = "--at=2026-11-25T10:00:00Z" // a Wednesday morning: no time-of-day factor
@@ -258,5 +261,40 @@ func TestOutToDeviceWritesInPlace(t *testing.T) {
 	}
 	if fi.Mode().IsRegular() {
 		t.Fatalf("%s became a regular file", os.DevNull)
+	}
+}
+
+// Once a store exists, the service's recent rollback rate is a risk factor (DORA's change failure
+// rate): a service that was rolled back often scores higher for the same change.
+func TestRollbackHistoryRaisesRisk(t *testing.T) {
+	r := releaseRepo(t, func(r *gitRepo) {
+		r.write("pkg1/file1.go", "package p\n\nvar y = 2\n")
+		r.commit("tweak")
+	})
+	before, _ := planFor(t, r, "production")
+
+	dataDir := filepath.Join(r.dir, ".hugai")
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(filepath.Join(dataDir, DatabaseFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i, phase := range []string{"RolledBack", "RolledBack", "Succeeded", "RolledBack"} {
+		if _, err := st.Commit(ctx, store.Tx{Rollout: &store.Rollout{Service: "demo", Environment: "production",
+			Version: fmt.Sprintf("v%d", i), Strategy: "canary", Phase: phase, State: []byte("{}")}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+
+	after, explain := planFor(t, r, "production")
+	if after.Spec.Risk.Score <= before.Spec.Risk.Score {
+		t.Fatalf("3 of 4 rolled back: score %d, without history %d", after.Spec.Risk.Score, before.Spec.Risk.Score)
+	}
+	if !strings.Contains(explain, "3 of the last 4 finished rollouts") {
+		t.Errorf("--explain must say where the rate comes from:\n%s", explain)
 	}
 }
