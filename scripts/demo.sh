@@ -43,7 +43,8 @@ run deploy canary -f "$svc" --environment production --version v1
 
 echo
 echo "== steady load: 100 requests/s through hugai's proxy on 127.0.0.1:18080"
-bin/loadgen --url http://127.0.0.1:18080/ --rate 100 --report 10s &
+# Its summary comes at the end: lines printed meanwhile would break the live view's redraw.
+bin/loadgen --url http://127.0.0.1:18080/ --rate 100 &
 load_pid=$!
 sleep 2
 
