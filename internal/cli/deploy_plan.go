@@ -56,7 +56,7 @@ func (a *app) deployPlanCmd() *cobra.Command {
 	fl.StringVarP(&f.environment, "environment", "e", "", "environment to deploy to (default: the only one the service has)")
 	fl.StringVar(&f.strategy, "strategy", "", "canary|blueGreen|rolling|recreate (default: chosen from the risk)")
 	fl.StringVar(&f.version, "version", "", "version to deploy (default: the tag at --to, else its short hash)")
-	fl.StringVar(&f.from, "from", "", "start of the change (default: the last tag before --to)")
+	fl.StringVar(&f.from, "from", "", "start of the change (default: the commit the current release was planned at, else the last tag before --to)")
 	fl.StringVar(&f.to, "to", "HEAD", "end of the change")
 	fl.StringVar(&f.out, "out", "deployment-plan.yaml", "write the plan to FILE (- for standard output)")
 	fl.StringVar(&f.at, "at", "", "judge the deployment for this time, RFC 3339 (default: now)")
@@ -115,8 +115,13 @@ func (a *app) runDeployPlan(ctx context.Context, f *planFlags) error {
 
 	in := planner.Input{Service: svc, Environment: envName, Version: f.version, Strategy: f.strategy, At: at, RollbackSteps: f.genRollback}
 	repo := filepath.Dir(path)
+	hist, err := readHistory(ctx, f.dataDir, repo, svc.Metadata.Name, envName)
+	if err != nil {
+		return err
+	}
+	in.RollbackRate = hist.rollbackRate
 	if f.analyzeImpact {
-		cs, version, note, err := analyzeChange(ctx, repo, f.from, f.to)
+		cs, version, note, err := analyzeChange(ctx, repo, f.from, f.to, hist.lastCommit)
 		if err != nil {
 			return err
 		}
@@ -127,12 +132,6 @@ func (a *app) runDeployPlan(ctx context.Context, f *planFlags) error {
 	} else {
 		in.NoChangesNote = "change analysis skipped (--analyze-impact=false)"
 	}
-
-	rate, note, err := rollbackRate(ctx, f.dataDir, repo, svc.Metadata.Name, envName)
-	if err != nil {
-		return err
-	}
-	in.RollbackRate = rate
 
 	p, decisions, err := planner.Build(in)
 	if err != nil {
@@ -163,8 +162,8 @@ func (a *app) runDeployPlan(ctx context.Context, f *planFlags) error {
 	if g := p.Spec.Governance; g != nil {
 		sum.Approvals = len(g.Approvals)
 	}
-	if note != "" {
-		sum.Decisions = append(sum.Decisions, planner.Decision{Topic: "history", Choice: "rollback rate", Reason: note})
+	if hist.note != "" {
+		sum.Decisions = append(sum.Decisions, planner.Decision{Topic: "history", Choice: "rollback rate", Reason: hist.note})
 	}
 	w := a.out
 	if f.out == "-" {
@@ -185,7 +184,7 @@ func describeEnvs(names []string) string {
 
 // analyzeChange reads the change from git. Without git or tags it returns no change and a note
 // saying why, so a plan can still be made.
-func analyzeChange(ctx context.Context, repo, from, to string) (*change.Set, string, string, error) {
+func analyzeChange(ctx context.Context, repo, from, to, lastDeploy string) (*change.Set, string, string, error) {
 	if !git.IsRepo(ctx, repo) {
 		return nil, "", fmt.Sprintf("%s is not in a git repository: no change analysis", repo), nil
 	}
@@ -197,6 +196,12 @@ func analyzeChange(ctx context.Context, repo, from, to string) (*change.Set, str
 	if tag, err := git.LastTag(ctx, repo, toHash); err == nil {
 		if th, err := git.ResolveRef(ctx, repo, tag); err == nil && th == toHash {
 			version = tag
+		}
+	}
+	if from == "" && lastDeploy != "" {
+		// The change since what runs now: the commit the previous deploy was planned at.
+		if h, err := git.ResolveRef(ctx, repo, lastDeploy); err == nil && h != toHash {
+			from = h
 		}
 	}
 	if from == "" {
@@ -258,35 +263,47 @@ func printPlanSummary(w io.Writer, s planSummary, explain bool) error {
 // minHistory is how many finished rollouts make a rollback rate worth weighing.
 const minHistory = 3
 
-// rollbackRate is the share of the service environment's recent finished rollouts that were rolled
-// back (DORA's change failure rate), read from the server's store when there is one. No store, or
-// too little history, is no factor — not an error.
-func rollbackRate(ctx context.Context, flagValue, from, service, env string) (*float64, string, error) {
+// history is what the server's store knows of a service environment: the share of its recent
+// finished rollouts that were rolled back (DORA's change failure rate) and the commit its current
+// release was planned at. No store is no history — not an error.
+type history struct {
+	rollbackRate *float64
+	note         string
+	lastCommit   string
+}
+
+func readHistory(ctx context.Context, flagValue, from, service, env string) (history, error) {
+	var h history
 	dir, err := findDataDirFrom(flagValue, os.Getenv("HUGAI_DATA_DIR"), from)
 	if err != nil {
-		return nil, "", nil
+		return h, nil
 	}
 	path := filepath.Join(dir, DatabaseFile)
 	if _, err := os.Stat(path); err != nil {
 		if flagValue != "" {
-			return nil, "", badInput(fmt.Errorf("--data-dir %s: no store there", flagValue))
+			return h, badInput(fmt.Errorf("--data-dir %s: no store there", flagValue))
 		}
-		return nil, "", nil
+		return h, nil
 	}
 	st, err := sqlite.Open(path)
 	if err != nil {
-		return nil, "", err
+		return h, err
 	}
 	defer st.Close()
 	rs, err := st.Rollouts(ctx, store.Filter{Service: service, Environment: env, Limit: 50})
 	if err != nil {
-		return nil, "", err
+		return h, err
 	}
 	finished, rolledBack := 0, 0
 	for _, r := range rs {
 		switch r.Phase {
 		case "Succeeded":
 			finished++
+			if h.lastCommit == "" {
+				if p, _, err := plan.ParsePlan("rollout "+r.ID, r.Plan); err == nil && p.Spec.Changes != nil {
+					h.lastCommit = p.Spec.Changes.ToCommit
+				}
+			}
 		case "RolledBack", "Failed":
 			finished++
 			rolledBack++
@@ -296,8 +313,11 @@ func rollbackRate(ctx context.Context, flagValue, from, service, env string) (*f
 		}
 	}
 	if finished < minHistory {
-		return nil, fmt.Sprintf("%d finished rollout(s) of %s in %s in %s: too few to weigh", finished, service, env, dir), nil
+		h.note = fmt.Sprintf("%d finished rollout(s) of %s in %s in %s: too few to weigh", finished, service, env, dir)
+		return h, nil
 	}
 	rate := float64(rolledBack) / float64(finished)
-	return &rate, fmt.Sprintf("%d of the last %d finished rollouts of %s in %s were rolled back (%s)", rolledBack, finished, service, env, dir), nil
+	h.rollbackRate = &rate
+	h.note = fmt.Sprintf("%d of the last %d finished rollouts of %s in %s were rolled back (%s)", rolledBack, finished, service, env, dir)
+	return h, nil
 }

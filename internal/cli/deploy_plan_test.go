@@ -298,3 +298,35 @@ func TestRollbackHistoryRaisesRisk(t *testing.T) {
 		t.Errorf("--explain must say where the rate comes from:\n%s", explain)
 	}
 }
+
+// With a store, the change runs from the commit the current release was planned at, not from the
+// last tag: what is new is what is not running yet.
+func TestFromDefaultsToThePreviousDeploy(t *testing.T) {
+	r := releaseRepo(t, func(r *gitRepo) {
+		r.write("pkg1/file1.go", "package p\n\nvar y = 2\n")
+		r.commit("first change, deployed")
+	})
+	deployed := strings.TrimSpace(r.git("rev-parse", "HEAD"))
+	r.write("pkg2/file2.go", "package p\n\nvar z = 3\n")
+	r.commit("second change, not deployed yet")
+
+	dataDir := filepath.Join(r.dir, ".hugai")
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(filepath.Join(dataDir, DatabaseFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	frozen := "apiVersion: hugai.io/v1\nkind: DeploymentPlan\nspec:\n  strategy: {type: canary}\n  changes: {toCommit: " + deployed + ", commits: 1}\n"
+	if _, err := st.Commit(context.Background(), store.Tx{Rollout: &store.Rollout{Service: "demo", Environment: "production",
+		Version: "v1", Strategy: "canary", Phase: "Succeeded", Plan: []byte(frozen), State: []byte("{}")}}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	p, _ := planFor(t, r, "production")
+	if c := p.Spec.Changes; c.FromCommit != deployed || c.Commits != 1 || len(c.Files) != 1 || c.Files[0].Path != "pkg2/file2.go" {
+		t.Fatalf("changes since the previous deploy: from %s, %d commits, files %+v", c.FromCommit, c.Commits, c.Files)
+	}
+}

@@ -233,7 +233,13 @@ func (f *canaryFlags) request(ctx context.Context) (api.StartRequest, error) {
 	}
 
 	in := planner.Input{Service: svc, Environment: envName, Version: f.version, Strategy: plan.StrategyCanary, At: time.Now().UTC(), RollbackSteps: true}
-	cs, gitVersion, note, err := analyzeChange(ctx, filepath.Dir(path), "", "HEAD")
+	// Held to the same policy as `deploy plan`: the same history, the same change analysis.
+	hist, err := readHistory(ctx, "", filepath.Dir(path), svc.Metadata.Name, envName)
+	if err != nil {
+		return req, err
+	}
+	in.RollbackRate = hist.rollbackRate
+	cs, gitVersion, note, err := analyzeChange(ctx, filepath.Dir(path), "", "HEAD", hist.lastCommit)
 	if err != nil {
 		// Ad hoc, the change is context, not input: plan without it and say why.
 		note = fmt.Sprintf("no change analysis: %v", err)
