@@ -35,6 +35,7 @@ func (a *app) proxyCmd() *cobra.Command {
 	f := c.Flags()
 	f.StringVar(&o.Listen, "listen", "127.0.0.1:8080", "address for user traffic")
 	f.StringVar(&o.Admin, "admin", "", "TCP address for /metrics and /healthz (none if empty)")
+	f.StringVar(&o.Preview, "preview", "", "TCP address that serves the preview version only (none if empty)")
 	f.StringVar(&o.AdminSocket, "admin-socket", "", "unix socket for the admin API (mode 0600)")
 	f.StringVar(&o.StateFile, "state-file", "", "file keeping the last routes, reloaded on start")
 	f.DurationVar(&o.History, "history", 15*time.Minute, "per-second counter history kept")

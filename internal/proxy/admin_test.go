@@ -261,3 +261,38 @@ func freeAddr(t *testing.T) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// The preview address serves the preview version alone, whatever the weights say: a blue-green's
+// green is reachable there before any user traffic moves to it.
+func TestPreviewAddress(t *testing.T) {
+	dir := t.TempDir()
+	o := Options{Listen: freeAddr(t), Preview: freeAddr(t), AdminSocket: filepath.Join(dir, "p.sock")}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, o) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	cl := NewClient(o.AdminSocket)
+	t.Cleanup(cl.CloseIdleConnections)
+	waitFor(t, "the proxy to answer on its socket", func() bool { return cl.Healthy(ctx) == nil })
+	blue, green := upstream(t, "blue"), upstream(t, "green")
+	if err := cl.SetRoutes(ctx, Routes{Generation: 1, Stable: "blue", Preview: "green", Backends: []Backend{
+		{Version: "blue", Weight: 100, Endpoints: []string{hostport(blue)}},
+		{Version: "green", Weight: 0, Endpoints: []string{hostport(green)}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t)
+	for i := 0; i < 20; i++ {
+		if _, v, _, err := get(t, c, "http://"+o.Listen+"/"); err != nil || v != "blue" {
+			t.Fatalf("users reached %q (%v), want blue", v, err)
+		}
+		if _, v, _, err := get(t, c, "http://"+o.Preview+"/"); err != nil || v != "green" {
+			t.Fatalf("the preview address reached %q (%v), want green", v, err)
+		}
+	}
+}

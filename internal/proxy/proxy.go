@@ -18,6 +18,7 @@ import (
 type Options struct {
 	Listen      string        // user traffic, e.g. 127.0.0.1:8080
 	Admin       string        // TCP address for /metrics and /healthz; empty for none
+	Preview     string        // TCP address that sends every request to the preview version; empty for none
 	AdminSocket string        // unix socket for the admin API (mode 0600)
 	StateFile   string        // the last routes, written on every update and reloaded on start; empty for none
 	History     time.Duration // per-second history kept; default 15m
@@ -42,6 +43,7 @@ var errSave = errors.New("save routes")
 // Proxy is the data plane and its admin API.
 type Proxy struct {
 	opts      Options
+	preview   net.Listener // set by ServePreviewOn before Serve
 	transport *http.Transport
 	hist      *history
 	pools     pools
@@ -202,6 +204,10 @@ func (p *Proxy) Serve(ctx context.Context, data, admin, adminSock net.Listener) 
 		{Handler: p.adminHandler(true), ReadHeaderTimeout: 10 * time.Second},
 	}
 	listeners := []net.Listener{data, adminSock}
+	if p.preview != nil {
+		servers = append(servers, &http.Server{Handler: previewHandler{p}, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute})
+		listeners = append(listeners, p.preview)
+	}
 	if admin != nil {
 		servers = append(servers, &http.Server{Handler: p.adminHandler(false), ReadHeaderTimeout: 10 * time.Second})
 		listeners = append(listeners, admin)
@@ -284,7 +290,32 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("listen admin: %w", err)
 		}
 	}
+	if o.Preview != "" {
+		pl, err := lc.Listen(ctx, "tcp", o.Preview)
+		if err != nil {
+			data.Close()
+			sock.Close()
+			if admin != nil {
+				admin.Close()
+			}
+			return fmt.Errorf("listen preview: %w", err)
+		}
+		p.ServePreviewOn(pl)
+	}
 	return p.Serve(ctx, data, admin, sock)
+}
+
+// ServePreviewOn makes Serve also serve l as the preview address: every request there goes to the
+// preview version (a blue-green's green before the switch), as if it carried
+// `X-Hugai-Route: preview`. Call it before Serve.
+func (p *Proxy) ServePreviewOn(l net.Listener) { p.preview = l }
+
+// previewHandler routes everything to the preview version.
+type previewHandler struct{ p *Proxy }
+
+func (h previewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.Header.Set(headerRoute, "preview")
+	h.p.ServeHTTP(w, r)
 }
 
 // listenUnix listens on a unix socket only the owner can use. A socket file left by a dead proxy is

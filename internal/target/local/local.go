@@ -54,6 +54,8 @@ type Options struct {
 	GracePeriod time.Duration
 	// Listen and Admin are the proxy's addresses (users; /metrics and /healthz).
 	Listen, Admin string
+	// Preview is where the proxy serves the preview version alone (blue-green before the switch).
+	Preview string
 	// ProxyCommand is the argv that starts `hugai proxy` (the server passes its own executable and
 	// "proxy"); the target appends the addresses, socket and state file.
 	ProxyCommand []string

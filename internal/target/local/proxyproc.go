@@ -81,6 +81,9 @@ func (t *Target) launchProxy(ctx context.Context) error {
 	if t.opts.Admin != "" {
 		argv = append(argv, "--admin", t.opts.Admin)
 	}
+	if t.opts.Preview != "" {
+		argv = append(argv, "--preview", t.opts.Preview)
+	}
 	_ = os.Remove(t.socket) // a stale socket of a dead proxy would refuse the bind
 	logPath := filepath.Join(t.logDir, "proxy.log")
 	pf, err := t.spawn(argv, t.opts.Workdir, os.Environ(), logPath)
