@@ -215,31 +215,3 @@ func toEventOut(e audit.Event) eventOut {
 	return eventOut{Seq: e.Seq, Time: audit.FormatTime(e.Time), Subject: e.Subject, Type: e.Type,
 		Actor: e.Actor, Payload: p, PrevHash: e.PrevHash, Hash: e.Hash}
 }
-
-// writeStreamed writes to standard output for "-", else to a temp file renamed over path when
-// complete, so a failed export never leaves a file that looks whole.
-func (a *app) writeStreamed(path string, write func(io.Writer) error) error {
-	if path == "-" || path == "" {
-		return write(a.out)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".hugai-export-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}

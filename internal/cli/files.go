@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -52,29 +53,36 @@ func readInput(path string) ([]byte, error) {
 // writeOutput writes data to path atomically (temp file + rename), or to standard output for "-".
 // A plan is never left half-written where a pipeline would pick it up.
 func (a *app) writeOutput(path string, data []byte) error {
-	if path == "-" {
-		_, err := a.out.Write(data)
+	return a.writeStreamed(path, func(w io.Writer) error {
+		_, err := w.Write(data)
 		return err
+	})
+}
+
+// writeStreamed writes to standard output for "-", to a device or pipe in place (--out /dev/null
+// must never replace the device), else to a temp file renamed over path once complete, so a failed
+// write never leaves a file that looks whole.
+func (a *app) writeStreamed(path string, write func(io.Writer) error) error {
+	if path == "-" || path == "" {
+		return write(a.out)
 	}
 	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
-		// A device or a pipe (--out /dev/null, a fifo): write to it, never rename over it.
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {
 			return fmt.Errorf("write %s: %w", path, err)
 		}
-		if _, err := f.Write(data); err != nil {
+		if err := write(f); err != nil {
 			f.Close()
 			return fmt.Errorf("write %s: %w", path, err)
 		}
 		return f.Close()
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".hugai-*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".hugai-*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
+	if err := write(tmp); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
