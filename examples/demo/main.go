@@ -31,6 +31,7 @@ type config struct {
 	readyAfter    time.Duration
 	neverReady    bool
 	failStart     bool
+	smokeFail     bool
 }
 
 func main() {
@@ -68,6 +69,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&cfg.readyAfter, "ready-after", 0, "readiness answers 503 until this long after start")
 	fs.BoolVar(&cfg.neverReady, "never-ready", false, "readiness always answers 503")
 	fs.BoolVar(&cfg.failStart, "fail-start", false, "exit 1 at once")
+	fs.BoolVar(&cfg.smokeFail, "smoke-fail", false, "/smoke answers 500 (the rest serves as usual)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -117,6 +119,16 @@ func newHandler(cfg config, started time.Time) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
+	})
+	// /smoke is what a smoke test checks: a deeper path than readiness, which a version can fail
+	// while it is ready and serving (--smoke-fail).
+	mux.HandleFunc("/smoke", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-Demo-Version", cfg.version)
+		if cfg.smokeFail {
+			http.Error(w, "smoke test failed: "+cfg.version+" cannot reach its dependencies", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "smoke ok from", cfg.version)
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if cfg.neverReady || time.Since(started) < cfg.readyAfter {

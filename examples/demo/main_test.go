@@ -155,3 +155,19 @@ func TestProcess(t *testing.T) {
 		}
 	}
 }
+
+func TestSmokeEndpoint(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		h := newHandler(config{version: "v7", smokeFail: fail}, time.Now())
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/smoke", nil))
+		if want := map[bool]int{false: 200, true: 500}[fail]; rec.Code != want {
+			t.Errorf("--smoke-fail=%v: /smoke answered %d, want %d", fail, rec.Code, want)
+		}
+		rec = httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		if rec.Code != 200 {
+			t.Errorf("--smoke-fail=%v: / answered %d; a version failing its smoke test still serves", fail, rec.Code)
+		}
+	}
+}

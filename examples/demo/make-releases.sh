@@ -37,4 +37,5 @@ release v3 --ready-after 500ms --error-rate 0.2
 release v4 --ready-after 500ms --latency 20ms --slow-rate 0.1 --slow-latency 800ms
 release v5 --ready-after 500ms --crash-after 2s
 release v6 --never-ready
-echo "releases v1..v6 written to $out (binary: $bin)"
+release v7 --ready-after 500ms --smoke-fail
+echo "releases v1..v7 written to $out (binary: $bin)"
