@@ -33,7 +33,7 @@ func (a *app) deployCmd() *cobra.Command {
 		Use:   "deploy",
 		Short: "Plan and run deployments",
 	}
-	c.AddCommand(a.deployPlanCmd(), a.deployExecuteCmd(), a.deployCanaryCmd(), a.deployStatusCmd(), a.deployListCmd(),
+	c.AddCommand(a.deployPlanCmd(), a.deployExecuteCmd(), a.deployCanaryCmd(), a.deployBlueGreenCmd(), a.deployRollingCmd(), a.deployRecreateCmd(), a.deployStatusCmd(), a.deployListCmd(),
 		a.deployApproveCmd(), a.deployRejectCmd(), a.deployPromoteCmd(), a.deployAbortCmd(), a.deployResumeCmd(), a.deployRollbackCmd())
 	return c
 }

@@ -204,60 +204,12 @@ func (f *canaryFlags) request(ctx context.Context) (api.StartRequest, error) {
 			return req, badInput(fmt.Errorf("--success-criteria %q: %w", f.successCriteria, err))
 		}
 	}
-	path, err := findServiceFile(f.file)
+	p, env, err := adhocPlan(ctx, f.file, f.env, f.version, plan.StrategyCanary)
 	if err != nil {
 		return req, err
-	}
-	data, err := readInput(path)
-	if err != nil {
-		return req, err
-	}
-	svc, err := plan.ParseService(path, data)
-	if err != nil {
-		return req, badInput(err)
-	}
-	envName := f.env
-	if envName == "" {
-		names := svc.EnvironmentNames()
-		if len(names) != 1 {
-			return req, badInput(fmt.Errorf("--environment is required: %s has %s", svc.Metadata.Name, describeEnvs(names)))
-		}
-		envName = names[0]
-	}
-	env, err := svc.Env(envName)
-	if err != nil {
-		return req, badInput(fmt.Errorf("--environment: %w", err))
 	}
 	if interval == 0 {
 		interval = env.AnalysisInterval
-	}
-
-	in := planner.Input{Service: svc, Environment: envName, Version: f.version, Strategy: plan.StrategyCanary, At: time.Now().UTC(), RollbackSteps: true}
-	// Held to the same policy as `deploy plan`: the same history, the same change analysis.
-	hist, err := readHistory(ctx, "", filepath.Dir(path), svc.Metadata.Name, envName)
-	if err != nil {
-		return req, err
-	}
-	in.RollbackRate = hist.rollbackRate
-	cs, gitVersion, note, err := analyzeChange(ctx, filepath.Dir(path), "", "HEAD", hist.lastCommit)
-	if err != nil {
-		// Ad hoc, the change is context, not input: plan without it and say why.
-		note = fmt.Sprintf("no change analysis: %v", err)
-	}
-	in.Changes, in.NoChangesNote = cs, note
-	if in.Version == "" {
-		in.Version = gitVersion
-	}
-	if in.Version == "" {
-		return req, badInput(errors.New("--version is required (no git tag or commit to take it from)"))
-	}
-	p, _, err := planner.Build(in)
-	if err != nil {
-		var pe *planner.Error
-		if errors.As(err, &pe) {
-			return req, badInput(err)
-		}
-		return req, err
 	}
 	c := p.Spec.Strategy.Canary
 	if c == nil {
@@ -267,14 +219,75 @@ func (f *canaryFlags) request(ctx context.Context) (api.StartRequest, error) {
 	if f.successCriteria != "" {
 		p.Spec.SuccessCriteria = f.successCriteria
 	}
+	return startRequest(p, "deploy canary")
+}
+
+// adhocPlan plans an ad-hoc rollout exactly as `deploy plan` would, so that `deploy canary` and
+// friends are held to the same policy: the same history, the same change analysis (context here,
+// not input: without it the plan says why).
+func adhocPlan(ctx context.Context, file, envFlag, version, strategy string) (*plan.DeploymentPlan, *plan.Env, error) {
+	path, err := findServiceFile(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := readInput(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := plan.ParseService(path, data)
+	if err != nil {
+		return nil, nil, badInput(err)
+	}
+	envName := envFlag
+	if envName == "" {
+		names := svc.EnvironmentNames()
+		if len(names) != 1 {
+			return nil, nil, badInput(fmt.Errorf("--environment is required: %s has %s", svc.Metadata.Name, describeEnvs(names)))
+		}
+		envName = names[0]
+	}
+	env, err := svc.Env(envName)
+	if err != nil {
+		return nil, nil, badInput(fmt.Errorf("--environment: %w", err))
+	}
+	in := planner.Input{Service: svc, Environment: envName, Version: version, Strategy: strategy, At: time.Now().UTC(), RollbackSteps: true}
+	hist, err := readHistory(ctx, "", filepath.Dir(path), svc.Metadata.Name, envName)
+	if err != nil {
+		return nil, nil, err
+	}
+	in.RollbackRate = hist.rollbackRate
+	cs, gitVersion, note, err := analyzeChange(ctx, filepath.Dir(path), "", "HEAD", hist.lastCommit)
+	if err != nil {
+		note = fmt.Sprintf("no change analysis: %v", err)
+	}
+	in.Changes, in.NoChangesNote = cs, note
+	if in.Version == "" {
+		in.Version = gitVersion
+	}
+	if in.Version == "" {
+		return nil, nil, badInput(errors.New("--version is required (no git tag or commit to take it from)"))
+	}
+	p, _, err := planner.Build(in)
+	if err != nil {
+		var pe *planner.Error
+		if errors.As(err, &pe) {
+			return nil, nil, badInput(err)
+		}
+		return nil, nil, err
+	}
+	return p, env, nil
+}
+
+// startRequest marshals an ad-hoc plan, checks hugai accepts what it wrote, and asks to start it.
+func startRequest(p *plan.DeploymentPlan, source string) (api.StartRequest, error) {
 	out, err := plan.Marshal(p)
 	if err != nil {
-		return req, fmt.Errorf("write plan: %w", err)
+		return api.StartRequest{}, fmt.Errorf("write plan: %w", err)
 	}
 	if _, _, err := plan.ParsePlan("generated plan", out); err != nil {
-		return req, fmt.Errorf("generated plan does not validate (a bug in hugai): %w", err)
+		return api.StartRequest{}, fmt.Errorf("generated plan does not validate (a bug in hugai): %w", err)
 	}
-	return api.StartRequest{Plan: out, PlanFile: "deploy canary", Service: p.Spec.Service, Version: p.Spec.Version, Environment: p.Spec.Environment}, nil
+	return api.StartRequest{Plan: out, PlanFile: source, Service: p.Spec.Service, Version: p.Spec.Version, Environment: p.Spec.Environment}, nil
 }
 
 // splitSteps reads --traffic-split as Flagger does: each weight held for one interval, the last

@@ -124,9 +124,10 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string) 
 			return rs.CPUPercent, rs.MemoryBytes, ok
 		}
 		return &engine.Runtime{
-			Target:  t,
-			Metrics: builtin.New(pc.Stats, usage),
-			Check:   func(v string) error { return checkCommand(opts, v) },
+			Target:    t,
+			Metrics:   builtin.New(pc.Stats, usage),
+			Check:     func(v string) error { return checkCommand(opts, v) },
+			SmokeTest: smokeTester(sf, env),
 		}, nil
 	}
 	eng := engine.New(engine.Config{
@@ -273,4 +274,47 @@ func lockDataDir(dir string) (func(), error) {
 		_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+// smokeTimeout bounds one smoke test: the verification step's max duration.
+const smokeTimeout = 3 * time.Minute
+
+// smokeTester runs hugai.yaml's smokeTest argv (no shell) in the service file's directory against
+// the live address or, for a version not yet switched to, the preview address: the URL is in
+// $HUGAI_URL and fills {{.URL}} in the arguments. Exit 0 passes.
+func smokeTester(sf *engine.ServiceFile, env *plan.Env) func(ctx context.Context, preview bool) (bool, string) {
+	argv := sf.Service.Spec.SmokeTest
+	if len(argv) == 0 {
+		return nil
+	}
+	l := env.Target.Local
+	return func(ctx context.Context, preview bool) (bool, string) {
+		addr := l.Listen
+		if preview && l.Preview != "" {
+			addr = l.Preview
+		}
+		url := "http://" + addr
+		args := make([]string, len(argv))
+		for i, a := range argv {
+			var b strings.Builder
+			if t, err := template.New("arg").Parse(a); err == nil && t.Execute(&b, map[string]string{"URL": url}) == nil {
+				a = b.String()
+			}
+			args[i] = a
+		}
+		ctx, cancel := context.WithTimeout(ctx, smokeTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+		cmd.Dir = filepath.Dir(sf.Path)
+		cmd.Env = append(os.Environ(), "HUGAI_URL="+url)
+		out, err := cmd.CombinedOutput()
+		text := strings.TrimSpace(string(out))
+		if len(text) > 2000 {
+			text = "…" + text[len(text)-2000:]
+		}
+		if err != nil {
+			return false, strings.TrimSpace(fmt.Sprintf("%s: %v\n%s", strings.Join(args, " "), err, text))
+		}
+		return true, text
+	}
 }

@@ -59,7 +59,8 @@ func (e *Engine) Start(ctx context.Context, actor string, req api.StartRequest) 
 	if err != nil {
 		return api.Rollout{}, badInput("%v", err)
 	}
-	spec, err := rollout.Compile(p, rollout.Options{Env: env, AutoRollback: !req.NoAutoRollback, RequireApproval: req.RequireApproval})
+	spec, err := rollout.Compile(p, rollout.Options{Env: env, AutoRollback: !req.NoAutoRollback, RequireApproval: req.RequireApproval,
+		SmokeTest: len(sf.Service.Spec.SmokeTest) > 0})
 	if err != nil {
 		return api.Rollout{}, badInput("%s: %v", name, err)
 	}

@@ -37,6 +37,9 @@ type Runtime struct {
 	// Check says whether a version can be started at all (its command exists): bad input, refused
 	// before anything starts.
 	Check func(version string) error
+	// SmokeTest runs the service's smoke test against preview (true: the preview version alone)
+	// or the live address. nil, or a service with no smoke test, passes.
+	SmokeTest func(ctx context.Context, preview bool) (passed bool, output string)
 }
 
 // ServiceFile is a service file the server was given.
@@ -81,6 +84,9 @@ type envRuntime struct {
 	env   *plan.Env
 	rt    *Runtime
 	apply sync.Mutex // one reconcile of the target at a time
+
+	smokeMu sync.Mutex
+	smoke   map[string]*rollout.SmokeResult // by request ID; nil value: running
 }
 
 // New makes an engine; Run starts it.

@@ -38,6 +38,7 @@ func (e *Engine) reconcile(ctx context.Context, rt *envRuntime) (time.Duration, 
 		}
 		obs := observe(status, st)
 		obs.Window = e.measure(ctx, rt, service, spec, st)
+		obs.SmokeTest = rt.smokeResult(rollout.Desired(spec, st))
 		now := e.cfg.Clock.Now()
 		nst, events, requeue := rollout.Step(spec, st, obs, now)
 		if len(events) > 0 || obs.Window != nil {
@@ -48,6 +49,7 @@ func (e *Engine) reconcile(ctx context.Context, rt *envRuntime) (time.Duration, 
 		}
 		next = min(next, requeue)
 		desired = rollout.Desired(spec, nst)
+		e.startSmokeTest(ctx, rt, desired)
 	} else {
 		desired, err = e.releaseDesired(ctx, rt)
 		if err != nil {
@@ -92,7 +94,7 @@ func (e *Engine) apply(ctx context.Context, rt *envRuntime, status target.Status
 			errs = append(errs, fmt.Errorf("deploy %s: %w", v, err))
 		}
 	}
-	routing := target.Routing{Weights: d.Weights, Stable: d.Stable, Canary: d.Canary}
+	routing := target.Routing{Weights: d.Weights, Stable: d.Stable, Canary: d.Canary, Preview: d.Preview, HoldTimeout: d.HoldTimeout}
 	if !sameWeights(status.Routing, routing) {
 		if err := rt.rt.Target.Route(ctx, routing); err != nil {
 			return errors.Join(append(errs, fmt.Errorf("route: %w", err))...)
@@ -109,7 +111,8 @@ func (e *Engine) apply(ctx context.Context, rt *envRuntime, status target.Status
 }
 
 func sameWeights(a, b target.Routing) bool {
-	if a.Stable != b.Stable || a.Canary != b.Canary || len(nonZero(a.Weights)) != len(nonZero(b.Weights)) {
+	if a.Stable != b.Stable || a.Canary != b.Canary || a.Preview != b.Preview || a.HoldTimeout != b.HoldTimeout ||
+		len(nonZero(a.Weights)) != len(nonZero(b.Weights)) {
 		return false
 	}
 	for v, w := range nonZero(b.Weights) {
@@ -175,4 +178,43 @@ func actorOr(a string) string {
 		return "hugai"
 	}
 	return a
+}
+
+// startSmokeTest runs the smoke test the state asks for, once per request ID, off the tick: a
+// smoke test may take seconds and the proxy's routes must not wait for it. A restarted engine
+// runs a request again that it had not recorded a result for.
+func (e *Engine) startSmokeTest(ctx context.Context, rt *envRuntime, d rollout.DesiredState) {
+	if !d.RunSmokeTest || d.SmokeTestID == "" {
+		return
+	}
+	rt.smokeMu.Lock()
+	defer rt.smokeMu.Unlock()
+	if rt.smoke == nil {
+		rt.smoke = map[string]*rollout.SmokeResult{}
+	}
+	if _, seen := rt.smoke[d.SmokeTestID]; seen {
+		return
+	}
+	rt.smoke[d.SmokeTestID] = nil
+	id, preview := d.SmokeTestID, d.Preview != ""
+	go func() {
+		passed, output := true, "no smoke test in the service file"
+		if rt.rt.SmokeTest != nil {
+			passed, output = rt.rt.SmokeTest(ctx, preview)
+		}
+		rt.smokeMu.Lock()
+		rt.smoke[id] = &rollout.SmokeResult{ID: id, Passed: passed, Output: output, At: e.cfg.Clock.Now()}
+		rt.smokeMu.Unlock()
+		e.kick()
+	}()
+}
+
+// smokeResult is the result of the smoke test d asks for, once it has one.
+func (rt *envRuntime) smokeResult(d rollout.DesiredState) *rollout.SmokeResult {
+	if !d.RunSmokeTest {
+		return nil
+	}
+	rt.smokeMu.Lock()
+	defer rt.smokeMu.Unlock()
+	return rt.smoke[d.SmokeTestID]
 }

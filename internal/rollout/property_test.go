@@ -4,15 +4,49 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hugai-dev/hugai/internal/criteria"
+	"github.com/hugai-dev/hugai/internal/plan"
 	"pgregory.net/rapid"
 )
 
-// For any sequence of observations and commands: weights stay within 0..100 and add up to 100,
-// every phase change is audited, a terminal rollout never changes, and once rolled back or aborted
-// no traffic is meant for the candidate.
+// anySpec draws a rollout of any strategy, with or without a watch and triggers.
+func anySpec(t *testing.T, rt *rapid.T) Spec {
+	no := false
+	var spec Spec
+	switch rapid.SampledFrom([]string{"canary", "recreate", "blueGreen", "blueGreenGradual", "blueGreenManual", "rolling", "rollingUnavailable"}).Draw(rt, "strategy") {
+	case "canary":
+		spec = canarySpec(t, w(5), pause(time.Minute), w(25), StepSpec{Kind: KindApproval, Gate: &Gate{Name: "g", Count: 1, Timeout: 10 * time.Minute}}, w(50), pause(2*time.Minute), w(100))
+	case "recreate":
+		spec = recreateSpec(t)
+	case "blueGreen":
+		spec = blueGreenSpec(t, plan.BlueGreenStrategy{}, true)
+	case "blueGreenGradual":
+		spec = blueGreenSpec(t, plan.BlueGreenStrategy{Switch: plan.SwitchGradual}, false)
+	case "blueGreenManual":
+		spec = blueGreenSpec(t, plan.BlueGreenStrategy{AutoPromotion: &no}, true)
+	case "rolling":
+		spec = rollingSpec(t, 4, 1, 0)
+	case "rollingUnavailable":
+		spec = rollingSpec(t, 3, 2, 1)
+	}
+	if rapid.Bool().Draw(rt, "watch") {
+		spec.MonitorDuration = 3 * time.Minute
+		c, err := criteria.Trigger("error_rate", ">", "10")
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec.Triggers = []criteria.Condition{c}
+	}
+	return spec
+}
+
+// For any strategy and any sequence of observations and commands: weights stay within 0..100
+// and add up to 100, every phase change is audited, a terminal rollout never changes, once rolled
+// back or aborted no traffic is meant for the candidate, and each strategy keeps its promise
+// about what runs together.
 func TestStepProperties(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
-		spec := canarySpec(t, w(5), pause(time.Minute), w(25), StepSpec{Kind: KindApproval, Gate: &Gate{Name: "g", Count: 1, Timeout: 10 * time.Minute}}, w(50), pause(2*time.Minute), w(100))
+		spec := anySpec(t, rt)
 		spec.AutoRollback = rapid.Bool().Draw(rt, "autoRollback")
 		if rapid.Bool().Draw(rt, "gate") {
 			spec.Gates = []Gate{{Name: "start", Count: 1, Timeout: 5 * time.Minute}}
@@ -24,6 +58,7 @@ func TestStepProperties(t *testing.T) {
 			s.errorRate = rapid.SampledFrom([]float64{0, 0, 0, 0.5, 5, 30}).Draw(rt, "errorRate")
 			s.requests = rapid.SampledFrom([]uint64{0, 5, 500, 500, 500}).Draw(rt, "requests")
 			s.crash = rapid.IntRange(0, 50).Draw(rt, "crash") == 0
+			s.smokeFails = rapid.IntRange(0, 5).Draw(rt, "smokeFails") == 0
 			obs := s.observe()
 			if kind := rapid.SampledFrom([]string{"", "", "", "", "approve", "reject", "promote", "abort", "resume", "rollback"}).Draw(rt, "cmd"); kind != "" {
 				c := Command{Kind: kind, Actor: "alice", Full: rapid.Bool().Draw(rt, "full")}
@@ -54,6 +89,33 @@ func TestStepProperties(t *testing.T) {
 			case RollingBack, RolledBack, Aborted:
 				if d.Weights[next.Candidate] != 0 || d.Replicas[next.Candidate] != 0 {
 					rt.Fatalf("%s still routes to or runs the candidate: %+v", next.Phase, d)
+				}
+			case Verifying, Succeeded:
+				if d.Weights[next.Candidate] != 100 {
+					rt.Fatalf("%s: the candidate does not serve all traffic: %+v", next.Phase, d)
+				}
+			}
+			if next.Phase == RolledBack && next.Stable != "" && d.Weights[next.Stable] != 100 {
+				rt.Fatalf("rolled back without the previous version serving: %+v", d)
+			}
+			// What each strategy promises about what runs together.
+			switch spec.Strategy {
+			case plan.StrategyRecreate:
+				if next.Phase != RollingBack && d.Replicas[next.Stable] > 0 && d.Replicas[next.Candidate] > 0 {
+					rt.Fatalf("%s: recreate runs both versions: %+v", next.Phase, d)
+				}
+			case plan.StrategyRolling:
+				if n := d.Replicas[next.Stable] + d.Replicas[next.Candidate]; next.Stable != "" && n > spec.Replicas+spec.MaxSurge {
+					rt.Fatalf("%s: rolling asks %d replicas: %+v", next.Phase, n, d)
+				}
+			case plan.StrategyBlueGreen:
+				if next.Stable != "" && next.Smoke == nil && spec.SmokeTest && d.Weights[next.Candidate] > 0 && next.Phase != Verifying && next.Phase != Succeeded {
+					rt.Fatalf("%s: green serves before its smoke test: %+v", next.Phase, d)
+				}
+			}
+			for id, n := range s.smokeRuns {
+				if n > 1 {
+					rt.Fatalf("smoke test %s ran %d times", id, n)
 				}
 			}
 			s.st = next

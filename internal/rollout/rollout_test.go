@@ -40,14 +40,57 @@ type sim struct {
 	neverReady bool
 	crash      bool
 	errorRate  float64 // of the candidate
+	latency    float64 // p95 of the candidate, seconds
 	requests   uint64
 	events     []Event
 	maxWeight  int
+
+	// stopAfter is how long a removed version takes to go away; stableNeverBack keeps an old
+	// version asked to start again from ever becoming ready.
+	stopAfter time.Duration
+	stopping  map[string]time.Time
+	// asked is the replicas asked of each version; base those of them ready before askedAt, the
+	// last scale-up (a scale-down is immediate).
+	asked, base     map[string]int
+	stableNeverBack bool
+	smokeFails      bool
+	smokeRuns       map[string]int
+	// held counts the seconds during which traffic pointed at a version with no ready replica.
+	held, maxHeld time.Duration
+	weights       []int // the candidate's distinct weights, in order
 }
 
 func newSim(t *testing.T, spec Spec, stable string) *sim {
-	return &sim{t: t, spec: spec, st: New(stable, "v2", t0), now: t0, askedAt: map[string]time.Time{},
-		readyAfter: 3 * time.Second, requests: 500}
+	s := &sim{t: t, spec: spec, st: New(stable, "v2", t0), now: t0, askedAt: map[string]time.Time{},
+		readyAfter: 3 * time.Second, requests: 500, latency: 0.1, stopping: map[string]time.Time{}, smokeRuns: map[string]int{},
+		asked: map[string]int{}, base: map[string]int{}}
+	if stable != "" {
+		s.askedAt[stable] = t0.Add(-time.Hour) // it has served for a while
+		s.asked[stable] = spec.Replicas
+	}
+	return s
+}
+
+// revObs is what the target shows of version v.
+func (s *sim) revObs(v string) RevisionObs {
+	if at, ok := s.askedAt[v]; ok {
+		o := RevisionObs{Present: true, Desired: s.asked[v]}
+		broken := v == s.st.Candidate && (s.neverReady || s.crash) ||
+			v == s.st.Stable && s.stableNeverBack && at.After(t0)
+		o.CrashLooping = v == s.st.Candidate && s.crash
+		switch {
+		case broken:
+		case s.now.Sub(at) >= s.readyAfter:
+			o.Ready = s.asked[v]
+		default:
+			o.Ready = min(s.base[v], s.asked[v])
+		}
+		return o
+	}
+	if _, ok := s.stopping[v]; ok {
+		return RevisionObs{Present: true}
+	}
+	return RevisionObs{}
 }
 
 func (s *sim) observe() Observation {
@@ -55,19 +98,37 @@ func (s *sim) observe() Observation {
 	for v := range s.askedAt {
 		if d.Replicas[v] == 0 {
 			delete(s.askedAt, v) // removed
+			delete(s.asked, v)
+			delete(s.base, v)
+			s.stopping[v] = s.now
 		}
 	}
-	for v := range d.Replicas {
+	for v, at := range s.stopping {
+		if s.now.Sub(at) >= s.stopAfter {
+			delete(s.stopping, v)
+		}
+	}
+	for v, n := range d.Replicas {
+		if n <= 0 {
+			continue
+		}
 		if _, ok := s.askedAt[v]; !ok {
 			s.askedAt[v] = s.now
+			delete(s.stopping, v)
+		} else if n > s.asked[v] {
+			s.base[v] = s.revObs(v).Ready
+			s.askedAt[v] = s.now
 		}
+		s.asked[v] = n
 	}
 	var obs Observation
-	if at, ok := s.askedAt[s.st.Candidate]; ok {
-		obs.Candidate = RevisionObs{Present: true, Desired: s.spec.Replicas, CrashLooping: s.crash}
-		if !s.neverReady && !s.crash && s.now.Sub(at) >= s.readyAfter {
-			obs.Candidate.Ready = s.spec.Replicas
-		}
+	obs.Candidate = s.revObs(s.st.Candidate)
+	if s.st.Stable != "" {
+		obs.Stable = s.revObs(s.st.Stable)
+	}
+	if d.RunSmokeTest && s.smokeRuns[d.SmokeTestID] == 0 {
+		s.smokeRuns[d.SmokeTestID]++
+		obs.SmokeTest = &SmokeResult{ID: d.SmokeTestID, Passed: !s.smokeFails, Output: "GET /healthz 200\nPOST /orders 500", At: s.now}
 	}
 	if from, to, conds, ok := Due(s.spec, s.st, s.now); ok {
 		ms := analysis.Judge(conds, func(metric string) analysis.Value {
@@ -75,7 +136,7 @@ func (s *sim) observe() Observation {
 			case "error_rate":
 				return analysis.Value{Value: s.errorRate, Samples: s.requests}
 			case "latency_p95":
-				return analysis.Value{Value: 0.1, Samples: s.requests}
+				return analysis.Value{Value: s.latency, Samples: s.requests}
 			}
 			return analysis.Value{Err: "no such metric"}
 		}, s.spec.MinimumSamples, from, to)
@@ -112,6 +173,26 @@ func (s *sim) tick(cmd *Command) {
 		s.t.Fatalf("weights %v do not add up to 100", d.Weights)
 	}
 	s.maxWeight = max(s.maxWeight, d.Weights[s.st.Candidate])
+	if wt := d.Weights[s.st.Candidate]; len(s.weights) == 0 || s.weights[len(s.weights)-1] != wt {
+		s.weights = append(s.weights, wt)
+	}
+	// A request routed to a version with no ready replica waits (recreate's hold) or fails.
+	if s.heldNow(d) {
+		s.held += time.Second
+		s.maxHeld = max(s.maxHeld, s.held)
+	} else {
+		s.held = 0
+	}
+}
+
+// heldNow reports whether some traffic goes to a version with no ready replica.
+func (s *sim) heldNow(d DesiredState) bool {
+	for v, wt := range d.Weights {
+		if wt > 0 && s.revObs(v).Ready == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func hasPhaseEvent(evs []Event) bool {

@@ -22,6 +22,9 @@ const (
 	KindPause     StepKind = "pause"
 	KindAnalysis  StepKind = "analysis"
 	KindApproval  StepKind = "approval"
+	// KindSmokeTest asks the engine to run the service's smoke test against the candidate, once
+	// it is ready, and waits for the result.
+	KindSmokeTest StepKind = "smokeTest"
 )
 
 // Gate is an approval: who may give it, how many are needed, and for how long it waits.
@@ -39,6 +42,8 @@ type StepSpec struct {
 	// Duration of a pause; Indefinite pauses wait for a person.
 	Duration   time.Duration `json:"duration,omitempty"`
 	Indefinite bool          `json:"indefinite,omitempty"`
+	// Reason is recorded when an indefinite pause stops the rollout (default "pause").
+	Reason string `json:"reason,omitempty"`
 	// Criteria and Windows of an analysis step: the templates' conditions, judged on Windows
 	// consecutive analysis windows.
 	Criteria []criteria.Condition `json:"criteria,omitempty"`
@@ -60,6 +65,8 @@ func (s StepSpec) Describe() string {
 		return fmt.Sprintf("analysis %s ×%d", criteria.Format(s.Criteria), s.Windows)
 	case KindApproval:
 		return fmt.Sprintf("approval (%d of %v)", s.Gate.Count, approversText(s.Gate.Approvers))
+	case KindSmokeTest:
+		return "smoke test"
 	}
 	return string(s.Kind)
 }
@@ -88,6 +95,24 @@ type Spec struct {
 	// Settle is how long after a window ends it is measured: the metric source records a second
 	// once it is over, and a slow request's latency once it is answered.
 	Settle time.Duration `json:"settle,omitempty"`
+
+	// MonitorDuration is the watch after promotion (phase Verifying): the new version serves all
+	// traffic while windows are still judged and Triggers are armed. 0: no watch.
+	MonitorDuration time.Duration `json:"monitorDuration,omitempty"`
+	// Triggers fire a rollback when their condition HOLDS on a window with enough samples. They are
+	// measured with the criteria on every window (Due), from the first window to the end of the watch.
+	Triggers []criteria.Condition `json:"triggers,omitempty"`
+	// HoldTimeout (recreate) is how long the proxy holds a request while no version is ready.
+	HoldTimeout time.Duration `json:"holdTimeout,omitempty"`
+	// SmokeTest (blue-green) runs the service's smoke test against green before any switch.
+	SmokeTest bool `json:"smokeTest,omitempty"`
+	// ScaleDownDelay (blue-green) keeps blue running, at weight 0, that long after the validation
+	// period, so a switch back is instant; the watch lasts max(MonitorDuration, ScaleDownDelay).
+	ScaleDownDelay time.Duration `json:"scaleDownDelay,omitempty"`
+	// MaxSurge and MaxUnavailable (rolling) bound a batch: at most Replicas+MaxSurge replicas run, at
+	// least Replicas-MaxUnavailable are ready.
+	MaxSurge       int `json:"maxSurge,omitempty"`
+	MaxUnavailable int `json:"maxUnavailable,omitempty"`
 }
 
 // DefaultSettle is the wait before a window is judged.
@@ -98,6 +123,8 @@ type Options struct {
 	Env             *plan.Env
 	AutoRollback    bool
 	RequireApproval bool
+	// SmokeTest says the service file has a smoke test (blue-green runs it against green).
+	SmokeTest bool
 }
 
 // Compile turns a validated plan into a Spec. Unknown analysis templates are refused here: a plan
@@ -149,13 +176,23 @@ func Compile(p *plan.DeploymentPlan, o Options) (Spec, error) {
 		s.Gates = append(s.Gates, gateOf(env.Name+"-approval", env.Policy.Approvers, env.Policy.ApprovalsRequired, nil, approvalTimeout))
 	}
 
+	if err := s.compileWatch(p, env); err != nil {
+		return Spec{}, err
+	}
 	switch s.Strategy {
 	case plan.StrategyCanary:
-		if err := s.compileCanary(p, approvalTimeout, env); err != nil {
-			return Spec{}, err
-		}
+		err = s.compileCanary(p, approvalTimeout, env)
+	case plan.StrategyRecreate:
+		err = s.compileRecreate(p)
+	case plan.StrategyBlueGreen:
+		err = s.compileBlueGreen(p, o)
+	case plan.StrategyRolling:
+		err = s.compileRolling(p)
 	default:
-		return Spec{}, fmt.Errorf("strategy %s is not supported by the engine yet (canary is)", p.Spec.Strategy.Type)
+		err = fmt.Errorf("unknown strategy %q (known: %v)", p.Spec.Strategy.Type, plan.Strategies)
+	}
+	if err != nil {
+		return Spec{}, err
 	}
 	return s, nil
 }

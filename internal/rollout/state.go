@@ -54,6 +54,14 @@ const (
 	ReasonStartFailed      = "start-failed"
 	ReasonManual           = "manual"
 	ReasonPause            = "pause"
+	// ReasonTrigger: a rollback trigger held on a window.
+	ReasonTrigger = "trigger"
+	// ReasonSmokeTest: the smoke test failed (or never reported).
+	ReasonSmokeTest = "smoke-test"
+	// ReasonAwaitingPromotion: blue-green with autoPromotion false, waiting for promote.
+	ReasonAwaitingPromotion = "awaiting-promotion"
+	// ReasonRollbackFailed: the previous version did not come back.
+	ReasonRollbackFailed = "rollback-failed"
 )
 
 // Approval is one person's yes to the gate the rollout waits at.
@@ -97,7 +105,41 @@ type State struct {
 	Last         []analysis.Measurement `json:"last,omitempty"`
 
 	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+
+	// PromotedAt is when the candidate took all traffic: the watch (Verifying) counts from it.
+	PromotedAt *time.Time `json:"promotedAt,omitempty"`
+	// RollbackAt is when the rollout started rolling back: the previous version must be back
+	// within the progress deadline, or the rollback failed.
+	RollbackAt *time.Time `json:"rollbackAt,omitempty"`
+	// SmokeRequestedAt is set while a smoke test is wanted and its result not yet seen; it names
+	// the request (SmokeTestID), so the engine runs one smoke test per request.
+	SmokeRequestedAt *time.Time   `json:"smokeRequestedAt,omitempty"`
+	Smoke            *SmokeResult `json:"smoke,omitempty"`
+
+	// NewReplicas and OldReplicas (rolling) are the replicas asked of each version for the
+	// current batch; Batch counts the batches started.
+	NewReplicas int `json:"newReplicas,omitempty"`
+	OldReplicas int `json:"oldReplicas,omitempty"`
+	Batch       int `json:"batch,omitempty"`
+	// NewReady and OldReady are the ready replicas last seen of each version: traffic is shared in
+	// proportion, so every ready replica gets an equal share. BatchReadyAt is when the current
+	// batch's new replicas were all ready: its judging starts then.
+	NewReady     int        `json:"newReady,omitempty"`
+	OldReady     int        `json:"oldReady,omitempty"`
+	BatchReadyAt *time.Time `json:"batchReadyAt,omitempty"`
 }
+
+// SmokeResult is the outcome of one smoke test run by the engine.
+type SmokeResult struct {
+	// ID is the request's SmokeTestID: a result for another request is ignored.
+	ID     string    `json:"id"`
+	Passed bool      `json:"passed"`
+	Output string    `json:"output,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// SmokeTestID names the smoke test requested at t.
+func SmokeTestID(t time.Time) string { return "smoke-" + t.UTC().Format(time.RFC3339Nano) }
 
 // New is the state of a rollout just created.
 func New(stable, candidate string, now time.Time) State {
@@ -135,6 +177,8 @@ type Observation struct {
 	Stable    RevisionObs `json:"stable"`
 	Window    *Window     `json:"window,omitempty"`
 	Command   *Command    `json:"command,omitempty"`
+	// SmokeTest is the result of the smoke test Desired asked for, on the tick after it ran.
+	SmokeTest *SmokeResult `json:"smokeTest,omitempty"`
 }
 
 // Event is an audit event of a transition; the engine stores it with the new state in one
@@ -152,4 +196,14 @@ type DesiredState struct {
 	Weights  map[string]int `json:"weights"`
 	Stable   string         `json:"stable,omitempty"`
 	Canary   string         `json:"canary,omitempty"`
+	// HoldTimeout > 0: while the version traffic goes to has no ready replica, the proxy holds
+	// requests up to this long instead of failing them (recreate).
+	HoldTimeout time.Duration `json:"holdTimeout,omitempty"`
+	// Preview is the version the preview route (X-Hugai-Route: preview, the preview listener)
+	// goes to: blue-green's green, before and during the switch.
+	Preview string `json:"preview,omitempty"`
+	// RunSmokeTest asks the engine to run the smoke test against Preview (or the candidate) once
+	// per SmokeTestID and report it in Observation.SmokeTest.
+	RunSmokeTest bool   `json:"runSmokeTest,omitempty"`
+	SmokeTestID  string `json:"smokeTestId,omitempty"`
 }

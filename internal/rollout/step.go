@@ -9,6 +9,7 @@ import (
 
 	"github.com/hugai-dev/hugai/internal/analysis"
 	"github.com/hugai-dev/hugai/internal/criteria"
+	"github.com/hugai-dev/hugai/internal/plan"
 )
 
 // notReadyPoll is how soon to look again while waiting for replicas to become ready.
@@ -63,6 +64,10 @@ func (p *stepper) setPhase(ph Phase, reason, msg string) {
 		payload["message"] = msg
 	}
 	p.emit("rollout.phase", "", payload)
+	if ph == RollingBack {
+		t := p.now
+		p.s.RollbackAt = &t
+	}
 	if ph.Terminal() {
 		t := p.now
 		p.s.FinishedAt = &t
@@ -112,15 +117,31 @@ func (p *stepper) command(c *Command) {
 	case "promote":
 		payload["full"] = c.Full
 		p.emit("rollout.promote", c.Actor, payload)
-		if c.Full {
-			s.StepIndex = len(p.spec.Steps) - 1 // the final setWeight 100
+		switch {
+		case s.StepIndex < len(p.spec.Steps) && p.spec.Steps[s.StepIndex].Kind == KindSmokeTest:
+			// Never skipped: a green whose smoke test has not passed is never switched to.
+		case c.Full:
+			s.StepIndex = lastFullWeight(p.spec.Steps)
 			s.StepStartedAt = p.now
-		} else if s.StepIndex < len(p.spec.Steps) {
+		case s.StepIndex < len(p.spec.Steps) && p.spec.Steps[s.StepIndex].Kind != KindSetWeight:
+			// promote ends a wait (pause, analysis, approval); a setWeight only waits for the
+			// candidate to be ready, which no one can skip.
 			p.nextStep()
 		}
 		s.StepTally = analysis.Tally{}
 		p.setPhase(Progressing, "", "")
 	}
+}
+
+// lastFullWeight is the index of the step that puts all traffic on the candidate: the last one
+// of a canary, the switch to 100 of a blue-green (before its validation period).
+func lastFullWeight(steps []StepSpec) int {
+	for i := len(steps) - 1; i >= 0; i-- {
+		if steps[i].Kind == KindSetWeight && steps[i].Weight == 100 {
+			return i
+		}
+	}
+	return max(len(steps)-1, 0)
 }
 
 // Validate says whether cmd makes sense for the rollout now, and whether its actor may give it.
@@ -189,6 +210,7 @@ func (p *stepper) gate() Gate {
 }
 
 func (p *stepper) nextStep() {
+	p.s.SmokeRequestedAt = nil // a smoke test skipped by promote is no longer wanted
 	p.s.StepIndex++
 	p.s.StepStartedAt = p.now
 	p.s.StepTally = analysis.Tally{}
@@ -206,7 +228,7 @@ func (p *stepper) advance() {
 			p.waitApproval()
 			return
 		}
-		p.startCandidate()
+		p.start()
 		p.progress()
 	case AwaitingApproval:
 		p.awaitApproval()
@@ -215,15 +237,55 @@ func (p *stepper) advance() {
 	case Paused:
 		p.health()
 		p.consumeWindow()
+	case Verifying:
+		p.watch()
 	case RollingBack:
-		// Traffic went back to stable when the phase was set (Desired); the candidate is stopped by
-		// the engine. Once it is gone, the rollback is done.
-		if !p.obs.Candidate.Present {
-			p.setPhase(RolledBack, s.Reason, s.Message)
+		p.rollBack()
+	}
+}
+
+// start begins the rollout proper once the start gates are passed: recreate first stops the old
+// version, every other strategy starts the candidate beside it.
+func (p *stepper) start() {
+	if p.spec.Strategy == plan.StrategyRecreate && p.s.Stable != "" {
+		p.stopStable()
+		return
+	}
+	if p.spec.Strategy == plan.StrategyRolling {
+		p.startRolling()
+		return
+	}
+	p.startCandidate()
+}
+
+// rollBack waits for the previous version to be back. Traffic went back to it when the phase
+// was set (Desired) and the candidate is stopped by the engine; once it is gone — and, where the
+// previous version had been stopped (recreate, rolling), once that is ready again — the rollback
+// is done. A previous version not back within the progress deadline is a failed rollback.
+func (p *stepper) rollBack() {
+	s := &p.s
+	if s.RollbackAt == nil { // a state persisted before RollbackAt existed
+		t := p.now
+		s.RollbackAt = &t
+	}
+	back := true
+	if s.Stable != "" && (p.spec.Strategy == plan.StrategyRecreate || p.spec.Strategy == plan.StrategyRolling) {
+		back = p.obs.Stable.Present && p.obs.Stable.Ready >= max(p.spec.Replicas, 1)
+	}
+	if !p.obs.Candidate.Present && back {
+		p.setPhase(RolledBack, s.Reason, s.Message)
+		return
+	}
+	if !back && p.spec.ProgressDeadline > 0 {
+		deadline := s.RollbackAt.Add(p.spec.ProgressDeadline)
+		if !p.now.Before(deadline) {
+			p.setPhase(Failed, ReasonRollbackFailed, fmt.Sprintf("%s not ready again within the progress deadline %s (%d/%d ready) after: %s", s.Stable, p.spec.ProgressDeadline, p.obs.Stable.Ready, p.spec.Replicas, s.Message))
 			return
 		}
-		p.wake(notReadyPoll)
+		p.wake(min(notReadyPoll, deadline.Sub(p.now)))
+		return
 	}
+	p.wake(notReadyPoll)
 }
 
 func (p *stepper) waitApproval() {
@@ -248,8 +310,7 @@ func (p *stepper) awaitApproval() {
 				p.waitApproval()
 				return
 			}
-			p.setPhase(Progressing, "", "")
-			p.startCandidate()
+			p.start()
 		} else {
 			p.setPhase(Progressing, "", "")
 			p.nextStep()
@@ -331,6 +392,12 @@ func Due(spec Spec, st State, now time.Time) (from, to time.Time, conds []criter
 	if st.StepIndex < len(spec.Steps) && spec.Steps[st.StepIndex].Kind == KindAnalysis {
 		conds = append(conds, spec.Steps[st.StepIndex].Criteria...)
 	}
+	// Triggers last, each measured once, so a measurement's condition text says which it is.
+	for _, c := range spec.Triggers {
+		if !slices.Contains(conds, c) {
+			conds = append(conds, c)
+		}
+	}
 	return from, to, conds, true
 }
 
@@ -354,29 +421,39 @@ func (p *stepper) consumeWindow() {
 	to := w.To
 	s.AnalysisFrom = &to
 	s.Last = w.Measurements
-	s.Tally = s.Tally.Add(w.Measurements)
-	inStep := s.StepIndex < len(p.spec.Steps) && p.spec.Steps[s.StepIndex].Kind == KindAnalysis
-	s.StepTally = s.StepTally.Add(w.Measurements)
+	ms, trig := p.spec.splitTriggers(w.Measurements)
 	var results []map[string]any
 	for _, m := range w.Measurements {
-		results = append(results, map[string]any{"metric": m.Metric, "condition": m.Condition, "value": m.Value, "samples": m.Samples, "phase": string(m.Phase)})
+		results = append(results, map[string]any{"metric": m.Metric, "condition": m.Condition, "value": m.Value, "samples": m.Samples, "phase": string(m.Phase), "trigger": p.spec.isTrigger(m)})
 	}
 	p.emit("rollout.analysis", "", map[string]any{"from": w.From, "to": w.To, "weight": s.Weight, "measurements": results})
 	if t, ok := NextDue(p.spec, *s); ok {
 		p.wake(t.Sub(p.now))
 	}
+	if msg := fired(trig); msg != "" {
+		p.fail(ReasonTrigger, msg)
+		return
+	}
+	if len(ms) == 0 && len(p.spec.Criteria) == 0 {
+		return // only triggers were measured: there is no window of criteria to count
+	}
+	s.Tally = s.Tally.Add(ms)
+	inStep := s.StepIndex < len(p.spec.Steps) && p.spec.Steps[s.StepIndex].Kind == KindAnalysis
+	s.StepTally = s.StepTally.Add(ms)
 	v := s.Tally.Verdict(p.spec.Limits)
 	switch v.Phase {
 	case analysis.Failed:
-		p.fail(ReasonAnalysis, explain(w.Measurements, v.Reason))
+		p.fail(ReasonAnalysis, explain(ms, v.Reason))
 	case analysis.Inconclusive:
-		if s.Phase != Paused {
-			p.setPhase(Paused, ReasonInconclusive, explain(w.Measurements, v.Reason)+": resume, promote or abort")
+		// After promotion the version already serves everyone: too little traffic to judge it is
+		// no reason to call a person, the watch simply ends quietly.
+		if s.Phase != Paused && s.Phase != Verifying {
+			p.setPhase(Paused, ReasonInconclusive, explain(ms, v.Reason)+": resume, promote or abort")
 		}
 	}
 	if inStep && s.Phase == Progressing {
 		if v := s.StepTally.Verdict(p.spec.Limits); v.Phase == analysis.Failed {
-			p.fail(ReasonAnalysis, explain(w.Measurements, v.Reason))
+			p.fail(ReasonAnalysis, explain(ms, v.Reason))
 		}
 	}
 }
@@ -395,6 +472,13 @@ func explain(ms []analysis.Measurement, reason string) string {
 
 func (p *stepper) progress() {
 	s := &p.s
+	if p.spec.Strategy == plan.StrategyRecreate && s.DeployedAt == nil && s.Stable != "" && !p.stableStopped() {
+		return
+	}
+	if p.spec.Strategy == plan.StrategyRolling && s.Stable != "" {
+		p.rolling()
+		return
+	}
 	if !p.health() {
 		return
 	}
@@ -428,7 +512,11 @@ func (p *stepper) progress() {
 			p.nextStep()
 		case KindPause:
 			if step.Indefinite {
-				p.setPhase(Paused, ReasonPause, "paused until promoted: hugai deploy promote")
+				reason := ReasonPause
+				if step.Reason != "" {
+					reason = step.Reason
+				}
+				p.setPhase(Paused, reason, "paused until promoted: hugai deploy promote")
 				return
 			}
 			end := s.StepStartedAt.Add(step.Duration)
@@ -460,50 +548,14 @@ func (p *stepper) progress() {
 		case KindApproval:
 			p.waitApproval()
 			return
+		case KindSmokeTest:
+			if !p.smokeTest() {
+				return
+			}
+			p.nextStep()
 		}
 	}
 	if s.StepIndex >= len(p.spec.Steps) && s.Phase == Progressing {
 		p.succeed("all steps passed")
 	}
-}
-
-func (p *stepper) succeed(why string) {
-	p.setPhase(Promoting, "", why)
-	p.emit("rollout.promoted", "", map[string]any{"version": p.s.Candidate, "previous": p.s.Stable})
-	p.setPhase(Succeeded, "", fmt.Sprintf("%s serves all traffic", p.s.Candidate))
-}
-
-// Desired is what must run and where traffic goes for the rollout's state.
-func Desired(spec Spec, st State) DesiredState {
-	r := max(spec.Replicas, 1)
-	d := DesiredState{Replicas: map[string]int{}, Weights: map[string]int{}, Stable: st.Stable}
-	onlyStable := func() {
-		if st.Stable != "" {
-			d.Replicas[st.Stable] = r
-			d.Weights[st.Stable] = 100
-		}
-	}
-	switch st.Phase {
-	case Pending, AwaitingApproval, Progressing, Paused, Promoting:
-		if st.DeployedAt == nil {
-			onlyStable()
-			return d
-		}
-		d.Replicas[st.Candidate] = r
-		d.Canary = st.Candidate
-		if st.Stable == "" {
-			d.Weights[st.Candidate] = 100
-			return d
-		}
-		d.Replicas[st.Stable] = r
-		d.Weights[st.Stable] = 100 - st.Weight
-		d.Weights[st.Candidate] = st.Weight
-	case Succeeded, Verifying:
-		d.Replicas[st.Candidate] = r
-		d.Weights[st.Candidate] = 100
-		d.Stable = st.Candidate
-	default: // RollingBack, RolledBack, Aborted, Failed
-		onlyStable()
-	}
-	return d
 }

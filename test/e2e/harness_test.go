@@ -69,6 +69,7 @@ type env struct {
 	dataDir string
 	file    string
 	listen  string
+	preview string
 	server  *exec.Cmd
 	serverN int
 }
@@ -87,7 +88,9 @@ spec:
       replicas: 2
       listen: %s
       admin: %s
+      preview: %s
       gracePeriod: 3s
+  smokeTest: ["curl", "-fsS", "-o", "/dev/null", "{{.URL}}/smoke"]
   progressDeadline: 10s
   healthChecks:
     - name: ready
@@ -121,7 +124,8 @@ func newEnv(t *testing.T, policy string) *env {
 	t.Cleanup(func() { <-scenarios })
 	dir := t.TempDir()
 	e := &env{t: t, dir: dir, dataDir: filepath.Join(dir, ".hugai"), file: filepath.Join(dir, "hugai.yaml"), listen: freeAddr(t)}
-	content := fmt.Sprintf(serviceYAML, built.releases, e.listen, freeAddr(t), policy)
+	e.preview = freeAddr(t)
+	content := fmt.Sprintf(serviceYAML, built.releases, e.listen, freeAddr(t), e.preview, policy)
 	if err := os.WriteFile(e.file, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,67 @@
+package rollout
+
+// Desired is the one place where a state becomes what must run and where traffic goes. The
+// engine drives the target to it on every tick, so it must be a function of (spec, state) alone:
+// a restart recomputes the same answer.
+
+import "github.com/hugai-dev/hugai/internal/plan"
+
+// Desired is what must run and where traffic goes for the rollout's state.
+func Desired(spec Spec, st State) DesiredState {
+	r := max(spec.Replicas, 1)
+	d := DesiredState{Replicas: map[string]int{}, Weights: map[string]int{}, Stable: st.Stable, HoldTimeout: spec.HoldTimeout}
+	onlyStable := func() {
+		if st.Stable != "" {
+			d.Replicas[st.Stable] = r
+			d.Weights[st.Stable] = 100
+		}
+	}
+	switch spec.Strategy {
+	case plan.StrategyRecreate:
+		desiredRecreate(spec, st, &d, onlyStable)
+		return d
+	case plan.StrategyRolling:
+		if st.Stable != "" {
+			desiredRolling(spec, st, &d, onlyStable)
+			return d
+		}
+	}
+	switch st.Phase {
+	case Pending, AwaitingApproval, Progressing, Paused, Promoting:
+		if st.DeployedAt == nil {
+			onlyStable()
+			return d
+		}
+		d.Replicas[st.Candidate] = r
+		d.Canary = st.Candidate
+		if spec.Strategy == plan.StrategyBlueGreen {
+			d.Preview = st.Candidate
+		}
+		if st.Phase == Progressing && st.SmokeRequestedAt != nil {
+			d.RunSmokeTest, d.SmokeTestID = true, SmokeTestID(*st.SmokeRequestedAt)
+		}
+		if st.Stable == "" {
+			d.Weights[st.Candidate] = 100
+			return d
+		}
+		d.Replicas[st.Stable] = r
+		d.Weights[st.Stable] = 100 - st.Weight
+		d.Weights[st.Candidate] = st.Weight
+	case Verifying:
+		d.Replicas[st.Candidate] = r
+		d.Weights[st.Candidate] = 100
+		d.Stable = st.Candidate
+		// The previous version stays up, out of rotation, so a rollback is a routing change.
+		if st.Stable != "" {
+			d.Replicas[st.Stable] = r
+			d.Weights[st.Stable] = 0
+		}
+	case Succeeded:
+		d.Replicas[st.Candidate] = r
+		d.Weights[st.Candidate] = 100
+		d.Stable = st.Candidate
+	default: // RollingBack, RolledBack, Aborted, Failed
+		onlyStable()
+	}
+	return d
+}
