@@ -161,6 +161,7 @@ type commandSpec struct {
 	kind, short, done string
 	comment           bool // takes --comment
 	full, emergency   bool // takes --full / --emergency
+	follow            bool // prints the rollout's ID and follows it to its end (--detach)
 }
 
 func (a *app) deployApproveCmd() *cobra.Command {
@@ -184,11 +185,12 @@ func (a *app) deployResumeCmd() *cobra.Command {
 }
 
 func (a *app) deployRollbackCmd() *cobra.Command {
-	return a.rolloutCommandCmd(commandSpec{kind: api.CommandRollback, short: "Roll a live or succeeded rollout back to the previous release", done: "rolling back", emergency: true})
+	return a.rolloutCommandCmd(commandSpec{kind: api.CommandRollback, short: "Roll a live or succeeded rollout back to the previous release", done: "rolling back", emergency: true, follow: true})
 }
 
 func (a *app) rolloutCommandCmd(s commandSpec) *cobra.Command {
 	var server, output string
+	var detach bool
 	cmd := api.Command{Kind: s.kind}
 	c := &cobra.Command{
 		Use:   s.kind + " ID",
@@ -203,6 +205,15 @@ func (a *app) rolloutCommandCmd(s commandSpec) *cobra.Command {
 			r, err := cl.Do(c.Context(), args[0], cmd)
 			if err != nil {
 				return apiErr(err)
+			}
+			if s.follow && output == "table" {
+				// A rollback is a rollout of its own (a new one for a release that had succeeded):
+				// its ID first, then followed to its end, as every acting command does.
+				fmt.Fprintln(a.out, r.ID)
+				if detach {
+					return nil
+				}
+				return a.followToEnd(c.Context(), cl, r)
 			}
 			return a.print(output, r, func(w io.Writer) error {
 				_, err := fmt.Fprintf(w, "%s %s: %s\n", s.done, r.ID, strings.Join(nonEmpty(r.Phase, r.Reason), ", "))
@@ -220,6 +231,9 @@ func (a *app) rolloutCommandCmd(s commandSpec) *cobra.Command {
 	}
 	if s.emergency {
 		c.Flags().BoolVar(&cmd.Emergency, "emergency", false, "do not wait for an approval of the database step")
+	}
+	if s.follow {
+		c.Flags().BoolVar(&detach, "detach", false, "print the rollout's ID and exit 0 instead of following it")
 	}
 	return c
 }

@@ -122,8 +122,10 @@ func TestCommandsSendTheirFlags(t *testing.T) {
 		{"abort", "d"},
 		{"rollback", "e", "--emergency"},
 	} {
-		if code, out, errOut := run(t, append(append([]string{"deploy"}, args...), "--server", s.socket())...); code != 0 {
-			t.Fatalf("%v: exit %d\n%s%s", args, code, out, errOut)
+		// rollback follows the rollback to its end: the fake rolls it back at once, exit 3.
+		want := map[bool]int{false: 0, true: ExitRolledBack}[args[0] == "rollback"]
+		if code, out, errOut := run(t, append(append([]string{"deploy"}, args...), "--server", s.socket())...); code != want {
+			t.Fatalf("%v: exit %d, want %d\n%s%s", args, code, want, out, errOut)
 		}
 	}
 	want := []api.Command{

@@ -124,10 +124,11 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string) 
 			return rs.CPUPercent, rs.MemoryBytes, ok
 		}
 		return &engine.Runtime{
-			Target:    t,
-			Metrics:   builtin.New(pc.Stats, usage),
-			Check:     func(v string) error { return checkCommand(opts, v) },
-			SmokeTest: smokeTester(sf, env),
+			Target:           t,
+			Metrics:          builtin.New(pc.Stats, usage),
+			Check:            func(v string) error { return checkCommand(opts, v) },
+			SmokeTest:        smokeTester(sf, env),
+			DatabaseRollback: databaseRollback(sf),
 		}, nil
 	}
 	eng := engine.New(engine.Config{
@@ -302,19 +303,40 @@ func smokeTester(sf *engine.ServiceFile, env *plan.Env) func(ctx context.Context
 			}
 			args[i] = a
 		}
-		ctx, cancel := context.WithTimeout(ctx, smokeTimeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-		cmd.Dir = filepath.Dir(sf.Path)
-		cmd.Env = append(os.Environ(), "HUGAI_URL="+url)
-		out, err := cmd.CombinedOutput()
-		text := strings.TrimSpace(string(out))
-		if len(text) > 2000 {
-			text = "…" + text[len(text)-2000:]
-		}
-		if err != nil {
-			return false, strings.TrimSpace(fmt.Sprintf("%s: %v\n%s", strings.Join(args, " "), err, text))
-		}
-		return true, text
+		return runArgv(ctx, args, filepath.Dir(sf.Path), []string{"HUGAI_URL=" + url}, smokeTimeout)
 	}
+}
+
+// databaseTimeout bounds the database rollback: the step's max duration in the seed's plan.
+const databaseTimeout = 2 * time.Minute
+
+// databaseRollback runs hugai.yaml's database.rollback argv (no shell) in the service file's
+// directory.
+func databaseRollback(sf *engine.ServiceFile) func(ctx context.Context) (bool, string) {
+	db := sf.Service.Spec.Database
+	if db == nil || len(db.Rollback) == 0 {
+		return nil
+	}
+	return func(ctx context.Context) (bool, string) {
+		return runArgv(ctx, db.Rollback, filepath.Dir(sf.Path), nil, databaseTimeout)
+	}
+}
+
+// runArgv runs a user's command with a timeout; exit 0 passes. The output's tail is kept for
+// the audit log.
+func runArgv(ctx context.Context, args []string, dir string, env []string, timeout time.Duration) (bool, string) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	text := strings.TrimSpace(string(out))
+	if len(text) > 2000 {
+		text = "…" + text[len(text)-2000:]
+	}
+	if err != nil {
+		return false, strings.TrimSpace(fmt.Sprintf("%s: %v\n%s", strings.Join(args, " "), err, text))
+	}
+	return true, text
 }

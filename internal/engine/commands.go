@@ -60,7 +60,7 @@ func (e *Engine) Start(ctx context.Context, actor string, req api.StartRequest) 
 		return api.Rollout{}, badInput("%v", err)
 	}
 	spec, err := rollout.Compile(p, rollout.Options{Env: env, AutoRollback: !req.NoAutoRollback, RequireApproval: req.RequireApproval,
-		SmokeTest: len(sf.Service.Spec.SmokeTest) > 0})
+		SmokeTest: len(sf.Service.Spec.SmokeTest) > 0, DatabaseRollback: sf.Service.Spec.Database != nil && len(sf.Service.Spec.Database.Rollback) > 0})
 	if err != nil {
 		return api.Rollout{}, badInput("%s: %v", name, err)
 	}
@@ -142,6 +142,9 @@ func (e *Engine) Do(ctx context.Context, id, actor string, cmd api.Command) (api
 	spec, st, err := decodeState(r)
 	if err != nil {
 		return api.Rollout{}, err
+	}
+	if cmd.Kind == api.CommandRollback && st.Phase == rollout.Succeeded {
+		return e.rollbackRelease(ctx, r, spec, st, actor, cmd.Emergency)
 	}
 	c := rollout.Command{Kind: cmd.Kind, Actor: actor, Comment: cmd.Comment, Full: cmd.Full, Emergency: cmd.Emergency}
 	if err := rollout.Validate(spec, st, c); err != nil {
@@ -241,4 +244,54 @@ func (e *Engine) Wait(ctx context.Context, id string, afterRevision int64) (api.
 			return e.Get(context.WithoutCancel(ctx), id)
 		}
 	}
+}
+
+// rollbackRelease rolls back a release that succeeded: a new rollout, of the same frozen plan and
+// its rollback steps, that brings the release before it back. Only the environment's current
+// release can be rolled back, and only while nothing else runs there. The caller holds apply.
+func (e *Engine) rollbackRelease(ctx context.Context, r store.Rollout, spec rollout.Spec, st rollout.State, actor string, emergency bool) (api.Rollout, error) {
+	rels, err := e.cfg.Store.Releases(ctx, r.Service, r.Environment, 1)
+	if err != nil {
+		return api.Rollout{}, err
+	}
+	if len(rels) == 0 || rels[0].RolloutID != r.ID {
+		current := "nothing"
+		if len(rels) > 0 {
+			current = fmt.Sprintf("%s (rollout %s)", rels[0].Version, rels[0].RolloutID)
+		}
+		return api.Rollout{}, conflict("%s is not the current release of %s in %s (that is %s)", r.ID, r.Service, r.Environment, current)
+	}
+	if st.Stable == "" {
+		return api.Rollout{}, conflict("%s was the first release of %s in %s: there is nothing to roll back to", r.ID, r.Service, r.Environment)
+	}
+	active, err := e.cfg.Store.Rollouts(ctx, store.Filter{Service: r.Service, Environment: r.Environment, Active: true, Limit: 1})
+	if err != nil {
+		return api.Rollout{}, err
+	}
+	if len(active) > 0 {
+		return api.Rollout{}, conflict("rollout %s is still %s in %s: abort it first", active[0].ID, active[0].Phase, r.Environment)
+	}
+	now := e.cfg.Clock.Now().UTC()
+	nst := rollout.NewReleaseRollback(st.Stable, st.Candidate, emergency, now)
+	state, err := json.Marshal(frozenPlan{Spec: spec, State: nst})
+	if err != nil {
+		return api.Rollout{}, err
+	}
+	nr := store.Rollout{
+		Service: r.Service, Environment: r.Environment, Version: st.Stable, PreviousVersion: st.Candidate,
+		Strategy: "rollback", Phase: string(nst.Phase), Reason: nst.Reason, Plan: r.Plan, PlanSHA256: r.PlanSHA256,
+		ServiceFile: r.ServiceFile, State: state, CreatedBy: actor, CreatedAt: now, UpdatedAt: now,
+	}
+	payload, _ := json.Marshal(map[string]any{"of": r.ID, "from": st.Candidate, "to": st.Stable, "emergency": emergency})
+	c, err := e.cfg.Store.Commit(ctx, store.Tx{Rollout: &nr, Events: []audit.Event{
+		{Type: "rollout.requested", Actor: actor, Time: now, Payload: payload},
+		{Subject: "rollout/" + r.ID, Type: "rollout.rollbackRequested", Actor: actor, Time: now, Payload: payload},
+	}})
+	if err != nil {
+		return api.Rollout{}, fmt.Errorf("create rollback: %w", err)
+	}
+	nr.ID, nr.Revision = c.RolloutID, c.Revision
+	e.kick()
+	e.broadcast()
+	return e.view(ctx, nr)
 }

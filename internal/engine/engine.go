@@ -40,6 +40,8 @@ type Runtime struct {
 	// SmokeTest runs the service's smoke test against preview (true: the preview version alone)
 	// or the live address. nil, or a service with no smoke test, passes.
 	SmokeTest func(ctx context.Context, preview bool) (passed bool, output string)
+	// DatabaseRollback runs the service file's database.rollback command.
+	DatabaseRollback func(ctx context.Context) (passed bool, output string)
 }
 
 // ServiceFile is a service file the server was given.
@@ -85,8 +87,8 @@ type envRuntime struct {
 	rt    *Runtime
 	apply sync.Mutex // one reconcile of the target at a time
 
-	smokeMu sync.Mutex
-	smoke   map[string]*rollout.SmokeResult // by request ID; nil value: running
+	runMu sync.Mutex
+	runs  map[string]*rollout.RunResult // smoke tests and database rollbacks by request ID; nil: running
 }
 
 // New makes an engine; Run starts it.

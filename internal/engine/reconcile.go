@@ -38,7 +38,9 @@ func (e *Engine) reconcile(ctx context.Context, rt *envRuntime) (time.Duration, 
 		}
 		obs := observe(status, st)
 		obs.Window = e.measure(ctx, rt, service, spec, st)
-		obs.SmokeTest = rt.smokeResult(rollout.Desired(spec, st))
+		want := rollout.Desired(spec, st)
+		obs.SmokeTest = rt.result(want.RunSmokeTest, want.SmokeTestID)
+		obs.Database = rt.result(want.RunDatabaseRollback, want.DatabaseRollbackID)
 		now := e.cfg.Clock.Now()
 		nst, events, requeue := rollout.Step(spec, st, obs, now)
 		if len(events) > 0 || obs.Window != nil {
@@ -49,7 +51,23 @@ func (e *Engine) reconcile(ctx context.Context, rt *envRuntime) (time.Duration, 
 		}
 		next = min(next, requeue)
 		desired = rollout.Desired(spec, nst)
-		e.startSmokeTest(ctx, rt, desired)
+		if desired.RunSmokeTest {
+			preview := desired.Preview != ""
+			e.startRun(ctx, rt, desired.SmokeTestID, func(ctx context.Context) (bool, string) {
+				if rt.rt.SmokeTest == nil {
+					return true, "no smoke test in the service file"
+				}
+				return rt.rt.SmokeTest(ctx, preview)
+			})
+		}
+		if desired.RunDatabaseRollback {
+			e.startRun(ctx, rt, desired.DatabaseRollbackID, func(ctx context.Context) (bool, string) {
+				if rt.rt.DatabaseRollback == nil {
+					return false, "no database.rollback command in the service file"
+				}
+				return rt.rt.DatabaseRollback(ctx)
+			})
+		}
 	} else {
 		desired, err = e.releaseDesired(ctx, rt)
 		if err != nil {
@@ -162,8 +180,12 @@ func (e *Engine) commit(ctx context.Context, r store.Rollout, spec rollout.Spec,
 			})
 		}
 	}
-	if st.Phase == rollout.Succeeded {
+	switch {
+	case st.Phase == rollout.Succeeded:
 		tx.Release = &store.Release{Service: r.Service, Environment: r.Environment, Version: st.Candidate, RolloutID: r.ID, Time: now}
+	case st.Phase == rollout.RolledBack && st.ReleaseRollback && st.Stable != "":
+		// A release rolled back: the version before it is the release again.
+		tx.Release = &store.Release{Service: r.Service, Environment: r.Environment, Version: st.Stable, RolloutID: r.ID, Time: now}
 	}
 	c, err := e.cfg.Store.Commit(ctx, tx)
 	if err != nil {
@@ -180,41 +202,37 @@ func actorOr(a string) string {
 	return a
 }
 
-// startSmokeTest runs the smoke test the state asks for, once per request ID, off the tick: a
-// smoke test may take seconds and the proxy's routes must not wait for it. A restarted engine
-// runs a request again that it had not recorded a result for.
-func (e *Engine) startSmokeTest(ctx context.Context, rt *envRuntime, d rollout.DesiredState) {
-	if !d.RunSmokeTest || d.SmokeTestID == "" {
+// startRun runs a command the state asks for (a smoke test, the database rollback), once per
+// request ID, off the tick: it may take seconds and the proxy's routes must not wait for it. A
+// restarted engine runs a request again that it had not recorded a result for.
+func (e *Engine) startRun(ctx context.Context, rt *envRuntime, id string, run func(context.Context) (bool, string)) {
+	if id == "" {
 		return
 	}
-	rt.smokeMu.Lock()
-	defer rt.smokeMu.Unlock()
-	if rt.smoke == nil {
-		rt.smoke = map[string]*rollout.SmokeResult{}
+	rt.runMu.Lock()
+	defer rt.runMu.Unlock()
+	if rt.runs == nil {
+		rt.runs = map[string]*rollout.RunResult{}
 	}
-	if _, seen := rt.smoke[d.SmokeTestID]; seen {
+	if _, seen := rt.runs[id]; seen {
 		return
 	}
-	rt.smoke[d.SmokeTestID] = nil
-	id, preview := d.SmokeTestID, d.Preview != ""
+	rt.runs[id] = nil
 	go func() {
-		passed, output := true, "no smoke test in the service file"
-		if rt.rt.SmokeTest != nil {
-			passed, output = rt.rt.SmokeTest(ctx, preview)
-		}
-		rt.smokeMu.Lock()
-		rt.smoke[id] = &rollout.SmokeResult{ID: id, Passed: passed, Output: output, At: e.cfg.Clock.Now()}
-		rt.smokeMu.Unlock()
+		passed, output := run(ctx)
+		rt.runMu.Lock()
+		rt.runs[id] = &rollout.RunResult{ID: id, Passed: passed, Output: output, At: e.cfg.Clock.Now()}
+		rt.runMu.Unlock()
 		e.kick()
 	}()
 }
 
-// smokeResult is the result of the smoke test d asks for, once it has one.
-func (rt *envRuntime) smokeResult(d rollout.DesiredState) *rollout.SmokeResult {
-	if !d.RunSmokeTest {
+// result is the result of the run a state asks for, once it has one.
+func (rt *envRuntime) result(wanted bool, id string) *rollout.RunResult {
+	if !wanted {
 		return nil
 	}
-	rt.smokeMu.Lock()
-	defer rt.smokeMu.Unlock()
-	return rt.smoke[d.SmokeTestID]
+	rt.runMu.Lock()
+	defer rt.runMu.Unlock()
+	return rt.runs[id]
 }

@@ -2,9 +2,12 @@ package engine
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/hugai-dev/hugai/internal/api"
 	"github.com/hugai-dev/hugai/internal/criteria"
+	"github.com/hugai-dev/hugai/internal/plan"
 	"github.com/hugai-dev/hugai/internal/rollout"
 	"github.com/hugai-dev/hugai/internal/store"
 )
@@ -36,6 +39,27 @@ func (e *Engine) view(_ context.Context, r store.Rollout) (api.Rollout, error) {
 			v.StepEndsAt = &end
 		}
 	}
+	if st.RollbackAt != nil {
+		// A rollback shows its own ordered steps.
+		v.Steps, v.StepEndsAt, v.CurrentStep = nil, nil, st.RollbackStep
+		for i, rs := range spec.RollbackPlan() {
+			state := "pending"
+			switch {
+			case i < st.RollbackStep || st.Phase == rollout.RolledBack:
+				state = "done"
+			case i == st.RollbackStep && !st.Phase.Terminal():
+				state = "running"
+			}
+			desc := strings.ReplaceAll(rs.Name, "_", " ")
+			if rs.MaxDuration > 0 {
+				desc += fmt.Sprintf(" (≤%s)", plan.D(rs.MaxDuration))
+			}
+			if rs.Action == plan.ActionDatabaseMigration && rs.RequiresApproval && !st.Emergency {
+				desc += ", approval required"
+			}
+			v.Steps = append(v.Steps, api.Step{Index: i, Description: desc, State: state})
+		}
+	}
 	v.Weights = nonZero(rollout.Desired(spec, st).Weights)
 
 	last := map[string]int{}
@@ -55,6 +79,8 @@ func (e *Engine) view(_ context.Context, r store.Rollout) (api.Rollout, error) {
 	if st.Phase == rollout.AwaitingApproval && st.WaitingSince != nil {
 		var g rollout.Gate
 		switch {
+		case st.RollbackAt != nil:
+			g = spec.RollbackGate
 		case st.GateIndex < len(spec.Gates):
 			g = spec.Gates[st.GateIndex]
 		case st.StepIndex < len(spec.Steps) && spec.Steps[st.StepIndex].Gate != nil:

@@ -16,6 +16,10 @@ func Desired(spec Spec, st State) DesiredState {
 			d.Weights[st.Stable] = 100
 		}
 	}
+	if st.RollbackAt != nil && (st.Phase == RollingBack || st.Phase == AwaitingApproval) {
+		desiredRollback(spec, st, &d)
+		return d
+	}
 	switch spec.Strategy {
 	case plan.StrategyRecreate:
 		desiredRecreate(spec, st, &d, onlyStable)

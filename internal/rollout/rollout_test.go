@@ -55,6 +55,8 @@ type sim struct {
 	stableNeverBack bool
 	smokeFails      bool
 	smokeRuns       map[string]int
+	dbFails         bool
+	dbRuns          map[string]int
 	// held counts the seconds during which traffic pointed at a version with no ready replica.
 	held, maxHeld time.Duration
 	weights       []int // the candidate's distinct weights, in order
@@ -62,7 +64,7 @@ type sim struct {
 
 func newSim(t *testing.T, spec Spec, stable string) *sim {
 	s := &sim{t: t, spec: spec, st: New(stable, "v2", t0), now: t0, askedAt: map[string]time.Time{},
-		readyAfter: 3 * time.Second, requests: 500, latency: 0.1, stopping: map[string]time.Time{}, smokeRuns: map[string]int{},
+		readyAfter: 3 * time.Second, requests: 500, latency: 0.1, stopping: map[string]time.Time{}, smokeRuns: map[string]int{}, dbRuns: map[string]int{},
 		asked: map[string]int{}, base: map[string]int{}}
 	if stable != "" {
 		s.askedAt[stable] = t0.Add(-time.Hour) // it has served for a while
@@ -125,6 +127,10 @@ func (s *sim) observe() Observation {
 	obs.Candidate = s.revObs(s.st.Candidate)
 	if s.st.Stable != "" {
 		obs.Stable = s.revObs(s.st.Stable)
+	}
+	if d.RunDatabaseRollback && s.dbRuns[d.DatabaseRollbackID] == 0 {
+		s.dbRuns[d.DatabaseRollbackID]++
+		obs.Database = &RunResult{ID: d.DatabaseRollbackID, Passed: !s.dbFails, Output: "make migrate-down", At: s.now}
 	}
 	if d.RunSmokeTest && s.smokeRuns[d.SmokeTestID] == 0 {
 		s.smokeRuns[d.SmokeTestID]++

@@ -113,6 +113,13 @@ type Spec struct {
 	// least Replicas-MaxUnavailable are ready.
 	MaxSurge       int `json:"maxSurge,omitempty"`
 	MaxUnavailable int `json:"maxUnavailable,omitempty"`
+
+	// The rollback manager (rollback.go): the ordered steps, whether the service can roll its
+	// database back, who approves that, and whether verification runs the smoke test.
+	RollbackSteps    []RollbackStepSpec `json:"rollbackSteps,omitempty"`
+	DatabaseRollback bool               `json:"databaseRollback,omitempty"`
+	RollbackGate     Gate               `json:"rollbackGate"`
+	VerifySmoke      bool               `json:"verifySmoke,omitempty"`
 }
 
 // DefaultSettle is the wait before a window is judged.
@@ -125,6 +132,8 @@ type Options struct {
 	RequireApproval bool
 	// SmokeTest says the service file has a smoke test (blue-green runs it against green).
 	SmokeTest bool
+	// DatabaseRollback says the service file has a database.rollback command.
+	DatabaseRollback bool
 }
 
 // Compile turns a validated plan into a Spec. Unknown analysis templates are refused here: a plan
@@ -194,6 +203,8 @@ func Compile(p *plan.DeploymentPlan, o Options) (Spec, error) {
 	if err != nil {
 		return Spec{}, err
 	}
+	s.compileRollback(p, env, o.DatabaseRollback)
+	s.VerifySmoke = o.SmokeTest
 	return s, nil
 }
 

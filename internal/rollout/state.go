@@ -127,6 +127,18 @@ type State struct {
 	NewReady     int        `json:"newReady,omitempty"`
 	OldReady     int        `json:"oldReady,omitempty"`
 	BatchReadyAt *time.Time `json:"batchReadyAt,omitempty"`
+
+	// The rollback manager (rollback.go): the step it is at and since when, whether the previous
+	// version is back, and the database step's approval and run.
+	RollbackStep        int        `json:"rollbackStep,omitempty"`
+	RollbackStepAt      *time.Time `json:"rollbackStepAt,omitempty"`
+	PreviousReadyAt     *time.Time `json:"previousReadyAt,omitempty"`
+	Emergency           bool       `json:"emergency,omitempty"`
+	DatabaseApproved    bool       `json:"databaseApproved,omitempty"`
+	DatabaseRequestedAt *time.Time `json:"databaseRequestedAt,omitempty"`
+	// ReleaseRollback marks the rollback of a release that had succeeded: its previous version
+	// had been stopped and comes back first.
+	ReleaseRollback bool `json:"releaseRollback,omitempty"`
 }
 
 // SmokeResult is the outcome of one smoke test run by the engine.
@@ -179,6 +191,8 @@ type Observation struct {
 	Command   *Command    `json:"command,omitempty"`
 	// SmokeTest is the result of the smoke test Desired asked for, on the tick after it ran.
 	SmokeTest *SmokeResult `json:"smokeTest,omitempty"`
+	// Database is the result of the database rollback Desired asked for.
+	Database *RunResult `json:"database,omitempty"`
 }
 
 // Event is an audit event of a transition; the engine stores it with the new state in one
@@ -206,4 +220,8 @@ type DesiredState struct {
 	// per SmokeTestID and report it in Observation.SmokeTest.
 	RunSmokeTest bool   `json:"runSmokeTest,omitempty"`
 	SmokeTestID  string `json:"smokeTestId,omitempty"`
+	// RunDatabaseRollback asks the engine to run the service's database.rollback command once per
+	// DatabaseRollbackID and report it in Observation.Database.
+	RunDatabaseRollback bool   `json:"runDatabaseRollback,omitempty"`
+	DatabaseRollbackID  string `json:"databaseRollbackId,omitempty"`
 }

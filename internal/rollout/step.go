@@ -99,12 +99,19 @@ func (p *stepper) command(c *Command) {
 	case "reject":
 		payload["gate"] = p.gate().Name
 		p.emit("rollout.rejected", c.Actor, payload)
+		if s.RollbackAt != nil {
+			p.rollbackFailed(fmt.Sprintf("the database rollback was rejected by %s: the schema is still the release's", c.Actor))
+			p.s.Reason = ReasonDatabaseRejected
+			return
+		}
 		p.setPhase(Aborted, ReasonRejected, fmt.Sprintf("rejected by %s", c.Actor))
 	case "abort":
 		p.emit("rollout.abort", c.Actor, payload)
 		p.setPhase(Aborted, ReasonAborted, fmt.Sprintf("aborted by %s", c.Actor))
 	case "rollback":
+		payload["emergency"] = c.Emergency
 		p.emit("rollout.rollback", c.Actor, payload)
+		s.Emergency = c.Emergency
 		p.setPhase(RollingBack, ReasonManual, fmt.Sprintf("rolled back by %s", c.Actor))
 	case "resume":
 		p.emit("rollout.resumed", c.Actor, payload)
@@ -172,9 +179,8 @@ func Validate(spec Spec, st State, cmd Command) error {
 		if st.Phase != Paused {
 			return &CommandError{Conflict: true, Msg: fmt.Sprintf("the rollout is %s, not paused", st.Phase)}
 		}
-	case "abort":
-	case "rollback":
-		if st.Phase == RollingBack {
+	case "abort", "rollback":
+		if st.RollbackAt != nil {
 			return &CommandError{Conflict: true, Msg: "the rollout is already rolling back"}
 		}
 	default:
@@ -200,6 +206,9 @@ func IsCommandError(err error) bool {
 
 // gate is the approval the rollout waits at: a start gate, or the current approval step's.
 func (p *stepper) gate() Gate {
+	if p.s.RollbackAt != nil {
+		return p.spec.RollbackGate
+	}
 	if p.s.GateIndex < len(p.spec.Gates) {
 		return p.spec.Gates[p.s.GateIndex]
 	}
@@ -258,35 +267,6 @@ func (p *stepper) start() {
 	p.startCandidate()
 }
 
-// rollBack waits for the previous version to be back. Traffic went back to it when the phase
-// was set (Desired) and the candidate is stopped by the engine; once it is gone — and, where the
-// previous version had been stopped (recreate, rolling), once that is ready again — the rollback
-// is done. A previous version not back within the progress deadline is a failed rollback.
-func (p *stepper) rollBack() {
-	s := &p.s
-	if s.RollbackAt == nil { // a state persisted before RollbackAt existed
-		t := p.now
-		s.RollbackAt = &t
-	}
-	back := true
-	if s.Stable != "" && (p.spec.Strategy == plan.StrategyRecreate || p.spec.Strategy == plan.StrategyRolling) {
-		back = p.obs.Stable.Present && p.obs.Stable.Ready >= max(p.spec.Replicas, 1)
-	}
-	if !p.obs.Candidate.Present && back {
-		p.setPhase(RolledBack, s.Reason, s.Message)
-		return
-	}
-	if !back && p.spec.ProgressDeadline > 0 {
-		deadline := s.RollbackAt.Add(p.spec.ProgressDeadline)
-		if !p.now.Before(deadline) {
-			p.setPhase(Failed, ReasonRollbackFailed, fmt.Sprintf("%s not ready again within the progress deadline %s (%d/%d ready) after: %s", s.Stable, p.spec.ProgressDeadline, p.obs.Stable.Ready, p.spec.Replicas, s.Message))
-			return
-		}
-		p.wake(min(notReadyPoll, deadline.Sub(p.now)))
-		return
-	}
-	p.wake(notReadyPoll)
-}
 
 func (p *stepper) waitApproval() {
 	t := p.now
@@ -300,6 +280,10 @@ func (p *stepper) waitApproval() {
 func (p *stepper) awaitApproval() {
 	s := &p.s
 	g := p.gate()
+	if s.RollbackAt != nil {
+		p.awaitRollbackApproval(g)
+		return
+	}
 	if len(s.Approvals) >= g.Count {
 		p.emit("rollout.gatePassed", "", map[string]any{"gate": g.Name, "approvals": len(s.Approvals)})
 		s.Approvals = nil
