@@ -267,7 +267,6 @@ func (p *stepper) start() {
 	p.startCandidate()
 }
 
-
 func (p *stepper) waitApproval() {
 	t := p.now
 	p.s.WaitingSince = &t
