@@ -130,9 +130,10 @@ func shutdown(t *testing.T, tg *Target) {
 	}
 }
 
-// frontDoor sends requests to the proxy's listen address.
+// frontDoor sends requests to the proxy's listen address. Its timeout is above the longest hold
+// the conformance suite sets (10 s).
 func frontDoor(listen string) func(ctx context.Context, h http.Header) (string, int, error) {
-	c := &http.Client{Timeout: 5 * time.Second}
+	c := &http.Client{Timeout: 15 * time.Second}
 	return func(ctx context.Context, h http.Header) (string, int, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+listen+"/", nil)
 		if err != nil {

@@ -16,7 +16,8 @@ import (
 type Instance struct {
 	Target target.Target
 	// Do sends one request through the front door with the given headers and reports the version
-	// that answered (X-Hugai-Version) and the status.
+	// that answered (X-Hugai-Version) and the status. It gives up when ctx ends, and on its own
+	// no sooner than 15 s: the suite holds requests for up to 10 s.
 	Do func(ctx context.Context, header http.Header) (version string, status int, err error)
 }
 
@@ -51,6 +52,11 @@ func Run(t *testing.T, h Harness) {
 		{"CrashLoop", testCrashLoop},
 		{"MissingCommand", testMissing},
 		{"Scale", testScale},
+		{"Preview", testPreview},
+		{"PartialReplicas", testPartialReplicas},
+		{"Hold", testHold},
+		{"HoldExpires", testHoldExpires},
+		{"SwitchBack", testSwitchBack},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
