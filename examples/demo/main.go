@@ -28,6 +28,7 @@ type config struct {
 	slowRate      float64
 	slowLatency   time.Duration
 	crashAfter    time.Duration
+	failAfter     time.Duration
 	readyAfter    time.Duration
 	neverReady    bool
 	failStart     bool
@@ -66,6 +67,7 @@ func parseFlags(args []string) (config, error) {
 	fs.Float64Var(&cfg.slowRate, "slow-rate", 0, "share of requests that are slow (0..1)")
 	fs.DurationVar(&cfg.slowLatency, "slow-latency", time.Second, "latency of a slow request")
 	fs.DurationVar(&cfg.crashAfter, "crash-after", 0, "exit 1 after this long (0: never)")
+	fs.DurationVar(&cfg.failAfter, "fail-after", 0, "answer normally until this long after start, then apply --error-rate (0: from the start)")
 	fs.DurationVar(&cfg.readyAfter, "ready-after", 0, "readiness answers 503 until this long after start")
 	fs.BoolVar(&cfg.neverReady, "never-ready", false, "readiness always answers 503")
 	fs.BoolVar(&cfg.failStart, "fail-start", false, "exit 1 at once")
@@ -75,6 +77,9 @@ func parseFlags(args []string) (config, error) {
 	}
 	if cfg.errorRate < 0 || cfg.errorRate > 1 || cfg.slowRate < 0 || cfg.slowRate > 1 {
 		return cfg, errors.New("--error-rate and --slow-rate must be within 0..1")
+	}
+	if cfg.failAfter < 0 {
+		return cfg, errors.New("--fail-after must not be negative")
 	}
 	return cfg, nil
 }
@@ -146,7 +151,7 @@ func newHandler(cfg config, started time.Time) http.Handler {
 			}
 		}
 		w.Header().Set("X-Demo-Version", cfg.version)
-		if cfg.errorRate > 0 && rand.Float64() < cfg.errorRate {
+		if failing(cfg, started) && rand.Float64() < cfg.errorRate {
 			http.Error(w, "injected error from "+cfg.version, http.StatusInternalServerError)
 			return
 		}
@@ -166,4 +171,9 @@ func delay(cfg config) time.Duration {
 		d = cfg.slowLatency
 	}
 	return d
+}
+
+// failing reports whether --error-rate applies now: from the start, or once --fail-after has passed.
+func failing(cfg config, started time.Time) bool {
+	return cfg.errorRate > 0 && time.Since(started) >= cfg.failAfter
 }

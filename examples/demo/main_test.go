@@ -56,6 +56,54 @@ func TestErrorRate(t *testing.T) {
 	}
 }
 
+// --fail-after: no error before it, --error-rate after it.
+func TestFailAfter(t *testing.T) {
+	cfg, err := parseFlags([]string{"--error-rate", "1", "--fail-after", "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.failAfter != time.Hour {
+		t.Fatalf("--fail-after parsed as %s, want 1h", cfg.failAfter)
+	}
+	h := newHandler(cfg, time.Now())
+	for range 200 {
+		if code, _ := get(t, h, "/"); code != 200 {
+			t.Fatalf("GET / before --fail-after = %d, want 200", code)
+		}
+	}
+	h = newHandler(cfg, time.Now().Add(-2*time.Hour))
+	for range 200 {
+		if code, _ := get(t, h, "/"); code != 500 {
+			t.Fatalf("GET / after --fail-after with --error-rate 1 = %d, want 500", code)
+		}
+	}
+	// The switch happens by the clock of the running process.
+	cfg, _ = parseFlags([]string{"--error-rate", "1", "--fail-after", "150ms"})
+	h = newHandler(cfg, time.Now())
+	if code, _ := get(t, h, "/"); code != 200 {
+		t.Fatalf("GET / at start = %d, want 200", code)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if code, _ := get(t, h, "/"); code != 500 {
+		t.Fatalf("GET / once --fail-after passed = %d, want 500", code)
+	}
+	// A share of errors after it, as --error-rate alone gives.
+	cfg, _ = parseFlags([]string{"--error-rate", "0.5", "--fail-after", "1ms"})
+	h = newHandler(cfg, time.Now().Add(-time.Second))
+	errs := 0
+	for range 2000 {
+		if code, _ := get(t, h, "/"); code == 500 {
+			errs++
+		}
+	}
+	if errs < 850 || errs > 1150 { // 1000 expected, standard deviation about 22
+		t.Fatalf("%d of 2000 answered 500 after --fail-after with --error-rate 0.5, want about 1000", errs)
+	}
+	if _, err := parseFlags([]string{"--fail-after", "-1s"}); err == nil {
+		t.Fatal("--fail-after -1s accepted")
+	}
+}
+
 func TestReadiness(t *testing.T) {
 	cfg, _ := parseFlags([]string{"--ready-after", "1h"})
 	h := newHandler(cfg, time.Now())

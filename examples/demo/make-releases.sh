@@ -38,4 +38,5 @@ release v4 --ready-after 500ms --latency 20ms --slow-rate 0.1 --slow-latency 800
 release v5 --ready-after 500ms --crash-after 2s
 release v6 --never-ready
 release v7 --ready-after 500ms --smoke-fail
-echo "releases v1..v7 written to $out (binary: $bin)"
+release v8 --ready-after 500ms --fail-after 12s --error-rate 0.5
+echo "releases v1..v8 written to $out (binary: $bin)"
