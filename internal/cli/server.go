@@ -19,6 +19,7 @@ import (
 
 	"github.com/hugai-dev/hugai/internal/engine"
 	"github.com/hugai-dev/hugai/internal/metric/builtin"
+	"github.com/hugai-dev/hugai/internal/notify"
 	"github.com/hugai-dev/hugai/internal/plan"
 	"github.com/hugai-dev/hugai/internal/proxy"
 	"github.com/hugai-dev/hugai/internal/server"
@@ -131,8 +132,20 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string) 
 			DatabaseRollback: databaseRollback(sf),
 		}, nil
 	}
+	notifiers := map[string]engine.Notifier{}
+	for _, sf := range services {
+		if len(sf.Service.Spec.Notifications) == 0 {
+			continue
+		}
+		// ${VAR} in a channel is read from the environment when a message is sent, never stored.
+		n, err := notify.FromConfig(sf.Service.Spec.Notifications, os.Getenv)
+		if err != nil {
+			return badInput(fmt.Errorf("%s: notifications: %w", sf.Path, err))
+		}
+		notifiers[sf.Service.Metadata.Name] = n
+	}
 	eng := engine.New(engine.Config{
-		Store: st, Services: services, NewRuntime: newRuntime, Logf: logf,
+		Store: st, Services: services, NewRuntime: newRuntime, Logf: logf, Notifiers: notifiers,
 		Version: version, PID: os.Getpid(), DataDir: dataDir, Started: time.Now().UTC(),
 	})
 	if err := eng.Recover(ctx); err != nil {

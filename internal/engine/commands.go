@@ -178,6 +178,7 @@ func (e *Engine) Do(ctx context.Context, id, actor string, cmd api.Command) (api
 	if err != nil {
 		return api.Rollout{}, err
 	}
+	e.notify(ctx, r, st, nst)
 	e.kick()
 	e.broadcast()
 	return e.view(ctx, r)

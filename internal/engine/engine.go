@@ -15,6 +15,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/analysis"
 	"github.com/hugai-dev/hugai/internal/api"
 	"github.com/hugai-dev/hugai/internal/metric"
+	"github.com/hugai-dev/hugai/internal/notify"
 	"github.com/hugai-dev/hugai/internal/plan"
 	"github.com/hugai-dev/hugai/internal/rollout"
 	"github.com/hugai-dev/hugai/internal/store"
@@ -58,6 +59,9 @@ type Config struct {
 	Clock    Clock
 	// NewRuntime makes (or re-adopts) the runtime of a service's environment.
 	NewRuntime func(ctx context.Context, svc *ServiceFile, env *plan.Env) (*Runtime, error)
+	// Notifiers tell people about each service's rollouts (internal/notify's Fanout, from the
+	// service file's notifications); a service without one notifies nobody.
+	Notifiers map[string]Notifier
 	// Tick bounds how long the engine sleeps between looks at a rollout.
 	Tick time.Duration
 	Logf func(format string, args ...any)
@@ -67,6 +71,11 @@ type Config struct {
 	PID     int
 	DataDir string
 	Started time.Time
+}
+
+// Notifier delivers an event about a rollout to people.
+type Notifier interface {
+	Notify(ctx context.Context, e notify.Event) error
 }
 
 // Engine runs every rollout of the services it was given.

@@ -11,6 +11,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/analysis"
 	"github.com/hugai-dev/hugai/internal/api"
 	"github.com/hugai-dev/hugai/internal/metric"
+	"github.com/hugai-dev/hugai/internal/notify"
 	"github.com/hugai-dev/hugai/internal/plan"
 	"github.com/hugai-dev/hugai/internal/store"
 	"github.com/hugai-dev/hugai/internal/store/sqlite"
@@ -58,6 +59,29 @@ func (f *fakeTarget) Status(context.Context) (target.Status, error) {
 
 type fakeClock struct{ t time.Time }
 
+// recorder is a notifier that keeps what it was told.
+type recorder struct {
+	mu     sync.Mutex
+	events []notify.Event
+}
+
+func (r *recorder) Notify(_ context.Context, e notify.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+	return nil
+}
+
+func (r *recorder) phases() map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]string{}
+	for _, e := range r.events {
+		out[e.Phase] = e.Severity
+	}
+	return out
+}
+
 func (c *fakeClock) Now() time.Time { return c.t }
 
 const svcYAML = `apiVersion: hugai.io/v1
@@ -87,6 +111,7 @@ spec:
 
 type world struct {
 	t      *testing.T
+	told   recorder
 	dbPath string
 	clock  *fakeClock
 	target *fakeTarget
@@ -113,7 +138,7 @@ func (w *world) engine() (*Engine, *envRuntime, store.Store) {
 	metrics := metric.Func(func(_ context.Context, q metric.Query) (analysis.Value, error) {
 		return analysis.Value{Value: w.errPct, Samples: 100}, nil
 	})
-	e := New(Config{Store: st, Clock: w.clock, Services: []*ServiceFile{{Path: "hugai.yaml", Data: []byte(svcYAML), Service: svc}},
+	e := New(Config{Store: st, Clock: w.clock, Notifiers: map[string]Notifier{"demo": &w.told}, Services: []*ServiceFile{{Path: "hugai.yaml", Data: []byte(svcYAML), Service: svc}},
 		NewRuntime: func(context.Context, *ServiceFile, *plan.Env) (*Runtime, error) {
 			return &Runtime{Target: w.target, Metrics: metrics}, nil
 		}})
@@ -235,6 +260,18 @@ func TestEngineRollsBackAndRefusesBadInput(t *testing.T) {
 	if _, ok := w.target.running["v3"]; ok {
 		t.Fatal("the rolled-back candidate still runs")
 	}
+	waitForPhase := func(phase, severity string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for w.told.phases()[phase] != severity {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s notification (%s): told %v", phase, severity, w.told.phases())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitForPhase("RollingBack", "warning")
+	waitForPhase("RolledBack", "warning")
 
 	for name, req := range map[string]api.StartRequest{
 		"no version":      {Plan: []byte(canaryPlan)},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hugai-dev/hugai/internal/audit"
+	"github.com/hugai-dev/hugai/internal/notify"
 	"github.com/hugai-dev/hugai/internal/rollout"
 	"github.com/hugai-dev/hugai/internal/store"
 	"github.com/hugai-dev/hugai/internal/target"
@@ -48,6 +49,7 @@ func (e *Engine) reconcile(ctx context.Context, rt *envRuntime) (time.Duration, 
 				return next, err
 			}
 			e.broadcast()
+			e.notify(ctx, r, st, nst)
 		}
 		next = min(next, requeue)
 		desired = rollout.Desired(spec, nst)
@@ -235,4 +237,39 @@ func (rt *envRuntime) result(wanted bool, id string) *rollout.RunResult {
 	rt.runMu.Lock()
 	defer rt.runMu.Unlock()
 	return rt.runs[id]
+}
+
+// notifySeverity is who hears about which phase: a failed rollback is an incident, a rollback a
+// warning, the rest information.
+var notifySeverity = map[rollout.Phase]string{
+	rollout.AwaitingApproval: "info",
+	rollout.Succeeded:        "info",
+	rollout.RollingBack:      "warning",
+	rollout.RolledBack:       "warning",
+	rollout.Aborted:          "warning",
+	rollout.Failed:           "critical",
+}
+
+// notify tells the service's channels when a rollout enters a phase people care about. It runs
+// after the commit and off the tick: a slow channel never holds a rollback back, and a failed
+// delivery is logged, not retried forever.
+func (e *Engine) notify(ctx context.Context, r store.Rollout, before, after rollout.State) {
+	if before.Phase == after.Phase {
+		return
+	}
+	sev, ok := notifySeverity[after.Phase]
+	n := e.cfg.Notifiers[r.Service]
+	if !ok || n == nil {
+		return
+	}
+	ev := notify.Event{
+		Service: r.Service, Environment: r.Environment, RolloutID: r.ID, Version: after.Candidate,
+		PreviousVersion: after.Stable, Phase: string(after.Phase), Reason: after.Reason, Message: after.Message,
+		Severity: sev, Time: e.cfg.Clock.Now().UTC(),
+	}
+	go func() {
+		if err := n.Notify(context.WithoutCancel(ctx), ev); err != nil {
+			e.cfg.Logf("notify %s %s: %v", r.ID, after.Phase, err)
+		}
+	}()
 }

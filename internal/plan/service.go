@@ -174,12 +174,15 @@ type Database struct {
 
 // Notification is a channel hugai tells about rollouts.
 type Notification struct {
-	Type       string   `json:"type"`
-	WebhookURL string   `json:"webhookURL,omitempty"`
-	URL        string   `json:"url,omitempty"`
-	RoutingKey string   `json:"routingKey,omitempty"`
-	SMTP       string   `json:"smtp,omitempty"`
-	From       string   `json:"from,omitempty"`
-	To         []string `json:"to,omitempty"`
-	Severity   string   `json:"severity,omitempty"`
+	Type       string `json:"type"`
+	WebhookURL string `json:"webhookURL,omitempty"`
+	URL        string `json:"url,omitempty"`
+	RoutingKey string `json:"routingKey,omitempty"`
+	// Secret signs webhook requests (X-Hugai-Signature: sha256=HMAC of the body); write it as
+	// ${VAR} so it stays out of the file.
+	Secret   string   `json:"secret,omitempty"`
+	SMTP     string   `json:"smtp,omitempty"`
+	From     string   `json:"from,omitempty"`
+	To       []string `json:"to,omitempty"`
+	Severity string   `json:"severity,omitempty"`
 }
