@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,4 +125,57 @@ func rollbackOrder(t *testing.T, e *env, id string) []string {
 		}
 	}
 	return order
+}
+
+// A rollback whose verification fails ends in Failed (exit 1) and alerts: the previous version
+// (v7) serves but fails the smoke test, and a webhook channel hears about it as critical.
+func TestFailedVerificationAlerts(t *testing.T) {
+	t.Parallel()
+	alerts := make(chan map[string]any, 10)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&ev); err == nil {
+			alerts <- ev
+		}
+	}))
+	defer hook.Close()
+
+	e := newEnv(t, "")
+	b, err := os.ReadFile(e.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withHook := strings.Replace(string(b), "  smokeTest:", "  notifications:\n    - {type: webhook, url: \""+hook.URL+"/hugai\", severity: critical}\n  smokeTest:", 1)
+	if err := os.WriteFile(e.file, []byte(withHook), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.startServer()
+	e.deployFirst("v7") // a first release is not smoke-tested: v7 serves
+	e.load(100)         // the canary is judged on real traffic
+	if r := e.canary("v2"); r.code != 0 {
+		t.Fatalf("canary v2: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	rollouts := e.rollouts()
+	var rel string
+	for _, r := range rollouts {
+		if r.Version == "v2" && r.Phase == "Succeeded" {
+			rel = r.ID
+		}
+	}
+	r := e.hugai("deploy", "rollback", rel)
+	if r.code != 1 {
+		t.Fatalf("rollback to a version failing its smoke test: exit %d, want 1 (Failed)\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	st := e.status(firstLine(r.stdout))
+	if st.Phase != "Failed" || !strings.Contains(st.Message, "smoke test") {
+		t.Fatalf("status: %s %s", st.Phase, st.Message)
+	}
+	select {
+	case ev := <-alerts:
+		if ev["phase"] != "Failed" || ev["severity"] != "critical" || ev["rolloutID"] != st.ID {
+			t.Fatalf("alert: %v", ev)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no alert for the failed rollback")
+	}
 }
