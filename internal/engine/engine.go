@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hugai-dev/hugai/internal/analysis"
@@ -86,6 +87,7 @@ type Engine struct {
 	runtimes map[string]*envRuntime
 	changed  chan struct{} // closed and replaced whenever a rollout changes
 	wake     chan struct{}
+	running  sync.WaitGroup // reconciles in flight, waited for when Run returns
 }
 
 // envRuntime is one service environment: its runtime and what the engine knows of it.
@@ -95,6 +97,8 @@ type envRuntime struct {
 	env   *plan.Env
 	rt    *Runtime
 	apply sync.Mutex // one reconcile of the target at a time
+
+	busy atomic.Bool // a reconcile of this environment is under way
 
 	runMu sync.Mutex
 	runs  map[string]*rollout.RunResult // smoke tests and database rollbacks by request ID; nil: running
@@ -164,6 +168,7 @@ func envNames(s *plan.Service) []string {
 func (e *Engine) Run(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	defer e.running.Wait()
 	for {
 		select {
 		case <-ctx.Done():
@@ -203,13 +208,26 @@ func (e *Engine) tickAll(ctx context.Context) time.Duration {
 		rts = append(rts, rt)
 	}
 	e.mu.Unlock()
+	// Each environment reconciles on its own goroutine: stopping a version waits for its grace
+	// period, and one environment's slow stop must not hold another's rollback back. An
+	// environment still busy from the last tick is skipped; the next tick comes soon.
 	next := e.cfg.Tick
 	for _, rt := range rts {
-		d, err := e.reconcile(ctx, rt)
-		if err != nil && ctx.Err() == nil {
-			e.cfg.Logf("reconcile %s: %v", rt.key, err)
+		if !rt.busy.CompareAndSwap(false, true) {
+			continue
 		}
-		next = min(next, d)
+		e.running.Add(1)
+		go func() {
+			defer e.running.Done()
+			defer rt.busy.Store(false)
+			d, err := e.reconcile(ctx, rt)
+			if err != nil && ctx.Err() == nil {
+				e.cfg.Logf("reconcile %s: %v", rt.key, err)
+			}
+			if d < e.cfg.Tick {
+				e.kick()
+			}
+		}()
 	}
 	return max(next, 10*time.Millisecond)
 }
