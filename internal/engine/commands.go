@@ -79,10 +79,10 @@ func (e *Engine) Start(ctx context.Context, actor string, req api.StartRequest) 
 	}
 	sum := sha256.Sum256(frozen)
 
-	// One rollout per environment at a time; the check and the insert happen under apply's lock,
-	// which every writer of this environment holds.
-	rt.apply.Lock()
-	defer rt.apply.Unlock()
+	// One rollout per environment at a time: the check and the insert happen under the
+	// environment's state lock, which every writer of its rollouts holds.
+	rt.state.Lock()
+	defer rt.state.Unlock()
 	active, err := e.cfg.Store.Rollouts(ctx, store.Filter{Service: p.Spec.Service, Environment: p.Spec.Environment, Active: true, Limit: 1})
 	if err != nil {
 		return api.Rollout{}, err
@@ -134,8 +134,8 @@ func (e *Engine) Do(ctx context.Context, id, actor string, cmd api.Command) (api
 	if err != nil {
 		return api.Rollout{}, err
 	}
-	rt.apply.Lock()
-	defer rt.apply.Unlock()
+	rt.state.Lock()
+	defer rt.state.Unlock()
 	if r, err = e.load(ctx, id); err != nil { // again, under the lock
 		return api.Rollout{}, err
 	}
@@ -249,7 +249,7 @@ func (e *Engine) Wait(ctx context.Context, id string, afterRevision int64) (api.
 
 // rollbackRelease rolls back a release that succeeded: a new rollout, of the same frozen plan and
 // its rollback steps, that brings the release before it back. Only the environment's current
-// release can be rolled back, and only while nothing else runs there. The caller holds apply.
+// release can be rolled back, and only while nothing else runs there. The caller holds the state lock.
 func (e *Engine) rollbackRelease(ctx context.Context, r store.Rollout, spec rollout.Spec, st rollout.State, actor string, emergency bool) (api.Rollout, error) {
 	rels, err := e.cfg.Store.Releases(ctx, r.Service, r.Environment, 1)
 	if err != nil {

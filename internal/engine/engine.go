@@ -96,7 +96,7 @@ type envRuntime struct {
 	svc   *ServiceFile
 	env   *plan.Env
 	rt    *Runtime
-	apply sync.Mutex // one reconcile of the target at a time
+	state sync.Mutex // one reader-stepper-committer of this environment's rollouts at a time
 
 	busy atomic.Bool // a reconcile of this environment is under way
 

@@ -17,25 +17,36 @@ import (
 // reconcile is one tick of a service environment: step its active rollout (if any), persist, then
 // drive the target to what the state wants. It returns how soon it wants to run again.
 func (e *Engine) reconcile(ctx context.Context, rt *envRuntime) (time.Duration, error) {
-	rt.apply.Lock()
-	defer rt.apply.Unlock()
-	service, envName := rt.svc.Service.Metadata.Name, rt.env.Name
-	next := e.cfg.Tick
-
 	status, err := rt.rt.Target.Status(ctx)
 	if err != nil {
-		return next, fmt.Errorf("target status: %w", err)
+		return e.cfg.Tick, fmt.Errorf("target status: %w", err)
 	}
-	active, err := e.cfg.Store.Rollouts(ctx, store.Filter{Service: service, Environment: envName, Active: true, Limit: 1})
+	desired, next, err := e.step(ctx, rt, status)
 	if err != nil {
 		return next, err
 	}
+	// Driving the target happens outside the state lock: stopping a version waits for its grace
+	// period, and a person's command must not wait for that.
+	return next, e.apply(ctx, rt, status, desired)
+}
+
+// step steps the environment's active rollout and commits what changed, under the environment's
+// state lock; it returns what the target must now be driven to.
+func (e *Engine) step(ctx context.Context, rt *envRuntime, status target.Status) (rollout.DesiredState, time.Duration, error) {
+	rt.state.Lock()
+	defer rt.state.Unlock()
+	service, envName := rt.svc.Service.Metadata.Name, rt.env.Name
+	next := e.cfg.Tick
 	var desired rollout.DesiredState
+	active, err := e.cfg.Store.Rollouts(ctx, store.Filter{Service: service, Environment: envName, Active: true, Limit: 1})
+	if err != nil {
+		return desired, next, err
+	}
 	if len(active) > 0 {
 		r := active[0]
 		spec, st, err := decodeState(r)
 		if err != nil {
-			return next, err
+			return desired, next, err
 		}
 		obs := observe(status, st)
 		obs.Window = e.measure(ctx, rt, service, spec, st)
@@ -46,7 +57,7 @@ func (e *Engine) reconcile(ctx context.Context, rt *envRuntime) (time.Duration, 
 		nst, events, requeue := rollout.Step(spec, st, obs, now)
 		if len(events) > 0 || obs.Window != nil {
 			if _, err := e.commit(ctx, r, spec, nst, events, obs.Window, nil); err != nil {
-				return next, err
+				return desired, next, err
 			}
 			e.broadcast()
 			e.notify(ctx, r, st, nst)
@@ -73,10 +84,10 @@ func (e *Engine) reconcile(ctx context.Context, rt *envRuntime) (time.Duration, 
 	} else {
 		desired, err = e.releaseDesired(ctx, rt)
 		if err != nil {
-			return next, err
+			return desired, next, err
 		}
 	}
-	return next, e.apply(ctx, rt, status, desired)
+	return desired, next, nil
 }
 
 // releaseDesired is what runs with no rollout under way: the last release, at full traffic.
