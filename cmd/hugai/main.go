@@ -4,6 +4,9 @@ package main
 
 import (
 	"os"
+	// Time zones of freeze windows must resolve on a machine without a zoneinfo database (a
+	// minimal container): the binary carries its own.
+	_ "time/tzdata"
 
 	"github.com/hugai-dev/hugai/internal/cli"
 )

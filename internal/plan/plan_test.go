@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	_ "time/tzdata" // as the binary does: time zones resolve without a zoneinfo database
 )
 
 func readTestdata(t *testing.T, name string) []byte {
