@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	_ "time/tzdata" // as the binary does: freeze windows' zones resolve on any machine
 )
 
 // run calls hugai in-process as a user would call the binary, returning exit code and output.
