@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
+# Builds do not stamp VCS information: a clone owned by another user would make git refuse.
+export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
 scripts/install-deps.sh
 
