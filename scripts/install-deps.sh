@@ -4,7 +4,7 @@
 set -euo pipefail
 
 need=()
-for pair in "git:git" "curl:curl"; do
+for pair in "git:git"; do
 	cmd=${pair%%:*} pkg=${pair#*:}
 	command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"math/rand/v2"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -36,6 +38,15 @@ type config struct {
 }
 
 func main() {
+	// `demo smoke URL` is the demo's smoke test: hugai.yaml's smokeTest runs it against the
+	// address under test, so the demo needs nothing else installed (no curl).
+	if len(os.Args) == 3 && os.Args[1] == "smoke" {
+		if err := smoke(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, "smoke:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	cfg, err := parseFlags(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
@@ -176,4 +187,20 @@ func delay(cfg config) time.Duration {
 // failing reports whether --error-rate applies now: from the start, or once --fail-after has passed.
 func failing(cfg config, started time.Time) bool {
 	return cfg.errorRate > 0 && time.Since(started) >= cfg.failAfter
+}
+
+// smoke GETs url and fails unless it answers 2xx within a few seconds.
+func smoke(url string) error {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
+	}
+	fmt.Printf("GET %s: %s (%s)\n", url, resp.Status, resp.Header.Get("X-Hugai-Version"))
+	return nil
 }

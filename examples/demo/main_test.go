@@ -219,3 +219,14 @@ func TestSmokeEndpoint(t *testing.T) {
 		}
 	}
 }
+
+func TestSmokeCommand(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		srv := httptest.NewServer(newHandler(config{version: "v7", smokeFail: fail}, time.Now()))
+		err := smoke(srv.URL + "/smoke")
+		srv.Close()
+		if (err != nil) != fail {
+			t.Errorf("--smoke-fail=%v: smoke returned %v", fail, err)
+		}
+	}
+}

@@ -90,7 +90,7 @@ spec:
       admin: %s
       preview: %s
       gracePeriod: 3s
-  smokeTest: ["curl", "-fsS", "-o", "/dev/null", "{{.URL}}/smoke"]
+  smokeTest: ["%s", "smoke", "{{.URL}}/smoke"]
   progressDeadline: 10s
   healthChecks:
     - name: ready
@@ -125,7 +125,8 @@ func newEnv(t *testing.T, policy string) *env {
 	dir := t.TempDir()
 	e := &env{t: t, dir: dir, dataDir: filepath.Join(dir, ".hugai"), file: filepath.Join(dir, "hugai.yaml"), listen: freeAddr(t)}
 	e.preview = freeAddr(t)
-	content := fmt.Sprintf(serviceYAML, built.releases, e.listen, freeAddr(t), e.preview, policy)
+	demo := filepath.Join(filepath.Dir(built.releases), "demo")
+	content := fmt.Sprintf(serviceYAML, built.releases, e.listen, freeAddr(t), e.preview, demo, policy)
 	if err := os.WriteFile(e.file, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
