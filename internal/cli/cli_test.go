@@ -71,3 +71,11 @@ func demoServiceFile(t *testing.T) string {
 	}
 	return string(b)
 }
+
+func TestUsageErrorsAreBadInput(t *testing.T) {
+	for _, args := range [][]string{{"bogus"}, {"deploy", "plan", "--bogus"}, {"schema"}, {"deploy", "approve"}, {"version", "extra"}} {
+		if code, _, _ := run(t, args...); code != ExitBadInput {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}

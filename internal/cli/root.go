@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -73,10 +74,22 @@ func Main(args []string, in io.Reader, out, errOut io.Writer) int {
 		return ee.code
 	}
 	fmt.Fprintln(errOut, "hugai:", err)
-	if isUsageError(err) {
+	if isUsageError(err) || isCobraUsage(err) {
 		return ExitBadInput
 	}
 	return ExitFailed
+}
+
+// isCobraUsage recognises cobra's own usage errors (an unknown command, a wrong number of
+// arguments), which it returns untyped: they are bad input like any other.
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command ", "accepts ", "requires at least ", "requires at most ", "invalid argument "} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // usageError marks flag and argument mistakes that cobra reports.
