@@ -240,3 +240,19 @@ func TestEmailHonoursTimeout(t *testing.T) {
 		t.Errorf("err = %v, want the deadline", err)
 	}
 }
+
+// 429 is what Slack and PagerDuty answer a burst with, and both document retrying it.
+func TestRetriesTooManyRequests(t *testing.T) {
+	fake := newFake(t, func(n int, _ *http.Request, _ []byte) (int, string) {
+		if n < 2 {
+			return http.StatusTooManyRequests, "rate limited"
+		}
+		return http.StatusOK, "ok"
+	})
+	if err := (&Webhook{URL: fake.URL}).Notify(context.Background(), testEvent()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fake.requests()); n != 2 {
+		t.Errorf("%d attempts, want 2", n)
+	}
+}

@@ -65,7 +65,7 @@ var (
 	retryBackoff = 100 * time.Millisecond
 )
 
-// statusError is a non-2xx answer; 5xx answers are retried, others are final.
+// statusError is a non-2xx answer; 5xx and 429 answers are retried, others are final.
 type statusError struct {
 	code int
 	body string
@@ -78,7 +78,7 @@ func (e *statusError) Error() string {
 	return fmt.Sprintf("HTTP %d: %s", e.code, e.body)
 }
 
-// post sends body to url, retrying on connection errors and 5xx answers with a short exponential
+// post sends body to url, retrying on connection errors, 429 and 5xx answers with a short exponential
 // backoff, never on 4xx (the request itself is wrong: sending it again cannot help). The error
 // never contains the URL, which for Slack is the secret.
 func post(ctx context.Context, client *http.Client, url string, body []byte, header http.Header) error {
@@ -98,7 +98,8 @@ func post(ctx context.Context, client *http.Client, url string, body []byte, hea
 			return err
 		}
 		var se *statusError
-		if errors.As(err, &se) && se.code < 500 {
+		// 429 is retried: Slack and PagerDuty both answer it to a burst and document a retry.
+		if errors.As(err, &se) && se.code < 500 && se.code != http.StatusTooManyRequests {
 			return err
 		}
 		if attempt == httpRetries {
