@@ -256,3 +256,25 @@ func TestEmailSubjectCannotInjectHeaders(t *testing.T) {
 		t.Errorf("reason injected a header: %v", msg.Header)
 	}
 }
+
+// A relay that wants a login gets one, with the password read from the environment at send
+// time; without it the relay refuses the mail.
+func TestEmailLogsIn(t *testing.T) {
+	srv := newFakeSMTP(t)
+	srv.auth = "hugai:s3cret"
+	f, err := FromConfig([]plan.Notification{{Type: "email", SMTP: srv.addr, From: "hugai@example.com", To: []string{"oncall@example.com"},
+		Username: "hugai", Password: "${SMTP_PASSWORD}"}}, func(k string) string { return map[string]string{"SMTP_PASSWORD": "s3cret"}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Notify(context.Background(), testEvent()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.messages()); n != 1 {
+		t.Fatalf("%d messages delivered, want 1", n)
+	}
+	anon := &Email{SMTP: srv.addr, From: "hugai@example.com", To: []string{"oncall@example.com"}}
+	if err := anon.Notify(context.Background(), testEvent()); err == nil {
+		t.Fatal("a relay that requires a login accepted mail without one")
+	}
+}

@@ -134,7 +134,7 @@ var builders = map[string]func(n plan.Notification, getenv func(string) string) 
 		return &PagerDuty{RoutingKey: n.RoutingKey, Getenv: getenv}
 	},
 	"email": func(n plan.Notification, getenv func(string) string) Notifier {
-		return &Email{SMTP: n.SMTP, From: n.From, To: append([]string(nil), n.To...), Getenv: getenv}
+		return &Email{SMTP: n.SMTP, From: n.From, To: append([]string(nil), n.To...), Username: n.Username, Password: n.Password, Getenv: getenv}
 	},
 }
 

@@ -3,6 +3,7 @@ package notify
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"net"
 	"strings"
 	"sync"
@@ -17,6 +18,8 @@ type fakeSMTP struct {
 	mu   sync.Mutex
 	msgs []smtpMessage
 	errs []string
+	// auth, when set, is the "user:password" AUTH PLAIN must carry before MAIL (RFC 4954).
+	auth string
 }
 
 type smtpMessage struct {
@@ -74,7 +77,7 @@ func (f *fakeSMTP) serve(c net.Conn) {
 		f.mu.Unlock()
 	}
 	reply("220 fake.test ESMTP ready")
-	var greeted bool
+	var greeted, authed bool
 	var cur *smtpMessage
 	for {
 		line, err := r.ReadString('\n')
@@ -94,11 +97,28 @@ func (f *fakeSMTP) serve(c net.Conn) {
 			}
 			greeted = true
 			reply("250-fake.test greets " + arg)
+			if f.auth != "" {
+				reply("250-AUTH PLAIN")
+			}
 			reply("250 8BITMIME")
+		case "AUTH":
+			mech, resp, _ := strings.Cut(arg, " ")
+			raw, err := base64.StdEncoding.DecodeString(resp)
+			parts := strings.Split(string(raw), "\x00")
+			if mech != "PLAIN" || err != nil || len(parts) != 3 || parts[1]+":"+parts[2] != f.auth {
+				reply("535 authentication failed")
+				continue
+			}
+			authed = true
+			reply("235 authenticated")
 		case "HELO":
 			greeted = true
 			reply("250 fake.test")
 		case "MAIL":
+			if f.auth != "" && !authed {
+				reply("530 authentication required")
+				continue
+			}
 			if !greeted || !strings.HasPrefix(strings.ToUpper(arg), "FROM:") || cur != nil {
 				protoErr("MAIL out of order or malformed: " + line)
 				reply("503 bad sequence")

@@ -180,8 +180,11 @@ type Notification struct {
 	RoutingKey string `json:"routingKey,omitempty"`
 	// Secret signs webhook requests (X-Hugai-Signature: sha256=HMAC of the body); write it as
 	// ${VAR} so it stays out of the file.
-	Secret   string   `json:"secret,omitempty"`
-	SMTP     string   `json:"smtp,omitempty"`
+	Secret string `json:"secret,omitempty"`
+	SMTP   string `json:"smtp,omitempty"`
+	// Username and Password log in to the SMTP relay; write the password as ${VAR}.
+	Username string   `json:"username,omitempty"`
+	Password string   `json:"password,omitempty"`
 	From     string   `json:"from,omitempty"`
 	To       []string `json:"to,omitempty"`
 	Severity string   `json:"severity,omitempty"`

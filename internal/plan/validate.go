@@ -329,9 +329,17 @@ func (c *checker) notification(p string, n Notification) {
 		if len(n.To) == 0 {
 			c.errorf(p+".to", "missing: an email notification needs recipients")
 		}
+		if n.Username != "" && n.Password == "" {
+			c.errorf(p+".password", "missing: a username needs a password (write it as ${VAR})")
+		}
 	}
 	if n.Severity != "" {
 		c.oneOf(p+".severity", n.Severity, []string{"info", "warning", "critical"})
+	}
+	for field, v := range map[string]string{"password": n.Password, "secret": n.Secret} {
+		if v != "" && !strings.Contains(v, "${") {
+			c.warnf(p+"."+field, "written in the file: use ${VAR} so the secret is read from the environment and never stored")
+		}
 	}
 }
 
