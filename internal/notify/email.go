@@ -25,12 +25,12 @@ import (
 // With a Username it authenticates with AUTH PLAIN (RFC 4954), which net/smtp sends only over TLS
 // or to localhost, so a password never crosses a network in the clear.
 type Email struct {
-	SMTP   string   // host:port; may hold ${VAR}, as may From and To, read through Getenv at send time
-	From   string   // an address, "Name <addr>" allowed
-	To     []string // addresses
+	SMTP string   // host:port; may hold ${VAR}, as may From and To, read through Getenv at send time
+	From string   // an address, "Name <addr>" allowed
+	To   []string // addresses
 	// Username and Password log in; Password should be a ${VAR}.
 	Username, Password string
-	Getenv func(string) string
+	Getenv             func(string) string
 	// TLSConfig is used for STARTTLS; nil verifies the certificate against the SMTP host name.
 	TLSConfig *tls.Config
 }
