@@ -132,7 +132,9 @@ func (e *Engine) apply(ctx context.Context, rt *envRuntime, status target.Status
 		}
 	}
 	for v := range status.Revisions {
-		if _, keep := d.Replicas[v]; !keep {
+		// A version traffic is routed to is not removed even with no replicas asked for: a
+		// recreate routes to the new version before starting it, and the proxy holds meanwhile.
+		if _, keep := d.Replicas[v]; !keep && d.Weights[v] == 0 {
 			if err := rt.rt.Target.Remove(ctx, target.Revision{Version: v}); err != nil {
 				errs = append(errs, fmt.Errorf("remove %s: %w", v, err))
 			}

@@ -134,6 +134,7 @@ func newEnv(t *testing.T, policy string) *env {
 	// (server, proxy, replicas: all work in its directory) is left running.
 	t.Cleanup(e.checkNothingLeft)
 	t.Cleanup(e.stopAll)
+	t.Cleanup(e.dumpLogs)
 	return e
 }
 
@@ -190,6 +191,21 @@ func (e *env) stopAll() {
 	r := e.hugai("server", "stop", "--all")
 	if r.code != 0 {
 		e.t.Errorf("server stop --all: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// dumpLogs shows a failed scenario's server logs: in CI they are all there is to go on.
+func (e *env) dumpLogs() {
+	if !e.t.Failed() {
+		return
+	}
+	logs, _ := filepath.Glob(filepath.Join(e.dir, "server-*.log"))
+	for _, l := range logs {
+		b, _ := os.ReadFile(l)
+		if len(b) > 20000 {
+			b = b[len(b)-20000:]
+		}
+		e.t.Logf("%s:\n%s", filepath.Base(l), b)
 	}
 }
 

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -397,5 +398,52 @@ func TestShutdownThenFresh(t *testing.T) {
 	}
 	if _, s, err := frontDoor(o.Listen)(ctx, nil); err != nil || s != http.StatusServiceUnavailable {
 		t.Fatalf("front door of a fresh proxy: %d %v, want 503", s, err)
+	}
+}
+
+// A Remove cut short by a crash: the state no longer wants the version, but its replicas still
+// run. The next target finishes the removal instead of leaving them running untracked.
+func TestRemoveCutShortIsFinished(t *testing.T) {
+	o := testOptions(t, t.TempDir())
+	ctx := context.Background()
+	a, err := New(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := target.Revision{Version: "good1"}
+	if err := a.Deploy(ctx, v1, 2); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 15*time.Second, "2 ready", func() bool { return readyCount(a, "good1") == 2 })
+	procs := replicaProcs(a)
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// What Remove saves before it stops the processes: the version gone from the state.
+	b, err := os.ReadFile(a.statePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st state
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	delete(st.Desired, "good1")
+	if b, err = json.Marshal(st); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(a.statePath(), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	next, err := New(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { shutdown(t, next) })
+	for _, p := range procs {
+		if alive(p.PID, p.StartTime) {
+			t.Errorf("replica pid %d of a removed version still runs", p.PID)
+		}
 	}
 }

@@ -294,8 +294,7 @@ func (t *Target) restore(ctx context.Context) error {
 		}
 		rv := t.revs[pf.Version]
 		if rv == nil {
-			// Running but no longer asked for (a Remove cut short): adopt it so Status shows it and
-			// the engine can remove it.
+			// Running but no longer asked for (a Remove cut short): adopted, then stopped below.
 			rv = &revision{version: pf.Version, desired: 0, replicas: map[int]*replica{}}
 			t.revs[pf.Version] = rv
 		}
@@ -325,10 +324,18 @@ func (t *Target) restore(ctx context.Context) error {
 	for _, r := range adopted {
 		t.superviseLocked(r)
 	}
+	// Replicas past what the state wants were being removed when the last target stopped (a
+	// Remove or a scale-down cut short by a crash): finish the job, or they would run on with
+	// nothing tracking them.
+	var extra []*replica
 	for _, rv := range t.revs {
-		t.scaleLocked(rv)
+		extra = append(extra, t.scaleLocked(rv)...)
 	}
 	t.mu.Unlock()
+	if len(extra) > 0 {
+		t.opts.Logf("local target %s: stopping %d replica(s) no longer wanted", t.opts.Service, len(extra))
+		t.stopReplicas(extra)
+	}
 	if !hadState && len(adopted) == 0 {
 		// A fresh service: its proxy has no routes either, and answers 503 until the first Route.
 		return nil
