@@ -34,7 +34,7 @@ release() { # release VERSION FLAGS...
 release v1 --ready-after 500ms
 release v2 --ready-after 500ms
 release v3 --ready-after 500ms --error-rate 0.2
-release v4 --ready-after 500ms --latency 20ms --slow-rate 0.1 --slow-latency 800ms
+release v4 --ready-after 500ms --latency 20ms --slow-rate 0.2 --slow-latency 800ms
 release v5 --ready-after 500ms --crash-after 2s
 release v6 --never-ready
 release v7 --ready-after 500ms --smoke-fail

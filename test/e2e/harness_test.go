@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -104,17 +105,26 @@ spec:
       successCriteria: error_rate<1%%,latency_p95<500ms
       analysis:
         interval: 3s
-        minimumSamples: 20
+        minimumSamples: 10
 %s`
 
+// freeAddr picks a loopback address for a scenario's listener. It draws from below the kernel's
+// ephemeral range (32768 up, here), so a port the kernel hands out meanwhile (to a replica, a
+// client) can never be the one the scenario is about to listen on.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 200 {
+		port := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		addr := l.Addr().String()
+		l.Close()
+		return addr
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free port below the ephemeral range")
+	return ""
 }
 
 // newEnv prepares a scenario; policy is YAML appended to the production environment (indented 6).
