@@ -127,7 +127,7 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string) 
 		return &engine.Runtime{
 			Target:           t,
 			Metrics:          builtin.New(pc.Stats, usage),
-			Check:            func(v string) error { return checkCommand(opts, v) },
+			Check:            t.Check,
 			SmokeTest:        smokeTester(sf, env),
 			DatabaseRollback: databaseRollback(sf),
 		}, nil
@@ -235,37 +235,6 @@ func localOptions(sf *engine.ServiceFile, env *plan.Env, dataDir, exe string, lo
 		}
 	}
 	return o
-}
-
-// checkCommand refuses a version whose command cannot be found, before anything starts.
-func checkCommand(o local.Options, version string) error {
-	if len(o.Command) == 0 {
-		return errors.New("no command")
-	}
-	t, err := template.New("argv0").Parse(o.Command[0])
-	if err != nil {
-		return err
-	}
-	var b strings.Builder
-	if err := t.Execute(&b, map[string]any{"Port": 0, "Version": version, "Replica": 0, "DataDir": o.DataDir}); err != nil {
-		return err
-	}
-	argv0 := b.String()
-	if strings.Contains(argv0, "/") {
-		p := argv0
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(o.Workdir, p)
-		}
-		fi, err := os.Stat(p)
-		if err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-			return fmt.Errorf("command %s not found (looked for %s)", argv0, p)
-		}
-		return nil
-	}
-	if _, err := exec.LookPath(argv0); err != nil {
-		return fmt.Errorf("command %s not found in PATH", argv0)
-	}
-	return nil
 }
 
 // lockDataDir takes the data dir's lock: one engine per data dir. The lock dies with the process,

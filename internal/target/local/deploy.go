@@ -29,7 +29,7 @@ func (t *Target) Deploy(ctx context.Context, rev target.Revision, n int) error {
 	if n < 0 {
 		return fmt.Errorf("deploy %s: negative replica count %d", v, n)
 	}
-	if err := t.resolve(v); err != nil {
+	if err := t.Check(v); err != nil {
 		t.mu.Lock()
 		if rv := t.revs[v]; rv == nil || len(rv.replicas) == 0 {
 			t.revs[v] = &revision{version: v, desired: n, replicas: map[int]*replica{}, startFailed: err.Error()}

@@ -293,8 +293,9 @@ func (t *Target) render(version string, replica, port int) ([]string, error) {
 	return argv, nil
 }
 
-// resolve checks that a version's command exists, before anything is started.
-func (t *Target) resolve(version string) error {
+// Check says whether a version's command exists, before anything is started: Deploy refuses a
+// missing one, and the engine asks first so a bad version is bad input with nothing started.
+func (t *Target) Check(version string) error {
 	argv, err := t.render(version, 0, 0)
 	if err != nil {
 		return err
