@@ -7,7 +7,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -345,11 +344,6 @@ func conflict(format string, args ...any) error {
 
 func notFound(id string) error {
 	return &api.Error{Code: api.CodeNotFound, Message: fmt.Sprintf("no rollout %q", id)}
-}
-
-func isAPIError(err error) bool {
-	var ae *api.Error
-	return errors.As(err, &ae)
 }
 
 // Info describes the server for GET /api/v1/info.

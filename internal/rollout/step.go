@@ -1,7 +1,6 @@
 package rollout
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -197,12 +196,6 @@ type CommandError struct {
 }
 
 func (e *CommandError) Error() string { return e.Msg }
-
-// IsCommandError reports whether err is a refused command.
-func IsCommandError(err error) bool {
-	var ce *CommandError
-	return errors.As(err, &ce)
-}
 
 // gate is the approval the rollout waits at: a start gate, or the current approval step's.
 func (p *stepper) gate() Gate {
