@@ -131,6 +131,14 @@ func (a *app) runDeployPlan(ctx context.Context, f *planFlags) error {
 		}
 	} else {
 		in.NoChangesNote = "change analysis skipped (--analyze-impact=false)"
+		if in.Version == "" && git.IsRepo(ctx, repo) {
+			// The version is named by --to whether or not the change is analysed.
+			toHash, err := git.ResolveRef(ctx, repo, f.to)
+			if err != nil {
+				return refError("--to", err)
+			}
+			in.Version = versionOf(ctx, repo, toHash)
+		}
 	}
 
 	p, decisions, err := planner.Build(in)
@@ -184,6 +192,16 @@ func describeEnvs(names []string) string {
 
 // analyzeChange reads the change from git. Without git or tags it returns no change and a note
 // saying why, so a plan can still be made.
+// versionOf names the commit toHash: its tag when one points at it, else its short hash.
+func versionOf(ctx context.Context, repo, toHash string) string {
+	if tag, err := git.LastTag(ctx, repo, toHash); err == nil {
+		if th, err := git.ResolveRef(ctx, repo, tag); err == nil && th == toHash {
+			return tag
+		}
+	}
+	return toHash[:12]
+}
+
 func analyzeChange(ctx context.Context, repo, from, to, lastDeploy string) (*change.Set, string, string, error) {
 	if !git.IsRepo(ctx, repo) {
 		return nil, "", fmt.Sprintf("%s is not in a git repository: no change analysis", repo), nil
@@ -192,12 +210,7 @@ func analyzeChange(ctx context.Context, repo, from, to, lastDeploy string) (*cha
 	if err != nil {
 		return nil, "", "", refError("--to", err)
 	}
-	version := toHash[:12]
-	if tag, err := git.LastTag(ctx, repo, toHash); err == nil {
-		if th, err := git.ResolveRef(ctx, repo, tag); err == nil && th == toHash {
-			version = tag
-		}
-	}
+	version := versionOf(ctx, repo, toHash)
 	if from == "" && lastDeploy != "" {
 		// The change since what runs now: the commit the previous deploy was planned at.
 		if h, err := git.ResolveRef(ctx, repo, lastDeploy); err == nil && h != toHash {

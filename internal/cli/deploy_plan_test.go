@@ -330,3 +330,20 @@ func TestFromDefaultsToThePreviousDeploy(t *testing.T) {
 		t.Fatalf("changes since the previous deploy: from %s, %d commits, files %+v", c.FromCommit, c.Commits, c.Files)
 	}
 }
+
+// --analyze-impact=false skips the change analysis, not the version: the plan still names what
+// it deploys (the tag at --to, else its short hash).
+func TestAnalyzeImpactOffKeepsVersion(t *testing.T) {
+	r := releaseRepo(t, func(r *gitRepo) {
+		r.write("README.md", "# svc\n\nv2\n")
+		r.commit("docs")
+		r.git("tag", "v1.1.0")
+	})
+	p, _ := planFor(t, r, "production", "--analyze-impact=false")
+	if p.Spec.Version != "v1.1.0" {
+		t.Fatalf("spec.version = %q, want v1.1.0", p.Spec.Version)
+	}
+	if p.Spec.Changes == nil || !strings.Contains(p.Spec.Changes.Note, "skipped") {
+		t.Fatalf("the plan must say the analysis was skipped: %+v", p.Spec.Changes)
+	}
+}
