@@ -158,7 +158,7 @@ func TestTriggerErrors(t *testing.T) {
 		syntax                              bool
 	}{
 		{"latency_p95", "greater_than", "2000", `threshold "2000": col 1: latency_p95 expects a duration such as 500ms, 2s or 1m, not a bare number`, true},
-		{"latency_p95", "greater_than", "10x", `threshold "10x": col 3: unknown unit "x" (known: %, ms, s, m, rps)`, true},
+		{"latency_p95", "greater_than", "10x", `threshold "10x": col 3: unknown unit "x" (known: %, ms, s, m, rps, B, KB, MB, GB, KiB, MiB, GiB)`, true},
 		{"error_rate", "greater_than", "1% 2", `threshold "1% 2": col 4: unexpected '2'`, true},
 		{"error_rate", "greater_than", "", `threshold "": col 1: expected a value`, true},
 		{"error_rate", "greater_than", "abc", `threshold "abc": col 1: expected a number, found 'a'`, true},

@@ -23,6 +23,28 @@ var builtins = []struct {
 	{"memory", Bytes},
 }
 
+// aliases are the seed's names for builtin metrics (its DeploymentMonitor and HugAIDeployment
+// write them): a condition on an alias judges the builtin metric and prints under hugai's name.
+var aliases = map[string]string{
+	"response_time_mean":    "latency_mean",
+	"response_time_p50":     "latency_p50",
+	"response_time_p90":     "latency_p90",
+	"response_time_p95":     "latency_p95",
+	"response_time_p99":     "latency_p99",
+	"http_request_duration": "latency_p95",
+	"throughput":            "request_rate",
+	"cpu_utilization":       "cpu",
+	"memory_usage":          "memory",
+}
+
+// Canonical is hugai's name for a metric: the builtin an alias stands for, else name itself.
+func Canonical(name string) string {
+	if a, ok := aliases[name]; ok {
+		return a
+	}
+	return name
+}
+
 // MetricKind is the kind of a builtin metric; ok is false for any other name.
 func MetricKind(name string) (k Kind, ok bool) {
 	for _, b := range builtins {
@@ -56,14 +78,20 @@ func WithMetrics(names ...string) Option {
 	return func(c *config) { c.extra = append(c.extra, names...) }
 }
 
-func (c *config) kindOf(name string) (Kind, bool) {
+// resolve is the metric a condition's name judges and its kind: a builtin, a named metric of
+// hugai.yaml (which wins over an alias of the same name), or an alias's builtin.
+func (c *config) resolve(name string) (string, Kind, bool) {
 	if k, ok := MetricKind(name); ok {
-		return k, true
+		return name, k, true
 	}
 	if slices.Contains(c.extra, name) {
-		return Number, true
+		return name, Number, true
 	}
-	return Number, false
+	if a, ok := aliases[name]; ok {
+		k, _ := MetricKind(a)
+		return a, k, true
+	}
+	return name, Number, false
 }
 
 func (c *config) known() []string {
@@ -139,7 +167,7 @@ func expects(k Kind) string {
 	case Percent:
 		return "a percentage such as 80%"
 	case Bytes:
-		return "a plain number of bytes"
+		return "bytes such as 536870912 or 512MiB"
 	}
 	return "a plain number"
 }
@@ -167,9 +195,15 @@ func unitFits(k Kind, unit string) bool {
 	case Throughput:
 		return unit == "" || unit == "rps"
 	case Bytes:
-		return unit == ""
+		_, ok := byteUnits[unit]
+		return unit == "" || ok
 	}
 	return unit == "" || unit == "%"
+}
+
+// byteUnits are what a memory threshold may be written in.
+var byteUnits = map[string]float64{
+	"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30,
 }
 
 func isUnit(u string) bool {
@@ -177,5 +211,6 @@ func isUnit(u string) bool {
 	case "%", "ms", "s", "m", "rps":
 		return true
 	}
-	return false
+	_, ok := byteUnits[u]
+	return ok
 }

@@ -110,7 +110,7 @@ func (p *parser) condition() (Condition, error) {
 		p.i++
 	}
 	name := p.s[start:p.i]
-	kind, ok := p.cfg.kindOf(name)
+	metric, kind, ok := p.cfg.resolve(name)
 	if !ok {
 		return Condition{}, p.errAt(start, p.cfg.unknownMetric(name))
 	}
@@ -124,7 +124,7 @@ func (p *parser) condition() (Condition, error) {
 	if err != nil {
 		return Condition{}, err
 	}
-	return Condition{Metric: name, Op: op, Value: v, Kind: kind}, nil
+	return Condition{Metric: metric, Op: op, Value: v, Kind: kind}, nil
 }
 
 const opList = "(<, <=, >, >=, ==, !=)"
@@ -185,7 +185,12 @@ func (p *parser) value(metric string, kind Kind, after string) (float64, error) 
 		unit = p.s[unitAt:p.i]
 	}
 	if unit != "" && !isUnit(unit) {
-		return 0, p.errAt(unitAt, "unknown unit "+strconv.Quote(unit)+" (known: %, ms, s, m, rps)")
+		return 0, p.errAt(unitAt, "unknown unit "+strconv.Quote(unit)+" (known: %, ms, s, m, rps, B, KB, MB, GB, KiB, MiB, GiB)")
+	}
+	if kind == Bytes && unit == "%" {
+		// The seed writes memory_usage<80%; the local target runs no process under a memory
+		// limit, so there is nothing to take a share of.
+		return 0, p.errAt(unitAt, metric+" is measured in bytes (the processes of a version run under no memory limit to take a share of): write a size such as "+metric+"<512MiB")
 	}
 	if !unitFits(kind, unit) {
 		pos := unitAt
@@ -196,6 +201,9 @@ func (p *parser) value(metric string, kind Kind, after string) (float64, error) 
 	}
 	if kind == Duration {
 		f = toSeconds(f, unit)
+	}
+	if kind == Bytes && unit != "" {
+		f *= byteUnits[unit]
 	}
 	switch {
 	case math.IsInf(f, 0):

@@ -32,6 +32,7 @@ func Trigger(metric, comparison, threshold string) (Condition, error) {
 	if !ok {
 		return Condition{}, fmt.Errorf("unknown comparison %q (known: less_than, less_than_or_equal, greater_than, greater_than_or_equal, equal, not_equal, or %s)", comparison, strings.Trim(opList, "()"))
 	}
+	metric = Canonical(metric)
 	kind, _ := MetricKind(metric)
 	p := parser{s: threshold, cfg: &config{}}
 	p.skipSpace()
