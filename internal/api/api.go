@@ -31,6 +31,10 @@ type Rollout struct {
 	Analysis []Criterion `json:"analysis,omitempty"`
 	// Approval is set while the rollout waits for people.
 	Approval *PendingApproval `json:"approval,omitempty"`
+	// Checkpoints are the plan's quality gates and where each stands.
+	Checkpoints []Checkpoint `json:"checkpoints,omitempty"`
+	// Overrides are the flags that overrode the plan.
+	Overrides []string `json:"overrides,omitempty"`
 	// Terminal is true once the rollout ended; ExitCode is then what a following command exits with.
 	Terminal bool `json:"terminal"`
 	ExitCode int  `json:"exitCode"`
@@ -54,6 +58,16 @@ type Criterion struct {
 	At        time.Time `json:"at,omitempty"`
 }
 
+// Checkpoint is one of the plan's quality gates: how hugai honours it (gate, sign-off, readiness,
+// analysis, smoke-test, command) and its state (pending, waiting, passed, failed, signed-off).
+type Checkpoint struct {
+	Name      string   `json:"name"`
+	Required  bool     `json:"required"`
+	How       string   `json:"how"`
+	State     string   `json:"state"`
+	SignedOff []string `json:"signedOff,omitempty"`
+}
+
 // PendingApproval is the gate a rollout waits at.
 type PendingApproval struct {
 	Gate      string    `json:"gate"`
@@ -72,6 +86,8 @@ type StartRequest struct {
 	Version        string `json:"version,omitempty"`
 	Environment    string `json:"environment,omitempty"`
 	NoAutoRollback bool   `json:"noAutoRollback,omitempty"`
+	// NoMonitoring: --monitor-health=false, no watch after promotion whatever the plan says.
+	NoMonitoring bool `json:"noMonitoring,omitempty"`
 	// RequireApproval adds an approval gate before the first step, whatever the policy says.
 	RequireApproval bool `json:"requireApproval,omitempty"`
 }
@@ -88,8 +104,10 @@ const (
 
 // Command is what `deploy approve|reject|promote|abort|resume|rollback ID` sends.
 type Command struct {
-	Kind      string `json:"kind"`
-	Comment   string `json:"comment,omitempty"`
+	Kind    string `json:"kind"`
+	Comment string `json:"comment,omitempty"`
+	// Gate names the gate or optional checkpoint an approve or reject is for.
+	Gate      string `json:"gate,omitempty"`
 	Full      bool   `json:"full,omitempty"`      // promote: skip the remaining steps
 	Emergency bool   `json:"emergency,omitempty"` // rollback: skip the database approval
 }

@@ -225,6 +225,7 @@ func (a *app) rolloutCommandCmd(s commandSpec) *cobra.Command {
 	addOutputFlag(c, &output)
 	if s.comment {
 		c.Flags().StringVar(&cmd.Comment, "comment", "", "why, for the audit log")
+		c.Flags().StringVar(&cmd.Gate, "gate", "", "the gate or checkpoint this is for (default: the one the rollout waits at; an optional checkpoint is signed off at any time)")
 	}
 	if s.full {
 		c.Flags().BoolVar(&cmd.Full, "full", false, "skip the remaining steps and promote fully")

@@ -153,9 +153,10 @@ func (a *app) runDeployPlan(ctx context.Context, f *planFlags) error {
 	if err != nil {
 		return fmt.Errorf("write plan: %w", err)
 	}
-	// The plan we write must be one we accept: a bug here would surface only at execute time.
-	if _, _, err := plan.ParsePlan("generated plan", out); err != nil {
-		return fmt.Errorf("generated plan does not validate (a bug in hugai): %w", err)
+	// The plan we write must be one we accept and can run: a problem here would surface only at
+	// execute time.
+	if err := checkGenerated(out, svc, envName); err != nil {
+		return err
 	}
 	if err := a.writeOutput(f.out, out); err != nil {
 		return err

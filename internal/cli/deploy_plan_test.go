@@ -50,6 +50,8 @@ func planFor(t *testing.T, r *gitRepo, env string, extra ...string) (*plan.Deplo
 
 func TestMigrationChangeOutscoresDocsChange(t *testing.T) {
 	big := releaseRepo(t, func(r *gitRepo) {
+		// The database step needs a command to run: without one the plan has none, and says so.
+		r.write("hugai.yaml", demoServiceFile(t)+"\n  database:\n    migrate: [\"true\"]\n    rollback: [\"true\"]\n")
 		r.write("db/migrations/0002_add_orders.sql", "ALTER TABLE orders ADD COLUMN note text;\n")
 		for i := range 40 {
 			r.write(fmt.Sprintf("pkg%d/file%d.go", i%8, i), fmt.Sprintf("package p\n\nvar x%d = %d\n", i, i))
@@ -87,7 +89,7 @@ func TestMigrationChangeOutscoresDocsChange(t *testing.T) {
 			t.Fatal("a docs-only change has no database rollback step")
 		}
 	}
-	if got := bigPlan.Spec.Changes; got.From != "v1.0.0" || got.Commits != 1 || len(got.Files) != 41 {
+	if got := bigPlan.Spec.Changes; got.From != "v1.0.0" || got.Commits != 1 || len(got.Files) != 42 { // 40 sources, the migration, hugai.yaml
 		t.Errorf("changes: from %q, %d commits, %d files", got.From, got.Commits, len(got.Files))
 	}
 	if !strings.Contains(explain, "Decisions:") || !strings.Contains(explain, "database rollback") {

@@ -75,10 +75,17 @@ func (a *app) deployExecuteCmd() *cobra.Command {
 	f := &executeFlags{}
 	c := &cobra.Command{
 		Use:   "execute --plan FILE",
-		Short: "Run a reviewed DeploymentPlan",
+		Short: "Run a reviewed DeploymentPlan (or a HugAIDeployment)",
 		Long: "execute checks the plan, starts it on the server and follows it: the rollout's ID on the first\n" +
 			"line, then its progress; the exit code is its result (0 Succeeded, 3 RolledBack, 4 Aborted,\n" +
-			"1 Failed, 2 bad input). --detach prints the ID and exits.",
+			"1 Failed, 2 bad input). --detach prints the ID and exits.\n\n" +
+			"FILE holds a DeploymentPlan or a HugAIDeployment (its rollout steps run as a canary's). The\n" +
+			"environment is --environment, else the file's spec.environment, else a HugAIDeployment's\n" +
+			"metadata.namespace. Everything the plan names is checked against the server's service file\n" +
+			"first: a metric no provider measures, an automated checkpoint hugai cannot run or an alerting\n" +
+			"channel the service file lacks is refused (exit 2) before anything starts.\n\n" +
+			"Flags that confirm the plan (--auto-rollback-on-failure, --monitor-health) change nothing;\n" +
+			"--no-auto-rollback and --monitor-health=false override it, and the live view says so.",
 		Example: "  hugai deploy execute --plan deployment-plan.yaml --require-approval --monitor-health --auto-rollback-on-failure",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -95,7 +102,7 @@ func (a *app) deployExecuteCmd() *cobra.Command {
 	fl.StringVar(&f.version, "version", "", "version to deploy, when the plan names none")
 	fl.StringVarP(&f.env, "environment", "e", "", "environment, when the plan names none")
 	fl.StringVar(&f.service, "service", "", "service, when the plan names none")
-	fl.BoolVar(&f.monitorHealth, "monitor-health", true, "watch health after promotion (the plan's spec.monitoring; the default)")
+	fl.BoolVar(&f.monitorHealth, "monitor-health", true, "watch the new version after promotion as the plan's spec.monitoring says (=false: no watch, overriding the plan)")
 	return c
 }
 
@@ -106,20 +113,18 @@ func (f *executeFlags) request(c *cobra.Command) (api.StartRequest, error) {
 	if f.plan == "" {
 		return req, badInput(errors.New("--plan FILE is required (write one with 'hugai deploy plan')"))
 	}
-	if !f.monitorHealth {
-		return req, badInput(errors.New("--monitor-health=false: post-promotion monitoring comes from the plan's spec.monitoring; turn it off there"))
-	}
 	data, err := readInput(f.plan)
 	if err != nil {
 		return req, err
 	}
-	p, warnings, err := plan.ParsePlan(f.plan, data)
+	run, err := plan.ParseRun(f.plan, data)
 	if err != nil {
 		return req, badInput(err)
 	}
+	p := run.Plan
 	if unknown := p.Spec.UnknownTemplates(); len(unknown) > 0 {
-		if len(warnings) > 0 {
-			return req, badInput(warnings)
+		if len(run.Warnings) > 0 {
+			return req, badInput(run.Warnings)
 		}
 		return req, badInput(fmt.Errorf("%s: unknown analysis templates: %s", f.plan, strings.Join(unknown, ", ")))
 	}
@@ -141,6 +146,8 @@ func (f *executeFlags) request(c *cobra.Command) (api.StartRequest, error) {
 		abs = f.plan
 	}
 	req = api.StartRequest{Plan: data, PlanFile: abs, Service: f.service, Version: f.version, Environment: f.env}
+	// --monitor-health confirms the plan's watch; only =false, given explicitly, overrides it.
+	req.NoMonitoring = c.Flags().Changed("monitor-health") && !f.monitorHealth
 	return req, f.run.request(c, &req)
 }
 
@@ -200,11 +207,11 @@ func (f *canaryFlags) request(ctx context.Context) (api.StartRequest, error) {
 		interval = d.Duration
 	}
 	if f.successCriteria != "" {
-		if _, err := criteria.Parse(f.successCriteria); err != nil {
+		if _, err := criteria.Parse(f.successCriteria, criteria.AnyMetric()); err != nil {
 			return req, badInput(fmt.Errorf("--success-criteria %q: %w", f.successCriteria, err))
 		}
 	}
-	p, env, err := adhocPlan(ctx, f.file, f.env, f.version, plan.StrategyCanary)
+	p, svc, env, err := adhocPlan(ctx, f.file, f.env, f.version, plan.StrategyCanary)
 	if err != nil {
 		return req, err
 	}
@@ -219,41 +226,41 @@ func (f *canaryFlags) request(ctx context.Context) (api.StartRequest, error) {
 	if f.successCriteria != "" {
 		p.Spec.SuccessCriteria = f.successCriteria
 	}
-	return startRequest(p, "deploy canary")
+	return startRequest(p, svc, "deploy canary")
 }
 
 // adhocPlan plans an ad-hoc rollout exactly as `deploy plan` would, so that `deploy canary` and
 // friends are held to the same policy: the same history, the same change analysis (context here,
 // not input: without it the plan says why).
-func adhocPlan(ctx context.Context, file, envFlag, version, strategy string) (*plan.DeploymentPlan, *plan.Env, error) {
+func adhocPlan(ctx context.Context, file, envFlag, version, strategy string) (*plan.DeploymentPlan, *plan.Service, *plan.Env, error) {
 	path, err := findServiceFile(file)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	data, err := readInput(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	svc, err := plan.ParseService(path, data)
 	if err != nil {
-		return nil, nil, badInput(err)
+		return nil, nil, nil, badInput(err)
 	}
 	envName := envFlag
 	if envName == "" {
 		names := svc.EnvironmentNames()
 		if len(names) != 1 {
-			return nil, nil, badInput(fmt.Errorf("--environment is required: %s has %s", svc.Metadata.Name, describeEnvs(names)))
+			return nil, nil, nil, badInput(fmt.Errorf("--environment is required: %s has %s", svc.Metadata.Name, describeEnvs(names)))
 		}
 		envName = names[0]
 	}
 	env, err := svc.Env(envName)
 	if err != nil {
-		return nil, nil, badInput(fmt.Errorf("--environment: %w", err))
+		return nil, nil, nil, badInput(fmt.Errorf("--environment: %w", err))
 	}
 	in := planner.Input{Service: svc, Environment: envName, Version: version, Strategy: strategy, At: time.Now().UTC(), RollbackSteps: true}
 	hist, err := readHistory(ctx, "", filepath.Dir(path), svc.Metadata.Name, envName)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	in.RollbackRate = hist.rollbackRate
 	cs, gitVersion, note, err := analyzeChange(ctx, filepath.Dir(path), "", "HEAD", hist.lastCommit)
@@ -265,29 +272,44 @@ func adhocPlan(ctx context.Context, file, envFlag, version, strategy string) (*p
 		in.Version = gitVersion
 	}
 	if in.Version == "" {
-		return nil, nil, badInput(errors.New("--version is required (no git tag or commit to take it from)"))
+		return nil, nil, nil, badInput(errors.New("--version is required (no git tag or commit to take it from)"))
 	}
 	p, _, err := planner.Build(in)
 	if err != nil {
 		var pe *planner.Error
 		if errors.As(err, &pe) {
-			return nil, nil, badInput(err)
+			return nil, nil, nil, badInput(err)
 		}
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return p, env, nil
+	return p, svc, env, nil
 }
 
-// startRequest marshals an ad-hoc plan, checks hugai accepts what it wrote, and asks to start it.
-func startRequest(p *plan.DeploymentPlan, source string) (api.StartRequest, error) {
+// startRequest marshals an ad-hoc plan, checks hugai accepts what it wrote and can run it, and
+// asks to start it.
+func startRequest(p *plan.DeploymentPlan, svc *plan.Service, source string) (api.StartRequest, error) {
 	out, err := plan.Marshal(p)
 	if err != nil {
 		return api.StartRequest{}, fmt.Errorf("write plan: %w", err)
 	}
-	if _, _, err := plan.ParsePlan("generated plan", out); err != nil {
-		return api.StartRequest{}, fmt.Errorf("generated plan does not validate (a bug in hugai): %w", err)
+	if err := checkGenerated(out, svc, p.Spec.Environment); err != nil {
+		return api.StartRequest{}, err
 	}
 	return api.StartRequest{Plan: out, PlanFile: source, Service: p.Spec.Service, Version: p.Spec.Version, Environment: p.Spec.Environment}, nil
+}
+
+// checkGenerated checks a plan hugai wrote: one it does not accept is a bug in hugai; one that
+// asks what the service file cannot give (a flag's metric no provider measures) is bad input,
+// refused before anything starts.
+func checkGenerated(out []byte, svc *plan.Service, env string) error {
+	run, err := plan.ParseRun("generated plan", out)
+	if err != nil {
+		return fmt.Errorf("generated plan does not validate (a bug in hugai): %w", err)
+	}
+	if errs := plan.CheckAgainst("", nil, run.Plan, nil, svc, env); len(errs) > 0 {
+		return badInput(fmt.Errorf("the plan cannot run against service %s:\n%w", svc.Metadata.Name, errs))
+	}
+	return nil
 }
 
 // splitSteps reads --traffic-split as Flagger does: each weight held for one interval, the last

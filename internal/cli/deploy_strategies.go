@@ -30,11 +30,11 @@ func addAdhocFlags(c *cobra.Command, f *adhocFlags) {
 // plan plans the rollout for strategy, lets adjust change the strategy's block, and asks to start it.
 func (f *adhocFlags) plan(ctx context.Context, strategy, source string, adjust func(*plan.DeploymentPlan, *plan.Env) error) (api.StartRequest, error) {
 	if f.successCriteria != "" {
-		if _, err := criteria.Parse(f.successCriteria); err != nil {
+		if _, err := criteria.Parse(f.successCriteria, criteria.AnyMetric()); err != nil {
 			return api.StartRequest{}, badInput(fmt.Errorf("--success-criteria %q: %w", f.successCriteria, err))
 		}
 	}
-	p, env, err := adhocPlan(ctx, f.file, f.env, f.version, strategy)
+	p, svc, env, err := adhocPlan(ctx, f.file, f.env, f.version, strategy)
 	if err != nil {
 		return api.StartRequest{}, err
 	}
@@ -44,7 +44,7 @@ func (f *adhocFlags) plan(ctx context.Context, strategy, source string, adjust f
 	if err := adjust(p, env); err != nil {
 		return api.StartRequest{}, err
 	}
-	return startRequest(p, source)
+	return startRequest(p, svc, source)
 }
 
 func (a *app) runAdhoc(c *cobra.Command, f *adhocFlags, build func(ctx context.Context) (api.StartRequest, error)) error {

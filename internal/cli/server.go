@@ -22,6 +22,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/notify"
 	"github.com/hugai-dev/hugai/internal/plan"
 	"github.com/hugai-dev/hugai/internal/proxy"
+	"github.com/hugai-dev/hugai/internal/rollout"
 	"github.com/hugai-dev/hugai/internal/server"
 	"github.com/hugai-dev/hugai/internal/store/sqlite"
 	"github.com/hugai-dev/hugai/internal/target/local"
@@ -130,6 +131,7 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string) 
 			Check:            t.Check,
 			SmokeTest:        smokeTester(sf, env),
 			DatabaseRollback: databaseRollback(sf),
+			Run:              runner(sf, env),
 		}, nil
 	}
 	notifiers := map[string]engine.Notifier{}
@@ -301,6 +303,29 @@ func databaseRollback(sf *engine.ServiceFile) func(ctx context.Context) (bool, s
 	}
 	return func(ctx context.Context) (bool, string) {
 		return runArgv(ctx, db.Rollback, filepath.Dir(sf.Path), nil, databaseTimeout)
+	}
+}
+
+// runTimeout bounds a checkpoint's command or the database migration.
+const runTimeout = 10 * time.Minute
+
+// runner runs the commands a rollout asks for before anything is deployed: an automated
+// checkpoint's from hugai.yaml's spec.checkpoints, or database.migrate. They run in the service
+// file's directory with $HUGAI_URL set to the service's address.
+func runner(sf *engine.ServiceFile, env *plan.Env) func(ctx context.Context, name string) (bool, string) {
+	return func(ctx context.Context, name string) (bool, string) {
+		argv := sf.Service.Spec.Checkpoints[name]
+		if name == rollout.RunMigrate && sf.Service.Spec.Database != nil {
+			argv = sf.Service.Spec.Database.Migrate
+		}
+		if len(argv) == 0 {
+			return false, fmt.Sprintf("%s has no command for %s", sf.Path, name)
+		}
+		var envv []string
+		if l := env.Target.Local; l != nil {
+			envv = append(envv, "HUGAI_URL=http://"+l.Listen)
+		}
+		return runArgv(ctx, argv, filepath.Dir(sf.Path), envv, runTimeout)
 	}
 }
 

@@ -24,21 +24,30 @@ func (a *app) validateCmd() *cobra.Command {
 		Use:   "validate FILE...",
 		Short: "Check service files (hugai.yaml) and DeploymentPlans",
 		Long: "validate reads each file, checks every document in it (Service, DeploymentPlan, HugAIDeployment)\n" +
-			"and reports every problem with its file, line and field. Exit code 2 when any file is invalid.",
+			"and reports every problem with its file, line and field. Exit code 2 when any file is invalid.\n\n" +
+			"Given the service file too (hugai validate hugai.yaml plan.yaml), each plan is also checked\n" +
+			"against it as execute would: every metric measurable, every automated checkpoint runnable,\n" +
+			"every alerting channel configured.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			var results []validateResult
 			bad := false
+			files := map[string][]plan.Document{}
+			var services []*plan.Service
 			for _, path := range args {
 				r := validateResult{File: path}
 				data, err := readInput(path)
 				if err == nil {
 					var docs []plan.Document
 					docs, err = plan.ParseFile(path, data)
+					files[path] = docs
 					for _, d := range docs {
 						r.Documents = append(r.Documents, d.Kind)
 						for _, w := range d.Warnings {
 							r.Warnings = append(r.Warnings, w.Error())
+						}
+						if svc, ok := d.Value.(*plan.Service); ok {
+							services = append(services, svc)
 						}
 					}
 				}
@@ -55,6 +64,15 @@ func (a *app) validateCmd() *cobra.Command {
 				}
 				r.Valid = len(r.Errors) == 0
 				results = append(results, r)
+			}
+			for i := range results {
+				r := &results[i]
+				for _, e := range checkAgainstServices(r.File, files[r.File], services) {
+					r.Errors = append(r.Errors, e.Error())
+				}
+				if len(r.Errors) > 0 {
+					r.Valid, bad = false, true
+				}
 			}
 			err := a.print(output, results, func(w io.Writer) error {
 				for _, r := range results {
@@ -109,4 +127,50 @@ func (a *app) schemaCmd() *cobra.Command {
 	}
 	c.Flags().StringVar(&out, "out", "-", "write the schema to FILE")
 	return c
+}
+
+// checkAgainstServices checks each plan of a file against the service file given with it (the one
+// its spec.service names, or the only one), for its environment or, naming none, for every
+// environment of the service.
+func checkAgainstServices(file string, docs []plan.Document, services []*plan.Service) plan.Errors {
+	var out plan.Errors
+	seen := map[string]bool{}
+	for _, d := range docs {
+		if d.Kind != plan.KindDeploymentPlan && d.Kind != plan.KindHugAIDeployment {
+			continue
+		}
+		run, err := plan.RunOf(file, d)
+		if err != nil {
+			continue
+		}
+		svc := serviceFor(run.Plan.Spec.Service, services)
+		if svc == nil {
+			continue
+		}
+		envs := []string{run.Plan.Spec.Environment}
+		if envs[0] == "" && len(svc.Spec.Environments) > 0 {
+			envs = svc.EnvironmentNames()
+		}
+		for _, env := range envs {
+			for _, e := range plan.CheckAgainst(file, d.Positions, run.Plan, run.Rename, svc, env) {
+				if !seen[e.Error()] {
+					seen[e.Error()] = true
+					out = append(out, e)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func serviceFor(name string, services []*plan.Service) *plan.Service {
+	for _, s := range services {
+		if s.Metadata.Name == name {
+			return s
+		}
+	}
+	if len(services) == 1 {
+		return services[0]
+	}
+	return nil
 }

@@ -69,6 +69,13 @@ type Option func(*config)
 
 type config struct {
 	extra []string
+	any   bool
+}
+
+// AnyMetric accepts any metric name as a named metric: for a file read without the service file
+// that declares its metrics (a plan on its own), whose names are checked once it is known.
+func AnyMetric() Option {
+	return func(c *config) { c.any = true }
 }
 
 // WithMetrics allows named metrics (hugai.yaml's metrics) besides the builtins. They take plain
@@ -91,7 +98,7 @@ func (c *config) resolve(name string) (string, Kind, bool) {
 		k, _ := MetricKind(a)
 		return a, k, true
 	}
-	return name, Number, false
+	return name, Number, c.any
 }
 
 func (c *config) known() []string {

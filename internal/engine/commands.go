@@ -23,10 +23,11 @@ func (e *Engine) Start(ctx context.Context, actor string, req api.StartRequest) 
 	if name == "" {
 		name = "plan"
 	}
-	p, _, err := plan.ParsePlan(name, req.Plan)
+	run, err := plan.ParseRun(name, req.Plan)
 	if err != nil {
 		return api.Rollout{}, badInput("%v", err)
 	}
+	p := run.Plan
 	fill := func(dst *string, v string) {
 		if v != "" {
 			*dst = v
@@ -59,8 +60,11 @@ func (e *Engine) Start(ctx context.Context, actor string, req api.StartRequest) 
 	if err != nil {
 		return api.Rollout{}, badInput("%v", err)
 	}
-	spec, err := rollout.Compile(p, rollout.Options{Env: env, AutoRollback: !req.NoAutoRollback, RequireApproval: req.RequireApproval,
-		SmokeTest: len(sf.Service.Spec.SmokeTest) > 0, DatabaseRollback: sf.Service.Spec.Database != nil && len(sf.Service.Spec.Database.Rollback) > 0})
+	if errs := plan.CheckAgainst(name, run.Positions, p, run.Rename, sf.Service, p.Spec.Environment); len(errs) > 0 {
+		return api.Rollout{}, badInput("%v\n(checked against %s)", errs, sf.Path)
+	}
+	spec, err := rollout.Compile(p, rollout.Options{Service: sf.Service, Env: env, NoAutoRollback: req.NoAutoRollback,
+		NoMonitoring: req.NoMonitoring, RequireApproval: req.RequireApproval})
 	if err != nil {
 		return api.Rollout{}, badInput("%s: %v", name, err)
 	}
@@ -103,6 +107,7 @@ func (e *Engine) Start(ctx context.Context, actor string, req api.StartRequest) 
 	}
 	now := e.cfg.Clock.Now().UTC()
 	st := rollout.New(stable, p.Spec.Version, now)
+	st.StartedBy = actor
 	state, err := json.Marshal(frozenPlan{Spec: spec, State: st})
 	if err != nil {
 		return api.Rollout{}, err
@@ -146,7 +151,7 @@ func (e *Engine) Do(ctx context.Context, id, actor string, cmd api.Command) (api
 	if cmd.Kind == api.CommandRollback && st.Phase == rollout.Succeeded {
 		return e.rollbackRelease(ctx, r, spec, st, actor, cmd.Emergency)
 	}
-	c := rollout.Command{Kind: cmd.Kind, Actor: actor, Comment: cmd.Comment, Full: cmd.Full, Emergency: cmd.Emergency}
+	c := rollout.Command{Kind: cmd.Kind, Actor: actor, Gate: cmd.Gate, Comment: cmd.Comment, Full: cmd.Full, Emergency: cmd.Emergency}
 	if err := rollout.Validate(spec, st, c); err != nil {
 		var ce *rollout.CommandError
 		if errors.As(err, &ce) {
@@ -171,27 +176,21 @@ func (e *Engine) Do(ctx context.Context, id, actor string, cmd api.Command) (api
 		if c.Kind == "reject" {
 			decision = "rejected"
 		}
-		approvals = append(approvals, store.Approval{RolloutID: r.ID, Gate: gateName(spec, st), Actor: actor, Decision: decision, Comment: c.Comment, Time: e.cfg.Clock.Now().UTC()})
+		gate := rollout.CurrentGate(spec, st).Name
+		if c.Gate != "" {
+			gate = c.Gate // Validate checked it is the current gate or an optional checkpoint
+		}
+		approvals = append(approvals, store.Approval{RolloutID: r.ID, Gate: gate, Actor: actor, Decision: decision, Comment: c.Comment, Time: e.cfg.Clock.Now().UTC()})
 	}
 	nst, events, _ := rollout.Step(spec, st, obs, e.cfg.Clock.Now())
 	r, err = e.commit(ctx, r, spec, nst, events, nil, approvals)
 	if err != nil {
 		return api.Rollout{}, err
 	}
-	e.notify(ctx, r, st, nst)
+	e.notify(ctx, r, spec, st, nst)
 	e.kick()
 	e.broadcast()
 	return e.view(ctx, r)
-}
-
-func gateName(spec rollout.Spec, st rollout.State) string {
-	if st.GateIndex < len(spec.Gates) {
-		return spec.Gates[st.GateIndex].Name
-	}
-	if st.StepIndex < len(spec.Steps) && spec.Steps[st.StepIndex].Gate != nil {
-		return spec.Steps[st.StepIndex].Gate.Name
-	}
-	return "approval"
 }
 
 func (e *Engine) load(ctx context.Context, id string) (store.Rollout, error) {

@@ -43,6 +43,9 @@ type Runtime struct {
 	SmokeTest func(ctx context.Context, preview bool) (passed bool, output string)
 	// DatabaseRollback runs the service file's database.rollback command.
 	DatabaseRollback func(ctx context.Context) (passed bool, output string)
+	// Run runs a command of a rollout's Spec.Runs by name: an automated checkpoint's command from
+	// the service file, or database.migrate (rollout.RunMigrate).
+	Run func(ctx context.Context, name string) (passed bool, output string)
 }
 
 // ServiceFile is a service file the server was given.

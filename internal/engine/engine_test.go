@@ -181,7 +181,7 @@ func TestEngineCanaryAndRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := w.run(e, rt, first.ID, 10); v.Phase != "Succeeded" {
+	if v := w.run(e, rt, first.ID, 60); v.Phase != "Succeeded" { // ready, then judged on one window at full traffic
 		t.Fatalf("first deploy: %s", v.Phase)
 	}
 
@@ -243,7 +243,7 @@ func TestEngineRollsBackAndRefusesBadInput(t *testing.T) {
 	ctx := context.Background()
 	e, rt, _ := w.engine()
 	first, _ := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(canaryPlan), Version: "v1"})
-	w.run(e, rt, first.ID, 10)
+	w.run(e, rt, first.ID, 60)
 
 	w.errPct = 30
 	bad, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(canaryPlan), Version: "v3"})

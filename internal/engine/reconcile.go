@@ -53,6 +53,7 @@ func (e *Engine) step(ctx context.Context, rt *envRuntime, status target.Status)
 		want := rollout.Desired(spec, st)
 		obs.SmokeTest = rt.result(want.RunSmokeTest, want.SmokeTestID)
 		obs.Database = rt.result(want.RunDatabaseRollback, want.DatabaseRollbackID)
+		obs.Run = rt.result(want.Run != "", want.RunID)
 		now := e.cfg.Clock.Now()
 		nst, events, requeue := rollout.Step(spec, st, obs, now)
 		if len(events) > 0 || obs.Window != nil {
@@ -60,7 +61,7 @@ func (e *Engine) step(ctx context.Context, rt *envRuntime, status target.Status)
 				return desired, next, err
 			}
 			e.broadcast()
-			e.notify(ctx, r, st, nst)
+			e.notify(ctx, r, spec, st, nst)
 		}
 		next = min(next, requeue)
 		desired = rollout.Desired(spec, nst)
@@ -71,6 +72,14 @@ func (e *Engine) step(ctx context.Context, rt *envRuntime, status target.Status)
 					return true, "no smoke test in the service file"
 				}
 				return rt.rt.SmokeTest(ctx, preview)
+			})
+		}
+		if name := desired.Run; name != "" {
+			e.startRun(ctx, rt, desired.RunID, func(ctx context.Context) (bool, string) {
+				if rt.rt.Run == nil {
+					return false, "this server cannot run " + name
+				}
+				return rt.rt.Run(ctx, name)
 			})
 		}
 		if desired.RunDatabaseRollback {
@@ -266,19 +275,28 @@ var notifySeverity = map[rollout.Phase]string{
 // notify tells the service's channels when a rollout enters a phase people care about. It runs
 // after the commit and off the tick: a slow channel never holds a rollback back, and a failed
 // delivery is logged, not retried forever.
-func (e *Engine) notify(ctx context.Context, r store.Rollout, before, after rollout.State) {
+func (e *Engine) notify(ctx context.Context, r store.Rollout, spec rollout.Spec, before, after rollout.State) {
 	if before.Phase == after.Phase {
 		return
 	}
 	sev, ok := notifySeverity[after.Phase]
 	n := e.cfg.Notifiers[r.Service]
-	if !ok || n == nil {
+	if !ok || n == nil || spec.AlertsOff {
 		return
 	}
 	ev := notify.Event{
 		Service: r.Service, Environment: r.Environment, RolloutID: r.ID, Version: after.Candidate,
 		PreviousVersion: after.Stable, Phase: string(after.Phase), Reason: after.Reason, Message: after.Message,
 		Severity: sev, Time: e.cfg.Clock.Now().UTC(),
+	}
+	if len(spec.AlertChannels) > 0 {
+		// The plan names its channels: only those are told (by name, else by type).
+		ev.Channels = []int{}
+		if sf := e.service(r.Service); sf != nil {
+			for _, name := range spec.AlertChannels {
+				ev.Channels = append(ev.Channels, sf.Service.Channels(name)...)
+			}
+		}
 	}
 	go func() {
 		if err := n.Notify(context.WithoutCancel(ctx), ev); err != nil {

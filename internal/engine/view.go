@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hugai-dev/hugai/internal/api"
@@ -76,16 +77,10 @@ func (e *Engine) view(_ context.Context, r store.Rollout) (api.Rollout, error) {
 		v.Analysis = append(v.Analysis, cr)
 	}
 
+	v.Overrides = spec.Overrides
+	v.Checkpoints = checkpointsView(spec, st)
 	if st.Phase == rollout.AwaitingApproval && st.WaitingSince != nil {
-		var g rollout.Gate
-		switch {
-		case st.RollbackAt != nil:
-			g = spec.RollbackGate
-		case st.GateIndex < len(spec.Gates):
-			g = spec.Gates[st.GateIndex]
-		case st.StepIndex < len(spec.Steps) && spec.Steps[st.StepIndex].Gate != nil:
-			g = *spec.Steps[st.StepIndex].Gate
-		}
+		g := rollout.CurrentGate(spec, st)
 		pa := &api.PendingApproval{Gate: g.Name, Approvers: g.Approvers, Needed: g.Count, Deadline: st.WaitingSince.Add(g.Timeout)}
 		for _, a := range st.Approvals {
 			pa.Received = append(pa.Received, a.Actor)
@@ -93,4 +88,62 @@ func (e *Engine) view(_ context.Context, r store.Rollout) (api.Rollout, error) {
 		v.Approval = pa
 	}
 	return v, nil
+}
+
+// checkpointsView says where each of the plan's checkpoints stands.
+func checkpointsView(spec rollout.Spec, st rollout.State) []api.Checkpoint {
+	var out []api.Checkpoint
+	run := 0
+	for _, c := range spec.Checkpoints {
+		v := api.Checkpoint{Name: c.Name, Required: c.Required, How: c.How, State: "pending"}
+		switch c.How {
+		case rollout.CheckpointGate:
+			i := slices.IndexFunc(spec.Gates, func(g rollout.Gate) bool { return g.Name == c.Name })
+			switch {
+			case i < st.GateIndex:
+				v.State = "passed"
+			case i == st.GateIndex && st.Phase == rollout.AwaitingApproval && st.RollbackAt == nil:
+				v.State = "waiting"
+			}
+		case rollout.CheckpointSignOff:
+			v.State = "open"
+			for _, so := range st.SignOffs {
+				if so.Checkpoint == c.Name {
+					v.State = "signed-off"
+					v.SignedOff = append(v.SignedOff, so.Actor)
+				}
+			}
+		case rollout.CheckpointReadiness:
+			if st.ReadyAt != nil {
+				v.State = "passed"
+			}
+		case rollout.CheckpointAnalysis:
+			if st.Judged {
+				v.State = "passed"
+			}
+		case rollout.CheckpointSmoke:
+			switch {
+			case st.Smoke != nil && st.Smoke.Passed:
+				v.State = "passed"
+			case st.Smoke != nil || st.Reason == rollout.ReasonSmokeTest:
+				v.State = "failed"
+			case st.SmokeRequestedAt != nil:
+				v.State = "running"
+			}
+		case rollout.CheckpointCommand:
+			i := slices.IndexFunc(spec.Runs, func(r rollout.RunSpec) bool { return r.Name == c.Name })
+			switch {
+			case i < 0:
+			case i < st.RunIndex && st.Reason == rollout.ReasonCheckpoint && i == st.RunIndex-1:
+				v.State = "failed"
+			case i < st.RunIndex:
+				v.State = "passed"
+			case i == st.RunIndex && st.RunRequestedAt != nil:
+				v.State = "running"
+			}
+			run++
+		}
+		out = append(out, v)
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -25,6 +26,9 @@ type Event struct {
 	Severity        string    `json:"severity"` // info|warning|critical; empty reads as info
 	Time            time.Time `json:"time"`
 	URL             string    `json:"url,omitempty"` // optional link to the rollout
+	// Channels, when not nil, are the only channels told: indexes of the service file's
+	// notifications (a plan's monitoring.alerting.channels).
+	Channels []int `json:"-"`
 }
 
 // Notifier delivers one event to one place.
@@ -78,6 +82,8 @@ const DefaultTimeout = 10 * time.Second
 
 // Channel is one destination of a Fanout.
 type Channel struct {
+	// Index is the channel's place in the service file's notifications (Event.Channels).
+	Index    int
 	Name     string   // for errors, e.g. "notifications[0] (slack)"
 	Min      Severity // the channel gets events at or above it
 	Notifier Notifier
@@ -102,7 +108,7 @@ func (f *Fanout) Notify(ctx context.Context, e Event) error {
 	errs := make([]error, len(f.Channels))
 	var wg sync.WaitGroup
 	for i, ch := range f.Channels {
-		if sev < ch.Min {
+		if sev < ch.Min || e.Channels != nil && !slices.Contains(e.Channels, ch.Index) {
 			continue
 		}
 		wg.Go(func() {
@@ -156,6 +162,9 @@ func FromConfig(ns []plan.Notification, getenv func(string) string) (*Fanout, er
 	var errs []error
 	for i, n := range ns {
 		name := fmt.Sprintf("notifications[%d] (%s)", i, n.Type)
+		if n.Name != "" {
+			name = fmt.Sprintf("notifications[%d] (%s)", i, n.Name)
+		}
 		build, ok := builders[n.Type]
 		if !ok {
 			errs = append(errs, fmt.Errorf("notifications[%d]: unknown type %q (known: %s)", i, n.Type, strings.Join(KnownTypes(), ", ")))
@@ -166,7 +175,7 @@ func FromConfig(ns []plan.Notification, getenv func(string) string) (*Fanout, er
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 			continue
 		}
-		f.Channels = append(f.Channels, Channel{Name: name, Min: min, Notifier: build(n, getenv)})
+		f.Channels = append(f.Channels, Channel{Index: i, Name: name, Min: min, Notifier: build(n, getenv)})
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -39,7 +39,11 @@ type ServiceSpec struct {
 	Environments     map[string]Environment `json:"environments,omitempty"`
 	Database         *Database              `json:"database,omitempty"`
 	SmokeTest        []string               `json:"smokeTest,omitempty"`
-	Notifications    []Notification         `json:"notifications,omitempty"`
+	// Checkpoints are the commands (argv, no shell) of automated checkpoints a plan names that
+	// hugai does not know itself, e.g. security-scan: ["trivy", "fs", "--exit-code", "1", "."].
+	// Exit 0 passes; $HUGAI_URL is the service's address.
+	Checkpoints   map[string][]string `json:"checkpoints,omitempty"`
+	Notifications []Notification      `json:"notifications,omitempty"`
 }
 
 // Target types.
@@ -151,9 +155,11 @@ type MonitorSettings struct {
 
 // Policy is an environment's governance: who approves, how many, and when not to deploy.
 type Policy struct {
-	Approvers           []string       `json:"approvers,omitempty"`
-	ApprovalsRequired   int            `json:"approvalsRequired,omitempty"`
-	ApprovalTimeout     *Duration      `json:"approvalTimeout,omitempty"`
+	Approvers         []string  `json:"approvers,omitempty"`
+	ApprovalsRequired int       `json:"approvalsRequired,omitempty"`
+	ApprovalTimeout   *Duration `json:"approvalTimeout,omitempty"`
+	// FourEyes: whoever started a rollout may not approve it.
+	FourEyes            *bool          `json:"fourEyes,omitempty"`
 	RequireApprovalFrom string         `json:"requireApprovalFrom,omitempty"`
 	Timezone            string         `json:"timezone,omitempty"`
 	FreezeWindows       []FreezeWindow `json:"freezeWindows,omitempty"`
@@ -174,6 +180,8 @@ type Database struct {
 
 // Notification is a channel hugai tells about rollouts.
 type Notification struct {
+	// Name is what a plan's monitoring.alerting.channels calls the channel (default: its type).
+	Name       string `json:"name,omitempty"`
 	Type       string `json:"type"`
 	WebhookURL string `json:"webhookURL,omitempty"`
 	URL        string `json:"url,omitempty"`

@@ -19,14 +19,28 @@ type checker struct {
 	pos   Positions
 	errs  Errors
 	warns Errors
+	// rename maps a path of the document checked to the path in the file (a HugAIDeployment
+	// checked as the DeploymentPlan it runs as); nil: the same.
+	rename func(string) string
+}
+
+func (c *checker) at(path string) *FieldError {
+	if c.rename != nil {
+		path = c.rename(path)
+	}
+	return &FieldError{File: c.file, Line: c.pos.Line(path), Path: path}
 }
 
 func (c *checker) errorf(path, format string, args ...any) {
-	c.errs = append(c.errs, &FieldError{File: c.file, Line: c.pos.Line(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+	e := c.at(path)
+	e.Msg = fmt.Sprintf(format, args...)
+	c.errs = append(c.errs, e)
 }
 
 func (c *checker) warnf(path, format string, args ...any) {
-	c.warns = append(c.warns, &FieldError{File: c.file, Line: c.pos.Line(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+	e := c.at(path)
+	e.Msg = fmt.Sprintf(format, args...)
+	c.warns = append(c.warns, e)
 }
 
 var (
@@ -77,11 +91,17 @@ func (c *checker) oneOf(path, v string, allowed []string) bool {
 	return false
 }
 
+// criteria checks a criteria text; metrics nil accepts any metric name (a plan read without its
+// service file: CheckAgainst checks the names once the service is known).
 func (c *checker) criteria(path, s string, metrics []string) {
 	if s == "" {
 		return
 	}
-	if _, err := criteria.Parse(s, criteria.WithMetrics(metrics...)); err != nil {
+	opt := criteria.WithMetrics(metrics...)
+	if metrics == nil {
+		opt = criteria.AnyMetric()
+	}
+	if _, err := criteria.Parse(s, opt); err != nil {
 		c.errorf(path, "%v", err)
 	}
 }
@@ -148,13 +168,18 @@ func (s *Service) validate(c *checker) {
 			}
 		}
 		c.criteria(p+".successCriteria", env.SuccessCriteria, metricNames)
+		if env.SuccessCriteria != "" {
+			for _, why := range s.unmeasurable(env.SuccessCriteria, envTargetType(sp.Target, env.Target)) {
+				c.errorf(p+".successCriteria", "%s", why)
+			}
+		}
 		if a := env.Analysis; a != nil {
 			c.positive(p+".analysis.interval", a.Interval)
 			if a.MinimumSamples < 0 {
 				c.errorf(p+".analysis.minimumSamples", "must not be negative")
 			}
-			if a.Method != "" {
-				c.oneOf(p+".analysis.method", a.Method, []string{MethodThreshold, MethodSequential})
+			if a.Method != "" && c.oneOf(p+".analysis.method", a.Method, []string{MethodThreshold, MethodSequential}) && a.Method == MethodSequential {
+				c.errorf(p+".analysis.method", "sequential is not available in this hugai yet: use threshold")
 			}
 		}
 		if m := env.Monitoring; m != nil && m.Duration != nil && m.Duration.Duration < 0 {
@@ -180,9 +205,44 @@ func (s *Service) validate(c *checker) {
 			c.errorf("spec.database.rollback", "missing: a release that migrates must be able to roll the migration back")
 		}
 	}
+	names := map[string]bool{}
 	for i, n := range sp.Notifications {
-		c.notification(fmt.Sprintf("spec.notifications[%d]", i), n)
+		np := fmt.Sprintf("spec.notifications[%d]", i)
+		c.notification(np, n)
+		if n.Name != "" {
+			c.name(np+".name", n.Name, false)
+			if names[n.Name] {
+				c.errorf(np+".name", "%q is used twice: a plan's alerting channels name one channel each", n.Name)
+			}
+			names[n.Name] = true
+		}
 	}
+	for _, name := range sortedKeys(sp.Checkpoints) {
+		cp := "spec.checkpoints." + name
+		c.name(cp, name, true)
+		if slices.Contains(KnownCheckpoints, name) {
+			c.errorf(cp, "hugai runs %s itself; name your own checkpoint differently", name)
+		}
+		if len(sp.Checkpoints[name]) == 0 || sp.Checkpoints[name][0] == "" {
+			c.errorf(cp, "missing: the argv to run, e.g. [\"trivy\", \"fs\", \".\"]")
+		}
+	}
+	if len(sp.HealthChecks) > 1 && sp.Target.Type == TargetLocal {
+		c.errorf("spec.healthChecks[1]", "the local target probes one health check per replica: keep one (a path can check several things)")
+	}
+	for i, m := range sp.Metrics {
+		if provider := providerOf(&m); m.Name != "" && !slices.Contains(AvailableProviders, provider) {
+			c.warnf(fmt.Sprintf("spec.metrics[%d].provider", i), "%s is not available in this hugai yet: a criterion, trigger or monitor on %s is refused until it is", provider, m.Name)
+		}
+	}
+}
+
+// envTargetType is the kind of target an environment deploys to.
+func envTargetType(service Target, env *Target) string {
+	if env != nil && env.Type != "" {
+		return env.Type
+	}
+	return service.Type
 }
 
 func (c *checker) target(p string, t *Target, full bool) {

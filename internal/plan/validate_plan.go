@@ -232,7 +232,7 @@ func (c *checker) analysisMetric(p string, m AnalysisMetric) {
 	if m.SuccessCondition == "" {
 		c.errorf(p+".successCondition", "missing: e.g. error_rate<1%%")
 	} else {
-		c.criteria(p+".successCondition", m.SuccessCondition, []string{m.Name})
+		c.criteria(p+".successCondition", m.SuccessCondition, nil)
 	}
 	c.positive(p+".interval", m.Interval)
 	for f, v := range map[string]int{"count": m.Count, "minimumSamples": m.MinimumSamples} {
@@ -313,6 +313,9 @@ func (d *HugAIDeployment) validate(c *checker) {
 	s := &d.Spec
 	c.strategy("spec.strategy", &s.Strategy)
 	if r := s.Rollout; r != nil {
+		if t := NormalizeStrategy(s.Strategy.Type); t != "" && t != StrategyCanary && len(r.Steps) > 0 {
+			c.errorf("spec.rollout.steps", "weights step a canary, but the strategy type is %s", t)
+		}
 		for i, st := range r.Steps {
 			if st.Weight < 0 || st.Weight > 100 {
 				c.errorf(fmt.Sprintf("spec.rollout.steps[%d].weight", i), "%d is not within 0..100", st.Weight)

@@ -111,10 +111,13 @@ func governance(env *plan.Env, level, window string, migrations []string, svc *p
 	} else {
 		decide("approval", "not required", "risk %s is below the policy's requireApprovalFrom %s and no freeze window is active", level, pol.RequireApprovalFrom)
 	}
+	if len(env.HealthChecks) > 0 {
+		g.Checkpoints = append(g.Checkpoints, plan.Checkpoint{
+			Name: plan.CheckpointHealth, Required: true, Automated: true,
+			Reason: fmt.Sprintf("%d health check(s) gate readiness: no traffic moves before", len(env.HealthChecks)),
+		})
+	}
 	g.Checkpoints = append(g.Checkpoints, plan.Checkpoint{
-		Name: "health-check", Required: true, Automated: true,
-		Reason: fmt.Sprintf("%d health check(s) gate readiness and every step", len(env.HealthChecks)),
-	}, plan.Checkpoint{
 		Name: "performance-validation", Required: true, Automated: true,
 		Reason: "success criteria " + env.SuccessCriteria,
 	})
@@ -149,13 +152,13 @@ func rollback(env *plan.Env, migrations []string, svc *plan.Service, steps bool,
 		plan.RollbackStep{Name: "instance_rollback", Action: plan.ActionDeployPrevious, Target: "previous", MaxDuration: ptr(plan.D(5 * time.Minute))},
 	)
 	if len(migrations) > 0 {
-		r.Steps = append(r.Steps, plan.RollbackStep{
-			Name: "database_rollback", Action: plan.ActionDatabaseMigration, Target: "previous",
-			MaxDuration: ptr(plan.D(2 * time.Minute)), RequiresApproval: true,
-		})
 		if db := svc.Spec.Database; db == nil || len(db.Rollback) == 0 {
-			decide("database rollback", "needs a command", "the release changes %d migration(s) but hugai.yaml has no spec.database.rollback: add it, or the database step will stop for a person", len(migrations))
+			decide("database rollback", "none", "the release changes %d migration(s) but hugai.yaml has no spec.database.rollback: a rollback leaves the schema as the release's (add the command to get a database step)", len(migrations))
 		} else {
+			r.Steps = append(r.Steps, plan.RollbackStep{
+				Name: "database_rollback", Action: plan.ActionDatabaseMigration, Target: "previous",
+				MaxDuration: ptr(plan.D(2 * time.Minute)), RequiresApproval: true,
+			})
 			decide("database rollback", "requires approval", "the release changes %d migration(s) (%s); rolling the schema back can lose data, so a person approves it unless --emergency", len(migrations), listShort(migrations))
 		}
 	}
@@ -186,7 +189,11 @@ func monitoring(svc *plan.Service, env *plan.Env) *plan.Monitoring {
 	if len(svc.Spec.Notifications) > 0 {
 		var channels []string
 		for _, n := range svc.Spec.Notifications {
-			channels = append(channels, n.Type)
+			ch := n.Type
+			if n.Name != "" {
+				ch = n.Name
+			}
+			channels = append(channels, ch)
 		}
 		m.Alerting = &plan.Alerting{Enabled: ptr(true), Channels: sortedUnique(channels)}
 	}

@@ -31,7 +31,7 @@ import (
 // DefaultSwitchSteps are the weights of a gradual switch when the plan names none.
 var DefaultSwitchSteps = []int{25, 50, 100}
 
-func (s *Spec) compileBlueGreen(p *plan.DeploymentPlan, o Options) error {
+func (s *Spec) compileBlueGreen(p *plan.DeploymentPlan, smokeTest bool) error {
 	bg := p.Spec.Strategy.BlueGreen
 	if bg == nil {
 		bg = &plan.BlueGreenStrategy{}
@@ -47,7 +47,7 @@ func (s *Spec) compileBlueGreen(p *plan.DeploymentPlan, o Options) error {
 	if bg.AutoSwitchBack != nil && !*bg.AutoSwitchBack {
 		s.AutoRollback = false
 	}
-	if o.SmokeTest {
+	if smokeTest {
 		s.SmokeTest = true
 		s.Steps = append(s.Steps, StepSpec{Kind: KindSmokeTest})
 	}

@@ -19,6 +19,10 @@ func testEnv(replicas int) *plan.Env {
 	}
 }
 
+func smokeService() *plan.Service {
+	return &plan.Service{Spec: plan.ServiceSpec{SmokeTest: []string{"true"}}}
+}
+
 func dur(d time.Duration) *plan.Duration { return &plan.Duration{Duration: d} }
 
 func compile(t *testing.T, st plan.Strategy, o Options, edit func(*plan.PlanSpec)) Spec {
@@ -30,7 +34,6 @@ func compile(t *testing.T, st plan.Strategy, o Options, edit func(*plan.PlanSpec
 	if o.Env == nil {
 		o.Env = testEnv(4)
 	}
-	o.AutoRollback = true
 	s, err := Compile(p, o)
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +62,7 @@ func TestCompileEveryStrategy(t *testing.T) {
 	yes, no := true, false
 	bg := compile(t, plan.Strategy{Type: "blue-green", BlueGreen: &plan.BlueGreenStrategy{
 		Switch: "gradual", ValidationPeriod: dur(10 * time.Minute), AutoPromotion: &no, AutoSwitchBack: &yes,
-	}}, Options{SmokeTest: true}, nil)
+	}}, Options{Service: smokeService()}, nil)
 	want := "smoke test; pause until promoted; setWeight 25%; pause 30s; setWeight 50%; pause 30s; setWeight 100%; pause 10m"
 	if bg.Strategy != plan.StrategyBlueGreen || describe(bg.Steps) != want || !bg.SmokeTest || !bg.AutoRollback || bg.ScaleDownDelay != plan.DefaultScaleDownDelay {
 		t.Fatalf("blue-green: %s %+v", describe(bg.Steps), bg)

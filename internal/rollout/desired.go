@@ -20,6 +20,25 @@ func Desired(spec Spec, st State) DesiredState {
 		desiredRollback(spec, st, &d)
 		return d
 	}
+	if st.Stable == "" && d.HoldTimeout == 0 {
+		// A first deploy: requests wait for the first version rather than fail.
+		d.HoldTimeout = plan.DefaultHoldTimeout
+	}
+	if st.RunIndex < len(spec.Runs) && !st.Phase.Terminal() {
+		// The commands run before anything is deployed: what ran before keeps running.
+		onlyStable()
+		if st.Phase == Progressing && st.RunRequestedAt != nil {
+			d.Run, d.RunID = spec.Runs[st.RunIndex].Name, RunID(st.RunIndex, *st.RunRequestedAt)
+		}
+		return d
+	}
+	if (st.Phase == Progressing || st.Phase == Verifying) && st.SmokeRequestedAt != nil {
+		d.RunSmokeTest, d.SmokeTestID = true, SmokeTestID(*st.SmokeRequestedAt)
+		if st.Phase == Progressing && st.Weight == 0 {
+			// Before any traffic moves the smoke test reaches the candidate alone.
+			d.Preview = st.Candidate
+		}
+	}
 	switch spec.Strategy {
 	case plan.StrategyRecreate:
 		desiredRecreate(spec, st, &d, onlyStable)
@@ -40,9 +59,6 @@ func Desired(spec Spec, st State) DesiredState {
 		d.Canary = st.Candidate
 		if spec.Strategy == plan.StrategyBlueGreen {
 			d.Preview = st.Candidate
-		}
-		if st.Phase == Progressing && st.SmokeRequestedAt != nil {
-			d.RunSmokeTest, d.SmokeTestID = true, SmokeTestID(*st.SmokeRequestedAt)
 		}
 		if st.Stable == "" {
 			d.Weights[st.Candidate] = 100

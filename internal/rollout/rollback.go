@@ -192,7 +192,7 @@ func (p *stepper) rollbackStep(step RollbackStepSpec) (done bool, failed string)
 		if !p.previousBack() {
 			return false, ""
 		}
-		if !p.spec.VerifySmoke {
+		if !p.spec.VerifySmoke || s.Stable == "" {
 			return true, ""
 		}
 		if s.SmokeRequestedAt == nil {

@@ -60,12 +60,16 @@ type sim struct {
 	// held counts the seconds during which traffic pointed at a version with no ready replica.
 	held, maxHeld time.Duration
 	weights       []int // the candidate's distinct weights, in order
+	// runs are the commands of Spec.Runs run, by request ID; ran in order; runFails by name.
+	runs     map[string]string
+	ran      []string
+	runFails map[string]bool
 }
 
 func newSim(t *testing.T, spec Spec, stable string) *sim {
 	s := &sim{t: t, spec: spec, st: New(stable, "v2", t0), now: t0, askedAt: map[string]time.Time{},
 		readyAfter: 3 * time.Second, requests: 500, latency: 0.1, stopping: map[string]time.Time{}, smokeRuns: map[string]int{}, dbRuns: map[string]int{},
-		asked: map[string]int{}, base: map[string]int{}}
+		asked: map[string]int{}, base: map[string]int{}, runs: map[string]string{}, runFails: map[string]bool{}}
 	if stable != "" {
 		s.askedAt[stable] = t0.Add(-time.Hour) // it has served for a while
 		s.asked[stable] = spec.Replicas
@@ -131,6 +135,11 @@ func (s *sim) observe() Observation {
 	if d.RunDatabaseRollback && s.dbRuns[d.DatabaseRollbackID] == 0 {
 		s.dbRuns[d.DatabaseRollbackID]++
 		obs.Database = &RunResult{ID: d.DatabaseRollbackID, Passed: !s.dbFails, Output: "make migrate-down", At: s.now}
+	}
+	if d.Run != "" && s.runs[d.RunID] == "" {
+		s.runs[d.RunID] = d.Run
+		s.ran = append(s.ran, d.Run)
+		obs.Run = &RunResult{ID: d.RunID, Passed: !s.runFails[d.Run], Output: d.Run + " output", At: s.now}
 	}
 	if d.RunSmokeTest && s.smokeRuns[d.SmokeTestID] == 0 {
 		s.smokeRuns[d.SmokeTestID]++
@@ -233,8 +242,9 @@ func TestGoodCanarySucceeds(t *testing.T) {
 	if s.st.Tally.Windows < 5 {
 		t.Fatalf("only %d windows judged over three minutes of pauses", s.st.Tally.Windows)
 	}
-	// 3 seconds to become ready + 3 minutes of pauses, ticked by the second.
-	if got := s.now.Sub(t0); got < 3*time.Minute || got > 3*time.Minute+10*time.Second {
+	// 3 seconds to become ready + 3 minutes of pauses + the window at 100% that judges it
+	// (30 s, judged 1 s after it ends), ticked by the second.
+	if got := s.now.Sub(t0); got < 3*time.Minute+30*time.Second || got > 3*time.Minute+45*time.Second {
 		t.Fatalf("took %s", got)
 	}
 }

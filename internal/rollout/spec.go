@@ -7,6 +7,7 @@ package rollout
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hugai-dev/hugai/internal/analysis"
@@ -48,7 +49,10 @@ type StepSpec struct {
 	// consecutive analysis windows.
 	Criteria []criteria.Condition `json:"criteria,omitempty"`
 	Windows  int                  `json:"windows,omitempty"`
-	Gate     *Gate                `json:"gate,omitempty"`
+	// Limits of an analysis step: its templates' failureLimit, consecutiveErrorLimit and
+	// inconclusiveLimit (the strictest of its metrics).
+	Limits *analysis.Limits `json:"limits,omitempty"`
+	Gate   *Gate            `json:"gate,omitempty"`
 }
 
 // Describe is the step for people.
@@ -120,20 +124,40 @@ type Spec struct {
 	DatabaseRollback bool               `json:"databaseRollback,omitempty"`
 	RollbackGate     Gate               `json:"rollbackGate"`
 	VerifySmoke      bool               `json:"verifySmoke,omitempty"`
+
+	// Runs are commands run after the start gates and before anything is deployed (checkpoints.go).
+	Runs []RunSpec `json:"runs,omitempty"`
+	// Checkpoints are the plan's checkpoints and how each is honoured, for people and the audit.
+	Checkpoints []CheckpointSpec `json:"checkpoints,omitempty"`
+	// SmokeInWatch runs the smoke test against the new version once it serves all traffic
+	// (rolling, recreate: they have no preview before it): a failure rolls back.
+	SmokeInWatch bool `json:"smokeInWatch,omitempty"`
+	// FourEyes: whoever started the rollout may not approve its gates.
+	FourEyes bool `json:"fourEyes,omitempty"`
+	// Overrides are the flags that overrode the plan, said in the live view.
+	Overrides []string `json:"overrides,omitempty"`
+	// AlertsOff (monitoring.alerting.enabled: false) tells no channel about this rollout;
+	// AlertChannels (monitoring.alerting.channels) names the service file's channels told, by
+	// name or else type (none named: all of them).
+	AlertsOff     bool     `json:"alertsOff,omitempty"`
+	AlertChannels []string `json:"alertChannels,omitempty"`
 }
 
 // DefaultSettle is the wait before a window is judged.
 const DefaultSettle = time.Second
 
-// Options are what the caller adds to a plan: the environment's settings and flags.
+// Options are what the caller adds to a plan: the service file, the environment's settings and
+// the flags. A flag overrides the plan only when the user set it to turn something off; a flag
+// left at its default, or one that confirms the default (--auto-rollback-on-failure,
+// --monitor-health), never does.
 type Options struct {
-	Env             *plan.Env
-	AutoRollback    bool
+	Service *plan.Service
+	Env     *plan.Env
+	// NoAutoRollback: --no-auto-rollback (or --auto-rollback-on-failure=false) was given.
+	NoAutoRollback bool
+	// NoMonitoring: --monitor-health=false was given.
+	NoMonitoring    bool
 	RequireApproval bool
-	// SmokeTest says the service file has a smoke test (blue-green runs it against green).
-	SmokeTest bool
-	// DatabaseRollback says the service file has a database.rollback command.
-	DatabaseRollback bool
 }
 
 // Compile turns a validated plan into a Spec. Unknown analysis templates are refused here: a plan
@@ -147,8 +171,21 @@ func Compile(p *plan.DeploymentPlan, o Options) (Spec, error) {
 		MinimumSamples:   uint64(env.MinimumSamples),
 		Limits:           analysis.DefaultLimits(),
 		ProgressDeadline: env.ProgressDeadline,
-		AutoRollback:     o.AutoRollback,
+		AutoRollback:     true,
 		Settle:           DefaultSettle,
+	}
+	svc := o.Service
+	if svc == nil {
+		svc = &plan.Service{}
+	}
+	if rb := p.Spec.Rollback; rb != nil && rb.Automatic != nil && !*rb.Automatic {
+		s.AutoRollback = false
+	}
+	if o.NoAutoRollback {
+		if s.AutoRollback {
+			s.Overrides = append(s.Overrides, "--no-auto-rollback: a failed analysis pauses for a person (the plan rolls back by itself)")
+		}
+		s.AutoRollback = false
 	}
 	if env.Method != "" && env.Method != plan.MethodThreshold {
 		return Spec{}, fmt.Errorf("analysis method %q is not available yet (threshold is)", env.Method)
@@ -163,7 +200,7 @@ func Compile(p *plan.DeploymentPlan, o Options) (Spec, error) {
 	if crit == "" {
 		crit = env.SuccessCriteria
 	}
-	conds, err := criteria.Parse(crit)
+	conds, err := criteria.Parse(crit, criteria.WithMetrics(svc.MetricNames()...))
 	if err != nil {
 		return Spec{}, fmt.Errorf("success criteria %q: %w", crit, err)
 	}
@@ -178,23 +215,44 @@ func Compile(p *plan.DeploymentPlan, o Options) (Spec, error) {
 			if !a.Required {
 				continue
 			}
-			s.Gates = append(s.Gates, gateOf(a.Name, a.Approvers, a.Count, a.Timeout, approvalTimeout))
+			approvers := a.Approvers
+			if len(approvers) == 0 {
+				approvers = env.Policy.Approvers
+			}
+			s.Gates = append(s.Gates, gateOf(a.Name, approvers, a.Count, a.Timeout, approvalTimeout))
 		}
+	}
+	if g := p.Spec.Strategy.Governance; g != nil && g.ApprovalRequired && len(s.Gates) == 0 {
+		s.Gates = append(s.Gates, gateOf(env.Name+"-approval", env.Policy.Approvers, env.Policy.ApprovalsRequired, nil, approvalTimeout))
 	}
 	if o.RequireApproval && len(s.Gates) == 0 {
 		s.Gates = append(s.Gates, gateOf(env.Name+"-approval", env.Policy.Approvers, env.Policy.ApprovalsRequired, nil, approvalTimeout))
+	}
+	s.FourEyes = env.Policy.FourEyes != nil && *env.Policy.FourEyes
+	if m := p.Spec.Monitoring; m != nil && m.Alerting != nil {
+		s.AlertsOff = m.Alerting.Enabled != nil && !*m.Alerting.Enabled
+		s.AlertChannels = m.Alerting.Channels
+		for _, ch := range m.Alerting.Channels {
+			if len(svc.Channels(ch)) == 0 {
+				return Spec{}, fmt.Errorf("alerting channel %q names no notification of the service file", ch)
+			}
+		}
 	}
 
 	if err := s.compileWatch(p, env); err != nil {
 		return Spec{}, err
 	}
+	if o.NoMonitoring && s.MonitorDuration > 0 {
+		s.Overrides = append(s.Overrides, fmt.Sprintf("--monitor-health=false: no watch after promotion (the plan watches for %s); the new version is still judged once at full traffic", plan.D(s.MonitorDuration)))
+		s.MonitorDuration = 0
+	}
 	switch s.Strategy {
 	case plan.StrategyCanary:
-		err = s.compileCanary(p, approvalTimeout, env)
+		err = s.compileCanary(p, approvalTimeout, env, svc.MetricNames())
 	case plan.StrategyRecreate:
 		err = s.compileRecreate(p)
 	case plan.StrategyBlueGreen:
-		err = s.compileBlueGreen(p, o)
+		err = s.compileBlueGreen(p, len(svc.Spec.SmokeTest) > 0)
 	case plan.StrategyRolling:
 		err = s.compileRolling(p)
 	default:
@@ -203,8 +261,11 @@ func Compile(p *plan.DeploymentPlan, o Options) (Spec, error) {
 	if err != nil {
 		return Spec{}, err
 	}
-	s.compileRollback(p, env, o.DatabaseRollback)
-	s.VerifySmoke = o.SmokeTest
+	s.compileRollback(p, env, svc.Spec.Database != nil && len(svc.Spec.Database.Rollback) > 0)
+	s.VerifySmoke = len(svc.Spec.SmokeTest) > 0
+	if err := s.compileCheckpoints(p, svc, env, approvalTimeout); err != nil {
+		return Spec{}, err
+	}
 	return s, nil
 }
 
@@ -216,21 +277,27 @@ func gateOf(name string, approvers []string, count int, timeout *plan.Duration, 
 	return g
 }
 
-func (s *Spec) compileCanary(p *plan.DeploymentPlan, approvalTimeout time.Duration, env *plan.Env) error {
+func (s *Spec) compileCanary(p *plan.DeploymentPlan, approvalTimeout time.Duration, env *plan.Env, metrics []string) error {
 	c := p.Spec.Strategy.Canary
 	if c != nil && c.ProgressDeadline != nil {
 		s.ProgressDeadline = c.ProgressDeadline.Duration
+	}
+	if c != nil && c.ScaleDownDelaySeconds > 0 {
+		// The stable version is kept, out of rotation, that long after promotion: the watch
+		// lasts at least as long, so a rollback within it is a routing change.
+		s.ScaleDownDelay = time.Duration(c.ScaleDownDelaySeconds) * time.Second
 	}
 	var steps []plan.CanaryStep
 	if c != nil {
 		steps = c.Steps
 	}
 	if c != nil && c.Analysis != nil {
-		conds, err := s.templateConditions(p, c.Analysis)
+		conds, err := s.templateConditions(p, c.Analysis, metrics)
 		if err != nil {
 			return err
 		}
 		s.Criteria = append(s.Criteria, conds...)
+		s.Limits = templateLimits(p, c.Analysis)
 	}
 	for i, st := range steps {
 		if st.SetWeight != nil {
@@ -244,7 +311,7 @@ func (s *Spec) compileCanary(p *plan.DeploymentPlan, approvalTimeout time.Durati
 			s.Steps = append(s.Steps, ps)
 		}
 		if st.Analysis != nil {
-			conds, err := s.templateConditions(p, st.Analysis)
+			conds, err := s.templateConditions(p, st.Analysis, metrics)
 			if err != nil {
 				return fmt.Errorf("step %d: %w", i, err)
 			}
@@ -255,7 +322,8 @@ func (s *Spec) compileCanary(p *plan.DeploymentPlan, approvalTimeout time.Durati
 					windows = max(windows, m.Count)
 				}
 			}
-			s.Steps = append(s.Steps, StepSpec{Kind: KindAnalysis, Criteria: conds, Windows: windows})
+			lim := templateLimits(p, st.Analysis)
+			s.Steps = append(s.Steps, StepSpec{Kind: KindAnalysis, Criteria: conds, Windows: windows, Limits: &lim})
 		}
 		if a := st.Approval; a != nil {
 			approvers := a.Approvers
@@ -273,7 +341,43 @@ func (s *Spec) compileCanary(p *plan.DeploymentPlan, approvalTimeout time.Durati
 	return nil
 }
 
-func (s *Spec) templateConditions(p *plan.DeploymentPlan, ref *plan.AnalysisRef) ([]criteria.Condition, error) {
+// templateLimits are the limits of the templates ref names: each metric's own (Argo's defaults
+// where it sets none), the strictest of them, since the templates' metrics are judged together.
+func templateLimits(p *plan.DeploymentPlan, ref *plan.AnalysisRef) analysis.Limits {
+	var out *analysis.Limits
+	for _, r := range ref.Templates {
+		t, _ := p.Spec.Template(r.TemplateName)
+		for _, m := range t.Metrics {
+			l := analysis.LimitsFrom(m.FailureLimit, m.ConsecutiveErrorLimit, m.InconclusiveLimit)
+			if out == nil {
+				out = &l
+				continue
+			}
+			out.FailureLimit = stricter(out.FailureLimit, l.FailureLimit)
+			out.ConsecutiveErrorLimit = stricter(out.ConsecutiveErrorLimit, l.ConsecutiveErrorLimit)
+			if l.InconclusiveLimit > 0 && (out.InconclusiveLimit <= 0 || l.InconclusiveLimit < out.InconclusiveLimit) {
+				out.InconclusiveLimit = l.InconclusiveLimit
+			}
+		}
+	}
+	if out == nil {
+		return analysis.DefaultLimits()
+	}
+	return *out
+}
+
+// stricter of two failure limits, where a negative one never fails.
+func stricter(a, b int) int {
+	switch {
+	case a < 0:
+		return b
+	case b < 0:
+		return a
+	}
+	return min(a, b)
+}
+
+func (s *Spec) templateConditions(p *plan.DeploymentPlan, ref *plan.AnalysisRef, metrics []string) ([]criteria.Condition, error) {
 	var out []criteria.Condition
 	for _, r := range ref.Templates {
 		t, ok := p.Spec.Template(r.TemplateName)
@@ -281,7 +385,7 @@ func (s *Spec) templateConditions(p *plan.DeploymentPlan, ref *plan.AnalysisRef)
 			return nil, fmt.Errorf("unknown analysis template %q", r.TemplateName)
 		}
 		for _, m := range t.Metrics {
-			conds, err := criteria.Parse(m.SuccessCondition, criteria.WithMetrics(m.Name))
+			conds, err := criteria.Parse(m.SuccessCondition, criteria.WithMetrics(append(slices.Clone(metrics), m.Name)...))
 			if err != nil {
 				return nil, fmt.Errorf("template %s metric %s: %w", t.Name, m.Name, err)
 			}

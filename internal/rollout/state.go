@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/hugai-dev/hugai/internal/analysis"
@@ -139,6 +140,31 @@ type State struct {
 	// ReleaseRollback marks the rollback of a release that had succeeded: its previous version
 	// had been stopped and comes back first.
 	ReleaseRollback bool `json:"releaseRollback,omitempty"`
+
+	// StartedBy is who asked for the rollout: with four-eyes, not one of its approvers.
+	StartedBy string `json:"startedBy,omitempty"`
+	// RunIndex counts the commands of Spec.Runs done (automated checkpoints, database.migrate);
+	// RunRequestedAt names the one running (RunID).
+	RunIndex       int        `json:"runIndex,omitempty"`
+	RunRequestedAt *time.Time `json:"runRequestedAt,omitempty"`
+	// SignOffs are the optional manual checkpoints people signed off.
+	SignOffs []SignOff `json:"signOffs,omitempty"`
+	// Judged is set once a window at full traffic met the success criteria on enough samples:
+	// no rollout reaches Succeeded before (Spec.Criteria empty: nothing to judge).
+	Judged bool `json:"judged,omitempty"`
+}
+
+// SignOff is a person's sign-off of an optional manual checkpoint.
+type SignOff struct {
+	Checkpoint string    `json:"checkpoint"`
+	Actor      string    `json:"actor"`
+	Comment    string    `json:"comment,omitempty"`
+	At         time.Time `json:"at"`
+}
+
+// RunID names the run of Spec.Runs[index] requested at t (several may be asked within one tick).
+func RunID(index int, t time.Time) string {
+	return "run-" + strconv.Itoa(index) + "-" + t.UTC().Format(time.RFC3339Nano)
 }
 
 // SmokeResult is the outcome of one smoke test run by the engine.
@@ -176,8 +202,10 @@ type Window struct {
 
 // Command is a person's action on a rollout.
 type Command struct {
-	Kind      string `json:"kind"` // approve, reject, promote, abort, resume, rollback
-	Actor     string `json:"actor"`
+	Kind  string `json:"kind"` // approve, reject, promote, abort, resume, rollback
+	Actor string `json:"actor"`
+	// Gate names the gate or checkpoint an approve or reject is for ("": the one waited at).
+	Gate      string `json:"gate,omitempty"`
 	Comment   string `json:"comment,omitempty"`
 	Full      bool   `json:"full,omitempty"`
 	Emergency bool   `json:"emergency,omitempty"`
@@ -193,6 +221,8 @@ type Observation struct {
 	SmokeTest *SmokeResult `json:"smokeTest,omitempty"`
 	// Database is the result of the database rollback Desired asked for.
 	Database *RunResult `json:"database,omitempty"`
+	// Run is the result of the command of Spec.Runs Desired asked for.
+	Run *RunResult `json:"run,omitempty"`
 }
 
 // Event is an audit event of a transition; the engine stores it with the new state in one
@@ -224,4 +254,8 @@ type DesiredState struct {
 	// DatabaseRollbackID and report it in Observation.Database.
 	RunDatabaseRollback bool   `json:"runDatabaseRollback,omitempty"`
 	DatabaseRollbackID  string `json:"databaseRollbackId,omitempty"`
+	// Run names the command of Spec.Runs to run once per RunID (an automated checkpoint's, or
+	// database.migrate) and report in Observation.Run.
+	Run   string `json:"run,omitempty"`
+	RunID string `json:"runId,omitempty"`
 }

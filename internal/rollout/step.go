@@ -90,6 +90,10 @@ func (p *stepper) command(c *Command) {
 	if c.Comment != "" {
 		payload["comment"] = c.Comment
 	}
+	if c.Kind == "approve" && c.Gate != "" && p.spec.signOffCheckpoint(c.Gate) {
+		p.signOff(c)
+		return
+	}
 	switch c.Kind {
 	case "approve":
 		s.Approvals = append(s.Approvals, Approval{Actor: c.Actor, Comment: c.Comment, At: p.now})
@@ -116,6 +120,13 @@ func (p *stepper) command(c *Command) {
 		p.emit("rollout.resumed", c.Actor, payload)
 		s.Tally = analysis.Tally{}
 		s.StepTally = analysis.Tally{}
+		if s.PromotedAt != nil {
+			// Paused after promotion (not judged in time): the watch starts again.
+			t := p.now
+			s.PromotedAt = &t
+			p.setPhase(Verifying, "", fmt.Sprintf("resumed by %s: watching %s again", c.Actor, s.Candidate))
+			return
+		}
 		if s.StepIndex < len(p.spec.Steps) && p.spec.Steps[s.StepIndex].Kind == KindPause && p.spec.Steps[s.StepIndex].Indefinite {
 			p.nextStep()
 		}
@@ -123,6 +134,12 @@ func (p *stepper) command(c *Command) {
 	case "promote":
 		payload["full"] = c.Full
 		p.emit("rollout.promote", c.Actor, payload)
+		if s.PromotedAt != nil {
+			// Paused after promotion: a person accepts the new version unjudged.
+			s.Judged = true
+			p.setPhase(Succeeded, "", fmt.Sprintf("%s serves all traffic; accepted by %s", s.Candidate, c.Actor))
+			return
+		}
 		switch {
 		case s.StepIndex < len(p.spec.Steps) && p.spec.Steps[s.StepIndex].Kind == KindSmokeTest:
 			// Never skipped: a green whose smoke test has not passed is never switched to.
@@ -157,11 +174,27 @@ func Validate(spec Spec, st State, cmd Command) error {
 	}
 	switch cmd.Kind {
 	case "approve", "reject":
+		if cmd.Gate != "" && spec.signOffCheckpoint(cmd.Gate) {
+			if cmd.Kind == "reject" {
+				return &CommandError{Conflict: true, Msg: fmt.Sprintf("%s is an optional checkpoint: sign it off, or leave it", cmd.Gate)}
+			}
+			for _, so := range st.SignOffs {
+				if so.Checkpoint == cmd.Gate && so.Actor == cmd.Actor {
+					return &CommandError{Conflict: true, Msg: fmt.Sprintf("%s already signed off %s", cmd.Actor, cmd.Gate)}
+				}
+			}
+			return nil
+		}
 		if st.Phase != AwaitingApproval {
 			return &CommandError{Conflict: true, Msg: fmt.Sprintf("the rollout is %s, not waiting for an approval", st.Phase)}
 		}
-		p := &stepper{spec: spec, s: st}
-		g := p.gate()
+		g := CurrentGate(spec, st)
+		if cmd.Gate != "" && cmd.Gate != g.Name {
+			return &CommandError{Conflict: true, Msg: fmt.Sprintf("the rollout waits at %s, not %s", g.Name, cmd.Gate)}
+		}
+		if spec.FourEyes && st.StartedBy != "" && cmd.Actor == st.StartedBy {
+			return &CommandError{Denied: true, Msg: fmt.Sprintf("%s started this rollout and may not approve it (four-eyes)", cmd.Actor)}
+		}
 		if len(g.Approvers) > 0 && !slices.Contains(g.Approvers, cmd.Actor) {
 			return &CommandError{Denied: true, Msg: fmt.Sprintf("%s is not an approver of %s (approvers: %s)", cmd.Actor, g.Name, strings.Join(g.Approvers, ", "))}
 		}
@@ -197,19 +230,23 @@ type CommandError struct {
 
 func (e *CommandError) Error() string { return e.Msg }
 
-// gate is the approval the rollout waits at: a start gate, or the current approval step's.
-func (p *stepper) gate() Gate {
-	if p.s.RollbackAt != nil {
-		return p.spec.RollbackGate
+// CurrentGate is the gate the rollout is at: the database-rollback gate during a rollback, a
+// start gate (an approval or a required manual checkpoint), or the current approval step's. It is
+// the one place that decides; the API's view and the approvals recorded use it too.
+func CurrentGate(spec Spec, st State) Gate {
+	if st.RollbackAt != nil {
+		return spec.RollbackGate
 	}
-	if p.s.GateIndex < len(p.spec.Gates) {
-		return p.spec.Gates[p.s.GateIndex]
+	if st.GateIndex < len(spec.Gates) {
+		return spec.Gates[st.GateIndex]
 	}
-	if p.s.StepIndex < len(p.spec.Steps) && p.spec.Steps[p.s.StepIndex].Gate != nil {
-		return *p.spec.Steps[p.s.StepIndex].Gate
+	if st.StepIndex < len(spec.Steps) && spec.Steps[st.StepIndex].Gate != nil {
+		return *spec.Steps[st.StepIndex].Gate
 	}
 	return Gate{Name: "approval", Count: 1}
 }
+
+func (p *stepper) gate() Gate { return CurrentGate(p.spec, p.s) }
 
 func (p *stepper) nextStep() {
 	p.s.SmokeRequestedAt = nil // a smoke test skipped by promote is no longer wanted
@@ -249,6 +286,9 @@ func (p *stepper) advance() {
 // start begins the rollout proper once the start gates are passed: recreate first stops the old
 // version, every other strategy starts the candidate beside it.
 func (p *stepper) start() {
+	if !p.runs() {
+		return
+	}
 	if p.spec.Strategy == plan.StrategyRecreate && p.s.Stable != "" {
 		p.stopStable()
 		return
@@ -338,6 +378,7 @@ func (p *stepper) health() bool {
 			t := p.now
 			s.ReadyAt = &t
 			p.emit("rollout.ready", "", map[string]any{"version": s.Candidate, "replicas": c.Ready})
+			p.checkpointsPassed(CheckpointReadiness)
 		}
 		return true
 	}
@@ -416,6 +457,13 @@ func (p *stepper) consumeWindow() {
 	s.Tally = s.Tally.Add(ms)
 	inStep := s.StepIndex < len(p.spec.Steps) && p.spec.Steps[s.StepIndex].Kind == KindAnalysis
 	s.StepTally = s.StepTally.Add(ms)
+	if !s.Judged && s.Weight == 100 && analysis.WindowPhase(ms) == analysis.Successful {
+		// The success criteria held on enough of the new version's traffic at its final weight:
+		// what every rollout needs before it may succeed.
+		s.Judged = true
+		p.emit("rollout.judged", "", map[string]any{"version": s.Candidate, "from": w.From, "to": w.To})
+		p.checkpointsPassed(CheckpointAnalysis)
+	}
 	v := s.Tally.Verdict(p.spec.Limits)
 	switch v.Phase {
 	case analysis.Failed:
@@ -428,7 +476,11 @@ func (p *stepper) consumeWindow() {
 		}
 	}
 	if inStep && s.Phase == Progressing {
-		if v := s.StepTally.Verdict(p.spec.Limits); v.Phase == analysis.Failed {
+		lim := p.spec.Limits
+		if l := p.spec.Steps[s.StepIndex].Limits; l != nil {
+			lim = *l
+		}
+		if v := s.StepTally.Verdict(lim); v.Phase == analysis.Failed {
 			p.fail(ReasonAnalysis, explain(ms, v.Reason))
 		}
 	}
@@ -448,6 +500,12 @@ func explain(ms []analysis.Measurement, reason string) string {
 
 func (p *stepper) progress() {
 	s := &p.s
+	if s.RunIndex < len(p.spec.Runs) {
+		if p.runs() {
+			p.start()
+		}
+		return
+	}
 	if p.spec.Strategy == plan.StrategyRecreate && s.DeployedAt == nil && s.Stable != "" && !p.stableStopped() {
 		return
 	}

@@ -24,7 +24,7 @@ func blueGreenSpec(t *testing.T, bg plan.BlueGreenStrategy, smoke bool) Spec {
 	t.Helper()
 	s := canarySpec(t)
 	s.Strategy = plan.StrategyBlueGreen
-	if err := s.compileBlueGreen(&plan.DeploymentPlan{Spec: plan.PlanSpec{Strategy: plan.Strategy{BlueGreen: &bg}}}, Options{SmokeTest: smoke}); err != nil {
+	if err := s.compileBlueGreen(&plan.DeploymentPlan{Spec: plan.PlanSpec{Strategy: plan.Strategy{BlueGreen: &bg}}}, smoke); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -177,13 +177,14 @@ func TestTriggerDuringWatchRollsBack(t *testing.T) {
 	}
 }
 
-// A trigger judged on too few requests is Inconclusive, and that never fires.
+// A trigger judged on too few requests is Inconclusive, and that never fires; nor does a version
+// never judged on enough requests at full traffic succeed: it waits for a person.
 func TestInconclusiveTriggerNeverFires(t *testing.T) {
 	s := newSim(t, watchedSpec(t), "v1")
 	s.runUntil(Verifying, time.Hour)
 	s.latency, s.requests = 0.9, 3
-	s.run(time.Hour)
-	if s.st.Phase != Succeeded {
+	s.runUntil(Paused, time.Hour)
+	if s.st.Phase != Paused || s.st.Reason != ReasonInconclusive {
 		t.Fatalf("phase %s reason %s %s", s.st.Phase, s.st.Reason, s.st.Message)
 	}
 	// A passed trigger (latency under it) is not a passed window either.

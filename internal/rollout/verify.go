@@ -114,8 +114,8 @@ func (p *stepper) succeed(why string) {
 	s.Weight = 100
 	p.setPhase(Promoting, "", why)
 	p.emit("rollout.promoted", "", map[string]any{"version": s.Candidate, "previous": s.Stable})
-	watch := p.spec.watchFor()
-	if watch <= 0 || s.Stable == "" {
+	watch := p.watchLength()
+	if watch <= 0 && !p.needsJudging() && !p.spec.SmokeInWatch {
 		p.setPhase(Succeeded, "", fmt.Sprintf("%s serves all traffic", s.Candidate))
 		return
 	}
@@ -124,13 +124,36 @@ func (p *stepper) succeed(why string) {
 		s.PromotedAt = &t
 	}
 	if s.AnalysisFrom == nil && p.spec.Interval > 0 {
-		// A strategy that judged no window before promotion (recreate) starts them now.
+		// A strategy that judged no window before promotion (recreate, a first deploy) starts
+		// them now.
 		t := p.now
 		s.AnalysisFrom = &t
 	}
 	s.StepTally = analysis.Tally{}
-	p.setPhase(Verifying, "", fmt.Sprintf("%s serves all traffic; watching it for %s, %s kept for a rollback", s.Candidate, plan.D(watch), s.Stable))
-	p.wake(s.PromotedAt.Add(watch).Sub(p.now))
+	msg := fmt.Sprintf("%s serves all traffic; watching it for %s, %s kept for a rollback", s.Candidate, plan.D(watch), s.Stable)
+	switch {
+	case watch <= 0:
+		msg = fmt.Sprintf("%s serves all traffic; judging it once on at least %d requests", s.Candidate, p.spec.MinimumSamples)
+	case s.Stable == "" || p.spec.Strategy == plan.StrategyRecreate || p.spec.Strategy == plan.StrategyRolling:
+		msg = fmt.Sprintf("%s serves all traffic; watching it for %s", s.Candidate, plan.D(watch))
+	}
+	p.setPhase(Verifying, "", msg)
+	p.wake(max(s.PromotedAt.Add(watch).Sub(p.now), 0))
+}
+
+// watchLength is how long the watch lasts at least: none for a first deploy, which has nothing
+// to go back to and is only judged.
+func (p *stepper) watchLength() time.Duration {
+	if p.s.Stable == "" {
+		return 0
+	}
+	return p.spec.watchFor()
+}
+
+// needsJudging reports whether the new version still lacks the judgement at full traffic that
+// every rollout needs before it may succeed.
+func (p *stepper) needsJudging() bool {
+	return len(p.spec.Criteria) > 0 && p.spec.Interval > 0 && !p.s.Judged
 }
 
 // watch is one tick of Verifying.
@@ -153,7 +176,10 @@ func (p *stepper) watch() {
 		p.setPhase(Succeeded, "", fmt.Sprintf("%s serves all traffic", s.Candidate))
 		return
 	}
-	end := s.PromotedAt.Add(p.spec.watchFor())
+	if p.spec.SmokeInWatch && s.Smoke == nil && !p.smokeTest() {
+		return
+	}
+	end := s.PromotedAt.Add(p.watchLength())
 	if p.now.Before(end) {
 		p.wake(end.Sub(p.now))
 		return
@@ -165,6 +191,23 @@ func (p *stepper) watch() {
 		if t, ok := NextDue(p.spec, *s); ok {
 			p.wake(t.Sub(p.now))
 		}
+		return
+	}
+	if p.needsJudging() {
+		// No window at full traffic had enough samples yet: the watch goes on, up to the
+		// progress deadline past its end, and then a person decides.
+		deadline := end.Add(p.spec.ProgressDeadline)
+		if !p.now.Before(deadline) {
+			p.setPhase(Paused, ReasonInconclusive, fmt.Sprintf("%s was not judged: no window at full traffic had %d requests within %s of its promotion; resume to keep judging, promote to accept it, or roll back", s.Candidate, p.spec.MinimumSamples, plan.D(deadline.Sub(*s.PromotedAt))))
+			return
+		}
+		if t, ok := NextDue(p.spec, *s); ok {
+			p.wake(min(t.Sub(p.now), deadline.Sub(p.now)))
+		}
+		return
+	}
+	if p.watchLength() <= 0 {
+		p.setPhase(Succeeded, "", fmt.Sprintf("%s serves all traffic; judged at full traffic", s.Candidate))
 		return
 	}
 	p.setPhase(Succeeded, "", fmt.Sprintf("%s serves all traffic; watched %s quietly", s.Candidate, plan.D(p.spec.watchFor())))
