@@ -40,15 +40,21 @@ done
 run() { echo; echo "\$ hugai $*"; bin/hugai "$@"; }
 
 echo
-echo "== v1: the first release starts serving"
-run deploy canary -f "$svc" --environment production --version v1
-
-echo
-echo "== steady load: 100 requests/s through hugai's proxy on 127.0.0.1:18080"
+echo "== v1: the first release starts serving, under steady load: 100 requests/s through hugai's"
+echo "   proxy on 127.0.0.1:18080 (held by the proxy until v1 is ready). Like every release it is"
+echo "   judged on its traffic before it succeeds."
+echo "\$ hugai deploy canary -f $svc --environment production --version v1 --detach"
+id=$(bin/hugai deploy canary -f "$svc" --environment production --version v1 --detach)
+echo "$id"
+# Traffic starts once the proxy routes to v1 (it holds requests while v1 starts).
+for _ in $(seq 100); do
+	bin/hugai deploy status "$id" -o json | grep -q '"v1": 100' && break
+	sleep 0.1
+done
 # Its summary comes at the end: lines printed meanwhile would break the live view's redraw.
 bin/loadgen --url http://127.0.0.1:18080/ --rate 100 &
 load_pid=$!
-sleep 2
+run deploy status "$id" --watch
 
 echo
 echo "== v2: a good version, canaried 10% → 25% → 50% → 100% and promoted"

@@ -192,6 +192,26 @@ func renderLive(r api.Rollout, now time.Time) string {
 	if why := strings.Join(nonEmpty(r.Reason, r.Message), ": "); why != "" {
 		fmt.Fprintf(&b, "  Reason:    %s\n", why)
 	}
+	for _, o := range r.Overrides {
+		fmt.Fprintf(&b, "  Override:  %s\n", o)
+	}
+	if len(r.Checkpoints) > 0 {
+		b.WriteString("Checkpoints:\n")
+		for _, c := range r.Checkpoints {
+			req := "optional"
+			if c.Required {
+				req = "required"
+			}
+			line := fmt.Sprintf("  %-28s %-10s %s (%s)", c.Name, c.State, c.How, req)
+			switch {
+			case len(c.SignedOff) > 0:
+				line += " by " + strings.Join(c.SignedOff, ", ")
+			case c.How == "sign-off":
+				line += fmt.Sprintf(": hugai deploy approve %s --gate %s", r.ID, c.Name)
+			}
+			b.WriteString(line + "\n")
+		}
+	}
 	if len(r.Steps) > 0 {
 		b.WriteString("Steps:\n")
 		for i, s := range r.Steps {
@@ -233,8 +253,8 @@ func renderLive(r api.Rollout, now time.Time) string {
 		}
 		b.WriteString("\n")
 		if !ap.Deadline.IsZero() {
-			fmt.Fprintf(&b, "  deadline %s (%s left): hugai deploy approve %s\n", ap.Deadline.In(now.Location()).Format("15:04:05"),
-				shortDuration(max(ap.Deadline.Sub(now), 0)), r.ID)
+			fmt.Fprintf(&b, "  deadline %s (%s left): hugai deploy approve %s --gate %s\n", ap.Deadline.In(now.Location()).Format("15:04:05"),
+				shortDuration(max(ap.Deadline.Sub(now), 0)), r.ID, ap.Gate)
 		}
 	}
 	return b.String()

@@ -166,6 +166,12 @@ func goldenRollout() (api.Rollout, time.Time) {
 			{Metric: "latency_p99", Condition: "latency_p99<3s", Phase: "Inconclusive", Samples: 3},
 		},
 		Approval: &api.PendingApproval{Gate: "production", Approvers: []string{"alice", "bob"}, Needed: 1, Deadline: t0.Add(time.Hour)},
+		Overrides: []string{"--no-auto-rollback: a failed analysis pauses for a person (the plan rolls back by itself)"},
+		Checkpoints: []api.Checkpoint{
+			{Name: "health-check", Required: true, How: "readiness", State: "passed"},
+			{Name: "security-scan", Required: true, How: "command", State: "passed"},
+			{Name: "business-validation", How: "sign-off", State: "open"},
+		},
 	}, t0.Add(2*time.Minute + 5*time.Second)
 }
 

@@ -10,9 +10,7 @@ func TestGoodCanaryThenBadCanary(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "")
 	e.startServer()
-	if r := e.canary("v1"); r.code != 0 {
-		t.Fatalf("first deploy: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	e.deployFirst("v1")
 	load := e.load(150)
 	time.Sleep(time.Second)
 

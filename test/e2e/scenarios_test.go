@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os/user"
@@ -244,8 +245,13 @@ func (e *env) canaryArgs(version string, extra ...string) []string {
 }
 
 // deployFirst makes version the first release.
+// deployFirst deploys the first release. Like every rollout it is judged on enough requests at
+// full traffic before it succeeds, so it runs under traffic of its own (the proxy holds requests
+// until the first version is ready), not counted by the scenario's load.
 func (e *env) deployFirst(version string) {
 	e.t.Helper()
+	warm := loadgen.Start(context.Background(), "http://"+e.listen+"/", 50)
+	defer warm.Stop()
 	if r := e.canary(version); r.code != 0 {
 		e.t.Fatalf("first deploy of %s: exit %d\n%s\n%s", version, r.code, r.stdout, r.stderr)
 	}
