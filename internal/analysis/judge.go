@@ -58,6 +58,22 @@ func Judge(conds []criteria.Condition, read func(metric string) Value, minimumSa
 	return out
 }
 
+// Observe reads metric over the window without judging it (a monitor): Successful with its value,
+// Error when the read failed, Inconclusive with no value.
+func Observe(metric string, kind criteria.Kind, v Value, from, to time.Time) Measurement {
+	m := Measurement{Metric: metric, Samples: v.Samples, From: from, To: to, Phase: Successful}
+	switch {
+	case v.Err != "":
+		m.Phase, m.Samples, m.Message = Error, 0, metric+": query failed: "+v.Err
+	case math.IsNaN(v.Value) || math.IsInf(v.Value, 0):
+		m.Phase, m.Message = Inconclusive, metric+": no value over "+requests(v.Samples)
+	default:
+		m.Value, m.Display = v.Value, criteria.FormatValue(kind, v.Value)
+		m.Message = metric + " " + m.Display + " over " + requests(v.Samples)
+	}
+	return m
+}
+
 func judgeOne(c criteria.Condition, v Value, minimumSamples uint64, from, to time.Time) Measurement {
 	m := Measurement{Metric: c.Metric, Condition: c.String(), Samples: v.Samples, From: from, To: to}
 	finite := !math.IsNaN(v.Value) && !math.IsInf(v.Value, 0)

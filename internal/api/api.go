@@ -29,6 +29,9 @@ type Rollout struct {
 	Weights map[string]int `json:"weights,omitempty"`
 	// Analysis is the latest judgement of each success criterion.
 	Analysis []Criterion `json:"analysis,omitempty"`
+	// Monitors are the latest values of the plan's monitoring.metrics (Condition empty, never
+	// judged).
+	Monitors []Criterion `json:"monitors,omitempty"`
 	// Approval is set while the rollout waits for people.
 	Approval *PendingApproval `json:"approval,omitempty"`
 	// Checkpoints are the plan's quality gates and where each stands.

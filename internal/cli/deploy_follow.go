@@ -242,6 +242,15 @@ func renderLive(r api.Rollout, now time.Time) string {
 		}
 		tw.Flush()
 	}
+	if len(r.Monitors) > 0 {
+		b.WriteString("Monitors:\n")
+		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  METRIC\tVALUE\tSAMPLES")
+		for _, c := range r.Monitors {
+			fmt.Fprintf(tw, "  %s\t%s\t%d\n", c.Metric, criterionValue(c), c.Samples)
+		}
+		tw.Flush()
+	}
 	if ap := r.Approval; ap != nil {
 		who := "anyone allowed"
 		if len(ap.Approvers) > 0 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hugai-dev/hugai/internal/analysis"
 	"github.com/hugai-dev/hugai/internal/api"
+	"github.com/hugai-dev/hugai/internal/criteria"
 	"github.com/hugai-dev/hugai/internal/metric"
 	"github.com/hugai-dev/hugai/internal/notify"
 	"github.com/hugai-dev/hugai/internal/plan"
@@ -332,7 +333,12 @@ func (e *Engine) measure(ctx context.Context, rt *envRuntime, svc string, spec r
 		cache[m] = v
 		return v
 	}
-	return &rollout.Window{From: from, To: to, Measurements: analysis.Judge(conds, read, spec.MinimumSamples, from, to)}
+	w := &rollout.Window{From: from, To: to, Measurements: analysis.Judge(conds, read, spec.MinimumSamples, from, to)}
+	for _, m := range spec.Monitors {
+		kind, _ := criteria.MetricKind(m)
+		w.Monitors = append(w.Monitors, analysis.Observe(m, kind, read(m), from, to))
+	}
+	return w
 }
 
 // errors

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hugai-dev/hugai/internal/analysis"
 	"github.com/hugai-dev/hugai/internal/api"
 	"github.com/hugai-dev/hugai/internal/criteria"
 	"github.com/hugai-dev/hugai/internal/plan"
@@ -77,6 +78,19 @@ func (e *Engine) view(_ context.Context, r store.Rollout) (api.Rollout, error) {
 		v.Analysis = append(v.Analysis, cr)
 	}
 
+	for _, name := range spec.Monitors {
+		cr := api.Criterion{Metric: name, Phase: "Pending"}
+		for _, m := range st.Monitors {
+			if m.Metric == name {
+				val := m.Value
+				cr.Display, cr.Phase, cr.Samples, cr.At = m.Display, string(m.Phase), m.Samples, m.To
+				if m.Phase == analysis.Successful {
+					cr.Value = &val
+				}
+			}
+		}
+		v.Monitors = append(v.Monitors, cr)
+	}
 	v.Overrides = spec.Overrides
 	v.Checkpoints = checkpointsView(spec, st)
 	if st.Phase == rollout.AwaitingApproval && st.WaitingSince != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hugai-dev/hugai/internal/analysis"
 	"github.com/hugai-dev/hugai/internal/plan"
 )
 
@@ -316,5 +317,28 @@ func TestCanaryScaleDownDelayKeepsStable(t *testing.T) {
 	spec := compilePlan(t, p, honourService(), Options{})
 	if spec.watchFor() != 90*time.Second {
 		t.Fatalf("watch %s", spec.watchFor())
+	}
+}
+
+func TestMonitoringMetricsAreMeasured(t *testing.T) {
+	spec := compilePlan(t, canaryPlan(func(s *plan.PlanSpec) {
+		s.Monitoring = &plan.Monitoring{Metrics: []string{"throughput", "http_request_duration", "error_rate", "throughput"}}
+	}), honourService(), Options{})
+	if !slices.Equal(spec.Monitors, []string{"request_rate", "latency_p95", "error_rate"}) {
+		t.Fatalf("monitors %v", spec.Monitors)
+	}
+	if spec := compilePlan(t, canaryPlan(func(s *plan.PlanSpec) {
+		s.Monitoring = &plan.Monitoring{Metrics: []string{"throughput"}}
+	}), honourService(), Options{NoMonitoring: true}); len(spec.Monitors) != 0 {
+		t.Fatalf("--monitor-health=false still monitors %v", spec.Monitors)
+	}
+	// A window's monitor values are kept for the live view.
+	st := New("v1", "v2", t0)
+	at := t0
+	st.AnalysisFrom, st.Phase = &at, Progressing
+	w := &Window{From: t0, To: t0.Add(spec.Interval), Monitors: []analysis.Measurement{{Metric: "request_rate", Value: 95}}}
+	next, _, _ := Step(spec, st, Observation{Window: w}, t0.Add(spec.Interval+time.Second))
+	if len(next.Monitors) != 1 || next.Monitors[0].Value != 95 {
+		t.Fatalf("monitors kept: %+v", next.Monitors)
 	}
 }

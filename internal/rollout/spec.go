@@ -141,6 +141,9 @@ type Spec struct {
 	// name or else type (none named: all of them).
 	AlertsOff     bool     `json:"alertsOff,omitempty"`
 	AlertChannels []string `json:"alertChannels,omitempty"`
+	// Monitors (monitoring.metrics) are measured on every window beside the criteria and shown;
+	// they judge nothing (the criteria and triggers do).
+	Monitors []string `json:"monitors,omitempty"`
 }
 
 // DefaultSettle is the wait before a window is judged.
@@ -241,6 +244,17 @@ func Compile(p *plan.DeploymentPlan, o Options) (Spec, error) {
 
 	if err := s.compileWatch(p, env); err != nil {
 		return Spec{}, err
+	}
+	if m := p.Spec.Monitoring; m != nil && (m.Enabled == nil || *m.Enabled) && !o.NoMonitoring {
+		declared := svc.MetricNames()
+		for _, name := range m.Metrics {
+			if !slices.Contains(declared, name) {
+				name = criteria.Canonical(name)
+			}
+			if !slices.Contains(s.Monitors, name) {
+				s.Monitors = append(s.Monitors, name)
+			}
+		}
 	}
 	if o.NoMonitoring && s.MonitorDuration > 0 {
 		s.Overrides = append(s.Overrides, fmt.Sprintf("--monitor-health=false: no watch after promotion (the plan watches for %s); the new version is still judged once at full traffic", plan.D(s.MonitorDuration)))

@@ -152,6 +152,8 @@ type State struct {
 	// Judged is set once a window at full traffic met the success criteria on enough samples:
 	// no rollout reaches Succeeded before (Spec.Criteria empty: nothing to judge).
 	Judged bool `json:"judged,omitempty"`
+	// Monitors are the last window's values of Spec.Monitors.
+	Monitors []analysis.Measurement `json:"monitors,omitempty"`
 }
 
 // SignOff is a person's sign-off of an optional manual checkpoint.
@@ -198,6 +200,8 @@ type Window struct {
 	From         time.Time              `json:"from"`
 	To           time.Time              `json:"to"`
 	Measurements []analysis.Measurement `json:"measurements"`
+	// Monitors are the values of Spec.Monitors over the window: shown, never judged.
+	Monitors []analysis.Measurement `json:"monitors,omitempty"`
 }
 
 // Command is a person's action on a rollout.

@@ -30,6 +30,7 @@ type stepper struct {
 func Step(spec Spec, st State, obs Observation, now time.Time) (State, []Event, time.Duration) {
 	st.Approvals = slices.Clone(st.Approvals)
 	st.Last = slices.Clone(st.Last)
+	st.Monitors = slices.Clone(st.Monitors)
 	p := &stepper{spec: spec, s: st, obs: obs, now: now, requeue: time.Hour}
 	if p.s.Phase.Terminal() {
 		return p.s, nil, 0
@@ -438,6 +439,7 @@ func (p *stepper) consumeWindow() {
 	to := w.To
 	s.AnalysisFrom = &to
 	s.Last = w.Measurements
+	s.Monitors = w.Monitors
 	ms, trig := p.spec.splitTriggers(w.Measurements)
 	var results []map[string]any
 	for _, m := range w.Measurements {
