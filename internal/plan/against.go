@@ -95,6 +95,11 @@ func CheckAgainst(file string, pos Positions, p *DeploymentPlan, rename func(str
 			if st.Action == ActionDatabaseMigration && (svc.Spec.Database == nil || len(svc.Spec.Database.Rollback) == 0) {
 				c.errorf(fmt.Sprintf("spec.rollback.steps[%d].action", i), "%s: the service file has no spec.database.rollback command to run", st.Action)
 			}
+			for j, check := range st.Checks {
+				if check == "smoke_test" && len(svc.Spec.SmokeTest) == 0 {
+					c.errorf(fmt.Sprintf("spec.rollback.steps[%d].checks[%d]", i, j), "smoke_test: the service file has no spec.smokeTest to run")
+				}
+			}
 		}
 	}
 	if m := s.Monitoring; m != nil {
@@ -104,8 +109,26 @@ func CheckAgainst(file string, pos Positions, p *DeploymentPlan, rename func(str
 			}
 		}
 		for i, h := range m.HealthChecks {
-			if !slices.ContainsFunc(env.HealthChecks, func(sh HealthCheck) bool { return sh.Path == h.Path }) {
-				c.errorf(fmt.Sprintf("spec.monitoring.healthChecks[%d].path", i), "%s: the target probes the service file's health checks (%s); a plan cannot add one", h.Path, healthPaths(env.HealthChecks))
+			hp := fmt.Sprintf("spec.monitoring.healthChecks[%d]", i)
+			j := slices.IndexFunc(env.HealthChecks, func(sh HealthCheck) bool { return sh.Path == h.Path })
+			if j < 0 {
+				c.errorf(hp+".path", "%s: the target probes the service file's health checks (%s); a plan cannot add one", h.Path, healthPaths(env.HealthChecks))
+				continue
+			}
+			// The plan's copy is for the reviewer: one that says otherwise than the probe the
+			// target runs would be believed.
+			sh := env.HealthChecks[j]
+			if h.Interval != nil && h.Interval.Duration != sh.Interval.Duration {
+				c.errorf(hp+".interval", "%s: the service file probes %s every %s", h.Interval, h.Path, sh.Interval)
+			}
+			if h.Timeout != nil && h.Timeout.Duration != sh.Timeout.Duration {
+				c.errorf(hp+".timeout", "%s: the service file's probe of %s times out after %s", h.Timeout, h.Path, sh.Timeout)
+			}
+			if h.FailureThreshold != 0 && h.FailureThreshold != sh.FailureThreshold {
+				c.errorf(hp+".failureThreshold", "%d: the service file's probe of %s has %d", h.FailureThreshold, h.Path, sh.FailureThreshold)
+			}
+			if h.SuccessThreshold != 0 && h.SuccessThreshold != sh.SuccessThreshold {
+				c.errorf(hp+".successThreshold", "%d: the service file's probe of %s has %d", h.SuccessThreshold, h.Path, sh.SuccessThreshold)
 			}
 		}
 		if a := m.Alerting; a != nil {

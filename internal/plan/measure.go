@@ -65,7 +65,12 @@ func (s *Service) Unmeasurable(metric, targetType string) string {
 		if s.metric(metric) != nil {
 			return fmt.Sprintf("metric %s: the builtin provider has no such metric (it measures %s)", metric, strings.Join(criteria.Builtins(), ", "))
 		}
-		known := append(criteria.Builtins(), s.MetricNames()...)
+		known := criteria.Builtins()
+		for _, n := range s.MetricNames() {
+			if !slices.Contains(known, n) {
+				known = append(known, n)
+			}
+		}
 		msg := fmt.Sprintf("metric %s is neither builtin nor declared in the service file's spec.metrics (known: %s)", metric, strings.Join(known, ", "))
 		if m := didYouMean(metric, known); m != "" {
 			msg = fmt.Sprintf("metric %s is neither builtin nor declared in the service file's spec.metrics (did you mean %s?)", metric, m)

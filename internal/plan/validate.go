@@ -142,6 +142,19 @@ func (s *Service) validate(c *checker) {
 		if provider == "" {
 			provider = ProviderPrometheus
 		}
+		if provider == ProviderBuiltin && m.Name != "" {
+			if _, ok := criteria.MetricKind(criteria.Canonical(m.Name)); !ok {
+				c.errorf(p+".name", "%q: the builtin provider measures only %s", m.Name, strings.Join(criteria.Builtins(), ", "))
+			}
+			for f, v := range map[string]string{"address": m.Address, "query": m.Query, "jsonPath": m.JSONPath} {
+				if v != "" {
+					c.errorf(p+"."+f, "the builtin provider takes no %s", f)
+				}
+			}
+		}
+		if m.JSONPath != "" && provider != ProviderWeb {
+			c.errorf(p+".jsonPath", "only the web provider reads a JSONPath")
+		}
 		if c.oneOf(p+".provider", provider, []string{ProviderBuiltin, ProviderPrometheus, ProviderWeb}) {
 			if provider != ProviderBuiltin && m.Address == "" {
 				c.errorf(p+".address", "missing: the %s provider needs an address", provider)

@@ -250,6 +250,9 @@ func (c *checker) analysisMetric(p string, m AnalysisMetric) {
 	}
 }
 
+// VerifyChecks are what a rollback's verification step may run.
+var VerifyChecks = []string{"health_check", "smoke_test"}
+
 // Comparisons a custom metric trigger may use.
 var Comparisons = []string{"less_than", "less_than_or_equal", "greater_than", "greater_than_or_equal", "equal", "not_equal"}
 
@@ -294,6 +297,14 @@ func (c *checker) rollback(p string, r *Rollback) {
 		}
 		c.oneOf(sp+".action", st.Action, actions)
 		c.positive(sp+".maxDuration", st.MaxDuration)
+		if st.Target != "" && st.Target != "previous" {
+			c.errorf(sp+".target", "%q: a rollback goes to the previous release (write previous, or leave it out)", st.Target)
+		}
+		for j, check := range st.Checks {
+			if c.oneOf(fmt.Sprintf("%s.checks[%d]", sp, j), check, VerifyChecks) && st.Action != ActionVerify {
+				c.errorf(fmt.Sprintf("%s.checks[%d]", sp, j), "checks are run by the %s step", ActionVerify)
+			}
+		}
 	}
 }
 

@@ -42,6 +42,8 @@ type CheckpointSpec struct {
 	Name     string `json:"name"`
 	Required bool   `json:"required"`
 	How      string `json:"how"`
+	// Approvers may sign off an optional manual checkpoint (the policy's; none: anyone).
+	Approvers []string `json:"approvers,omitempty"`
 }
 
 // RunMigrate is the name of the run of the service file's database.migrate.
@@ -81,7 +83,7 @@ func (s *Spec) compileCheckpoints(p *plan.DeploymentPlan, svc *plan.Service, env
 			g := gateOf(cp.Name, env.Policy.Approvers, env.Policy.ApprovalsRequired, nil, approvalTimeout)
 			s.Gates = append(s.Gates, g)
 		case !cp.Automated:
-			c.How = CheckpointSignOff
+			c.How, c.Approvers = CheckpointSignOff, env.Policy.Approvers
 		case cp.Name == plan.CheckpointHealth:
 			if len(env.HealthChecks) == 0 {
 				return fmt.Errorf("checkpoint %s: the service file has no spec.healthChecks to run", cp.Name)
@@ -189,6 +191,10 @@ func (p *stepper) checkpointsPassed(how string) {
 }
 
 // signOffCheckpoint is the optional manual checkpoint called name, if the spec has one.
-func (s Spec) signOffCheckpoint(name string) bool {
-	return slices.ContainsFunc(s.Checkpoints, func(c CheckpointSpec) bool { return c.Name == name && c.How == CheckpointSignOff })
+func (s Spec) signOffCheckpoint(name string) (CheckpointSpec, bool) {
+	i := slices.IndexFunc(s.Checkpoints, func(c CheckpointSpec) bool { return c.Name == name && c.How == CheckpointSignOff })
+	if i < 0 {
+		return CheckpointSpec{}, false
+	}
+	return s.Checkpoints[i], true
 }

@@ -276,7 +276,7 @@ func Compile(p *plan.DeploymentPlan, o Options) (Spec, error) {
 		return Spec{}, err
 	}
 	s.compileRollback(p, env, svc.Spec.Database != nil && len(svc.Spec.Database.Rollback) > 0)
-	s.VerifySmoke = len(svc.Spec.SmokeTest) > 0
+	s.VerifySmoke = len(svc.Spec.SmokeTest) > 0 && verifyRunsSmoke(p)
 	if err := s.compileCheckpoints(p, svc, env, approvalTimeout); err != nil {
 		return Spec{}, err
 	}
@@ -407,4 +407,17 @@ func (s *Spec) templateConditions(p *plan.DeploymentPlan, ref *plan.AnalysisRef,
 		}
 	}
 	return out, nil
+}
+
+// verifyRunsSmoke reports whether the plan's verification runs the smoke test: it does unless the
+// verify step lists its checks without smoke_test.
+func verifyRunsSmoke(p *plan.DeploymentPlan) bool {
+	if r := p.Spec.Rollback; r != nil {
+		for _, st := range r.Steps {
+			if st.Action == plan.ActionVerify && len(st.Checks) > 0 {
+				return slices.Contains(st.Checks, "smoke_test")
+			}
+		}
+	}
+	return true
 }

@@ -91,7 +91,7 @@ func (p *stepper) command(c *Command) {
 	if c.Comment != "" {
 		payload["comment"] = c.Comment
 	}
-	if c.Kind == "approve" && c.Gate != "" && p.spec.signOffCheckpoint(c.Gate) {
+	if _, ok := p.spec.signOffCheckpoint(c.Gate); c.Kind == "approve" && ok {
 		p.signOff(c)
 		return
 	}
@@ -175,9 +175,12 @@ func Validate(spec Spec, st State, cmd Command) error {
 	}
 	switch cmd.Kind {
 	case "approve", "reject":
-		if cmd.Gate != "" && spec.signOffCheckpoint(cmd.Gate) {
+		if cp, ok := spec.signOffCheckpoint(cmd.Gate); ok {
 			if cmd.Kind == "reject" {
 				return &CommandError{Conflict: true, Msg: fmt.Sprintf("%s is an optional checkpoint: sign it off, or leave it", cmd.Gate)}
+			}
+			if len(cp.Approvers) > 0 && !slices.Contains(cp.Approvers, cmd.Actor) {
+				return &CommandError{Denied: true, Msg: fmt.Sprintf("%s may not sign off %s (approvers: %s)", cmd.Actor, cmd.Gate, strings.Join(cp.Approvers, ", "))}
 			}
 			for _, so := range st.SignOffs {
 				if so.Checkpoint == cmd.Gate && so.Actor == cmd.Actor {

@@ -1,0 +1,351 @@
+package fields
+
+import (
+	"time"
+
+	"github.com/hugai-dev/hugai/internal/plan"
+)
+
+func prod(f *fx) *plan.Environment {
+	e := f.svc.Spec.Environments["production"]
+	return &e
+}
+
+// setProd edits the production environment of the fixture's service.
+func setProd(edit func(e *plan.Environment)) func(*fx) {
+	return func(f *fx) {
+		e := prod(f)
+		edit(e)
+		f.svc.Spec.Environments["production"] = *e
+	}
+}
+
+func kubernetes(f *fx) { f.svc.Spec.Target.Type = plan.TargetKubernetes }
+
+var serviceEffects = map[string]effect{
+	"apiVersion":           {"must be hugai.io/v1", func(f *fx) { f.svc.APIVersion = "v2" }},
+	"kind":                 {"must be Service", func(f *fx) { f.svc.Kind = "Deployment" }},
+	"metadata.name":        {"the service's name: plans name it in spec.service, analysis args must match it", func(f *fx) { f.svc.Metadata.Name = "cart" }},
+	"metadata.namespace":   {"recorded; a Service file has no namespace of its own", nil},
+	"metadata.labels":      {"recorded", nil},
+	"metadata.annotations": {"recorded", nil},
+
+	"spec.target.type":                                          {"local runs processes behind hugai's proxy; kubernetes is refused until its target lands", kubernetes},
+	"spec.target.local.command":                                 {"the argv of one replica (the local target)", func(f *fx) { f.svc.Spec.Target.Local.Command = []string{"./other"} }},
+	"spec.target.local.workdir":                                 {"where replicas run", func(f *fx) { f.svc.Spec.Target.Local.Workdir = "/srv" }},
+	"spec.target.local.env":                                     {"the replicas' environment", func(f *fx) { f.svc.Spec.Target.Local.Env = map[string]string{"X": "1"} }},
+	"spec.target.local.replicas":                                {"replicas per version", func(f *fx) { f.svc.Spec.Target.Local.Replicas = 5 }},
+	"spec.target.local.listen":                                  {"where the proxy serves users", func(f *fx) { f.svc.Spec.Target.Local.Listen = "127.0.0.1:7070" }},
+	"spec.target.local.admin":                                   {"the proxy's /metrics and /healthz", func(f *fx) { f.svc.Spec.Target.Local.Admin = "127.0.0.1:7071" }},
+	"spec.target.local.preview":                                 {"the preview address (green before a switch, a canary's smoke test)", func(f *fx) { f.svc.Spec.Target.Local.Preview = "127.0.0.1:7072" }},
+	"spec.target.local.gracePeriod":                             {"SIGTERM, then SIGKILL after it", func(f *fx) { f.svc.Spec.Target.Local.GracePeriod = durp(time.Second) }},
+	"spec.target.kubernetes.namespace":                          {"read with type kubernetes, which is refused until its target lands", nil},
+	"spec.target.kubernetes.deployment":                         {"read with type kubernetes (refused until its target lands)", nil},
+	"spec.target.kubernetes.container":                          {"read with type kubernetes (refused until its target lands)", nil},
+	"spec.target.kubernetes.image":                              {"read with type kubernetes (refused until its target lands)", nil},
+	"spec.target.kubernetes.service":                            {"read with type kubernetes (refused until its target lands)", nil},
+	"spec.target.kubernetes.trafficRouter.gatewayAPI.httpRoute": {"read with type kubernetes (refused until its target lands)", nil},
+	"spec.target.kubernetes.trafficRouter.istio.virtualService": {"read with type kubernetes (refused until its target lands)", nil},
+	"spec.target.kubernetes.trafficRouter.istio.routes":         {"read with type kubernetes (refused until its target lands)", nil},
+	"spec.progressDeadline":                                     {"a version not ready (or a check without result) by then fails", func(f *fx) { f.svc.Spec.ProgressDeadline = durp(time.Minute) }},
+	"spec.healthChecks[].name":                                  {"names the probe in messages", func(f *fx) { f.svc.Spec.HealthChecks[0].Name = "live" }},
+	"spec.healthChecks[].path":                                  {"the probe's path; readiness gates all traffic (the health-check checkpoint)", func(f *fx) { f.svc.Spec.HealthChecks[0].Path = "/live" }},
+	"spec.healthChecks[].interval":                              {"how often each replica is probed", func(f *fx) { f.svc.Spec.HealthChecks[0].Interval = durp(time.Second) }},
+	"spec.healthChecks[].timeout":                               {"one probe's timeout", func(f *fx) { f.svc.Spec.HealthChecks[0].Timeout = durp(time.Second) }},
+	"spec.healthChecks[].failureThreshold":                      {"failed probes before a replica is not ready", func(f *fx) { f.svc.Spec.HealthChecks[0].FailureThreshold = 9 }},
+	"spec.healthChecks[].successThreshold":                      {"passed probes before a replica is ready", func(f *fx) { f.svc.Spec.HealthChecks[0].SuccessThreshold = 9 }},
+	"spec.metrics[].name":                                       {"a named metric criteria, triggers and monitors use", func(f *fx) { f.svc.Spec.Metrics[0].Name = "queue" }},
+	"spec.metrics[].provider":                                   {"where it is measured: builtin; prometheus and web are refused in use until their providers land", func(f *fx) { f.svc.Spec.Metrics[0].Provider = plan.ProviderPrometheus }},
+	"spec.metrics[].address":                                    {"the provider's address (prometheus, web: refused in use until they land)", func(f *fx) { f.svc.Spec.Metrics[0].Address = "http://x" }},
+	"spec.metrics[].query":                                      {"the provider's query (prometheus, web: refused in use until they land)", func(f *fx) { f.svc.Spec.Metrics[0].Query = "up" }},
+	"spec.metrics[].jsonPath":                                   {"the web provider's JSONPath (refused in use until it lands)", func(f *fx) { f.svc.Spec.Metrics[0].JSONPath = "$.v" }},
+
+	"spec.environments.*.target.type":                                          {"must equal spec.target.type (an environment overrides fields, not the kind)", setProd(func(e *plan.Environment) { e.Target.Type = plan.TargetKubernetes })},
+	"spec.environments.*.target.local.command":                                 {"overrides spec.target.local.command", setProd(func(e *plan.Environment) { e.Target.Local.Command = []string{"./x"} })},
+	"spec.environments.*.target.local.workdir":                                 {"overrides spec.target.local.workdir", setProd(func(e *plan.Environment) { e.Target.Local.Workdir = "/srv" })},
+	"spec.environments.*.target.local.env":                                     {"overrides spec.target.local.env", setProd(func(e *plan.Environment) { e.Target.Local.Env = map[string]string{"X": "2"} })},
+	"spec.environments.*.target.local.replicas":                                {"overrides spec.target.local.replicas", setProd(func(e *plan.Environment) { e.Target.Local.Replicas = 7 })},
+	"spec.environments.*.target.local.listen":                                  {"overrides spec.target.local.listen", setProd(func(e *plan.Environment) { e.Target.Local.Listen = "127.0.0.1:6060" })},
+	"spec.environments.*.target.local.admin":                                   {"overrides spec.target.local.admin", setProd(func(e *plan.Environment) { e.Target.Local.Admin = "127.0.0.1:6061" })},
+	"spec.environments.*.target.local.preview":                                 {"overrides spec.target.local.preview", setProd(func(e *plan.Environment) { e.Target.Local.Preview = "127.0.0.1:6062" })},
+	"spec.environments.*.target.local.gracePeriod":                             {"overrides spec.target.local.gracePeriod", setProd(func(e *plan.Environment) { e.Target.Local.GracePeriod = durp(time.Second) })},
+	"spec.environments.*.target.kubernetes.namespace":                          {"read with type kubernetes (refused until its target lands)", nil},
+	"spec.environments.*.target.kubernetes.deployment":                         {"read with type kubernetes (refused until its target lands)", nil},
+	"spec.environments.*.target.kubernetes.container":                          {"read with type kubernetes (refused until its target lands)", nil},
+	"spec.environments.*.target.kubernetes.image":                              {"read with type kubernetes (refused until its target lands)", nil},
+	"spec.environments.*.target.kubernetes.service":                            {"read with type kubernetes (refused until its target lands)", nil},
+	"spec.environments.*.target.kubernetes.trafficRouter.gatewayAPI.httpRoute": {"read with type kubernetes (refused until its target lands)", nil},
+	"spec.environments.*.target.kubernetes.trafficRouter.istio.virtualService": {"read with type kubernetes (refused until its target lands)", nil},
+	"spec.environments.*.target.kubernetes.trafficRouter.istio.routes":         {"read with type kubernetes (refused until its target lands)", nil},
+	"spec.environments.*.successCriteria":                                      {"judged on every window when the plan names none; every metric must be measurable", setProd(func(e *plan.Environment) { e.SuccessCriteria = "error_rate<5%" })},
+	"spec.environments.*.analysis.interval":                                    {"the analysis window", setProd(func(e *plan.Environment) { e.Analysis.Interval = durp(time.Minute) })},
+	"spec.environments.*.analysis.minimumSamples":                              {"requests a window needs to be judged", setProd(func(e *plan.Environment) { e.Analysis.MinimumSamples = 50 })},
+	"spec.environments.*.analysis.method":                                      {"threshold; sequential is refused until the statistical judge lands", setProd(func(e *plan.Environment) { e.Analysis.Method = plan.MethodSequential })},
+	"spec.environments.*.monitoring.duration":                                  {"the watch after promotion when the plan sets none", setProd(func(e *plan.Environment) { e.Monitoring.Duration = durp(time.Minute) })},
+	"spec.environments.*.strategyByRisk":                                       {"the strategy deploy plan picks per risk level", setProd(func(e *plan.Environment) { e.StrategyByRisk = map[string]string{"critical": "canary"} })},
+	"spec.environments.*.policy.approvers":                                     {"who may approve gates (and sign off checkpoints)", setProd(func(e *plan.Environment) { e.Policy.Approvers = []string{"dave"} })},
+	"spec.environments.*.policy.approvalsRequired":                             {"approvals a gate needs", setProd(func(e *plan.Environment) { e.Policy.ApprovalsRequired = 2 })},
+	"spec.environments.*.policy.approvalTimeout":                               {"how long a gate waits before the rollout is aborted", setProd(func(e *plan.Environment) { e.Policy.ApprovalTimeout = durp(time.Minute) })},
+	"spec.environments.*.policy.fourEyes":                                      {"whoever started a rollout may not approve it", setProd(func(e *plan.Environment) { e.Policy.FourEyes = boolp(false) })},
+	"spec.environments.*.policy.requireApprovalFrom":                           {"the risk level from which deploy plan adds an approval", setProd(func(e *plan.Environment) { e.Policy.RequireApprovalFrom = "low" })},
+	"spec.environments.*.policy.timezone":                                      {"the time zone freeze windows and late hours are read in", setProd(func(e *plan.Environment) { e.Policy.Timezone = "America/Los_Angeles" })},
+	"spec.environments.*.policy.freezeWindows[].name":                          {"named in the risk factor and the approval's reason", setProd(func(e *plan.Environment) { e.Policy.FreezeWindows[0].Name = "friday" })},
+	"spec.environments.*.policy.freezeWindows[].start":                         {"cron start of a freeze window: deploy plan requires an approval inside it", setProd(func(e *plan.Environment) { e.Policy.FreezeWindows[0].Start = "0 9 * * MON" })},
+	"spec.environments.*.policy.freezeWindows[].duration":                      {"how long the window lasts", setProd(func(e *plan.Environment) { e.Policy.FreezeWindows[0].Duration = plan.D(time.Hour) })},
+
+	"spec.database.migrate":           {"run before anything is deployed when the release changed migrations, after its review", func(f *fx) { f.svc.Spec.Database.Migrate = nil }},
+	"spec.database.rollback":          {"the rollback's database step", func(f *fx) { f.svc.Spec.Database.Rollback = nil }},
+	"spec.smokeTest":                  {"the smoke-test checkpoint and the rollback's verification", func(f *fx) { f.svc.Spec.SmokeTest = nil }},
+	"spec.checkpoints":                {"commands of automated checkpoints, run before anything is deployed", func(f *fx) { f.svc.Spec.Checkpoints = nil }},
+	"spec.notifications[].name":       {"what a plan's alerting channels call it", func(f *fx) { f.svc.Spec.Notifications[0].Name = "pager" }},
+	"spec.notifications[].type":       {"slack, email, webhook or pagerduty", func(f *fx) { f.svc.Spec.Notifications[2].Type = "slack" }},
+	"spec.notifications[].webhookURL": {"Slack's incoming webhook", func(f *fx) { f.svc.Spec.Notifications[0].WebhookURL = "${OTHER}" }},
+	"spec.notifications[].url":        {"the webhook's URL", func(f *fx) { f.svc.Spec.Notifications[2].URL = "http://127.0.0.1:1/other" }},
+	"spec.notifications[].routingKey": {"PagerDuty's routing key", func(f *fx) { f.svc.Spec.Notifications[3].RoutingKey = "${OTHER}" }},
+	"spec.notifications[].secret":     {"signs webhook requests", func(f *fx) { f.svc.Spec.Notifications[2].Secret = "${OTHER}" }},
+	"spec.notifications[].smtp":       {"the SMTP relay", func(f *fx) { f.svc.Spec.Notifications[1].SMTP = "mail:25" }},
+	"spec.notifications[].username":   {"SMTP login", func(f *fx) { f.svc.Spec.Notifications[1].Username = "other" }},
+	"spec.notifications[].password":   {"SMTP password", func(f *fx) { f.svc.Spec.Notifications[1].Password = "${OTHER}" }},
+	"spec.notifications[].from":       {"the sender", func(f *fx) { f.svc.Spec.Notifications[1].From = "x@example.com" }},
+	"spec.notifications[].to":         {"the recipients", func(f *fx) { f.svc.Spec.Notifications[1].To = []string{"y@example.com"} }},
+	"spec.notifications[].severity":   {"the least severe event the channel is told", func(f *fx) { f.svc.Spec.Notifications[0].Severity = "info" }},
+}
+
+func canary(f *fx) *plan.CanaryStrategy { return f.p.Spec.Strategy.Canary }
+
+// strategy switches the fixture's plan to another strategy with its block.
+func strategy(typ string, edit func(s *plan.Strategy)) func(*fx) {
+	return func(f *fx) {
+		f.p.Spec.Strategy = plan.Strategy{Type: typ}
+		edit(&f.p.Spec.Strategy)
+	}
+}
+
+var planEffects = map[string]effect{
+	"apiVersion":           {"must be hugai.io/v1", func(f *fx) { f.p.APIVersion = "v2" }},
+	"kind":                 {"must be DeploymentPlan", func(f *fx) { f.p.Kind = "Rollout" }},
+	"metadata.name":        {"the plan's name, recorded", nil},
+	"metadata.namespace":   {"names the environment when spec.environment does not (refused when it names none of the service)", func(f *fx) { f.p.Spec.Environment = ""; f.p.Metadata.Namespace = "qa" }},
+	"metadata.labels":      {"recorded", nil},
+	"metadata.annotations": {"recorded", nil},
+	"spec.service":         {"the service deployed (the server refuses one it does not serve)", func(f *fx) { f.p.Spec.Service = "cart" }},
+	"spec.version":         {"the version deployed", func(f *fx) { f.p.Spec.Version = "v3" }},
+	"spec.environment":     {"the environment deployed to", func(f *fx) { f.p.Spec.Environment = "staging" }},
+	"spec.strategy.type":   {"canary, blueGreen, rolling or recreate", func(f *fx) { f.p.Spec.Strategy.Type = plan.StrategyRecreate }},
+
+	"spec.strategy.canary.steps[].setWeight":                         {"the canary's share of traffic", func(f *fx) { *canary(f).Steps[0].SetWeight = 10 }},
+	"spec.strategy.canary.steps[].pause":                             {"how long a weight is held (none: until promoted)", func(f *fx) { canary(f).Steps[0].Pause = &plan.Pause{} }},
+	"spec.strategy.canary.steps[].analysis.templates[].templateName": {"the templates an analysis step judges", func(f *fx) { canary(f).Steps[1].Analysis.Templates[0].TemplateName = "latency-p95" }},
+	"spec.strategy.canary.steps[].analysis.templates[].args[].name":  {"only service-name is taken", func(f *fx) { canary(f).Steps[1].Analysis.Templates[0].Args[0].Name = "region" }},
+	"spec.strategy.canary.steps[].analysis.templates[].args[].value": {"must be the service deployed", func(f *fx) { canary(f).Steps[1].Analysis.Templates[0].Args[0].Value = "cart" }},
+	"spec.strategy.canary.steps[].analysis.args[].name":              {"only service-name is taken", func(f *fx) { canary(f).Steps[1].Analysis.Args[0].Name = "region" }},
+	"spec.strategy.canary.steps[].analysis.args[].value":             {"must be the service deployed", func(f *fx) { canary(f).Steps[1].Analysis.Args[0].Value = "cart" }},
+	"spec.strategy.canary.steps[].approval.approvers":                {"who may approve the step", func(f *fx) { canary(f).Steps[2].Approval.Approvers = []string{"dave"} }},
+	"spec.strategy.canary.steps[].approval.count":                    {"approvals the step needs", func(f *fx) { canary(f).Steps[2].Approval.Count = 2 }},
+	"spec.strategy.canary.steps[].approval.timeout":                  {"how long the step waits", func(f *fx) { canary(f).Steps[2].Approval.Timeout = durp(time.Minute) }},
+	"spec.strategy.canary.analysis.templates[].templateName":         {"background analysis: judged on every window", func(f *fx) { canary(f).Analysis.Templates[0].TemplateName = "latency-p95" }},
+	"spec.strategy.canary.analysis.templates[].args[].name":          {"only service-name is taken", func(f *fx) { canary(f).Analysis.Templates[0].Args[0].Name = "region" }},
+	"spec.strategy.canary.analysis.templates[].args[].value":         {"must be the service deployed", func(f *fx) { canary(f).Analysis.Templates[0].Args[0].Value = "cart" }},
+	"spec.strategy.canary.analysis.args[].name":                      {"only service-name is taken", func(f *fx) { canary(f).Analysis.Args[0].Name = "region" }},
+	"spec.strategy.canary.analysis.args[].value":                     {"must be the service deployed", func(f *fx) { canary(f).Analysis.Args[0].Value = "cart" }},
+	"spec.strategy.canary.scaleDownDelaySeconds":                     {"the stable version is kept, out of rotation, that long after promotion", func(f *fx) { canary(f).ScaleDownDelaySeconds = 900 }},
+	"spec.strategy.canary.progressDeadline":                          {"overrides the service's progress deadline", func(f *fx) { canary(f).ProgressDeadline = durp(time.Minute) }},
+
+	"spec.strategy.blueGreen.previewService":   {"a Kubernetes Service: refused on the local target (its preview is target.local.preview)", strategy("blueGreen", func(s *plan.Strategy) { s.BlueGreen = &plan.BlueGreenStrategy{PreviewService: "checkout-preview"} })},
+	"spec.strategy.blueGreen.validationPeriod": {"green judged at full traffic before blue is let go", strategy("blueGreen", func(s *plan.Strategy) { s.BlueGreen = &plan.BlueGreenStrategy{ValidationPeriod: durp(time.Hour)} })},
+	"spec.strategy.blueGreen.switch":           {"instant or gradual", strategy("blueGreen", func(s *plan.Strategy) { s.BlueGreen = &plan.BlueGreenStrategy{Switch: plan.SwitchGradual} })},
+	"spec.strategy.blueGreen.switchSteps": {"the weights of a gradual switch", strategy("blueGreen", func(s *plan.Strategy) {
+		s.BlueGreen = &plan.BlueGreenStrategy{Switch: plan.SwitchGradual, SwitchSteps: []int{10, 100}}
+	})},
+	"spec.strategy.blueGreen.scaleDownDelay": {"blue kept that long after the switch", strategy("blueGreen", func(s *plan.Strategy) { s.BlueGreen = &plan.BlueGreenStrategy{ScaleDownDelay: durp(time.Hour)} })},
+	"spec.strategy.blueGreen.autoSwitchBack": {"false: a failure pauses instead of switching back", strategy("blueGreen", func(s *plan.Strategy) { s.BlueGreen = &plan.BlueGreenStrategy{AutoSwitchBack: boolp(false)} })},
+	"spec.strategy.blueGreen.autoPromotion":  {"false: waits for deploy promote before the switch", strategy("blueGreen", func(s *plan.Strategy) { s.BlueGreen = &plan.BlueGreenStrategy{AutoPromotion: boolp(false)} })},
+	"spec.strategy.rolling.maxSurge":         {"extra replicas a batch may start", strategy("rolling", func(s *plan.Strategy) { s.Rolling = &plan.RollingStrategy{MaxSurge: &plan.IntOrPercent{Value: 3}} })},
+	"spec.strategy.rolling.maxUnavailable": {"replicas a batch may take away", strategy("rolling", func(s *plan.Strategy) {
+		s.Rolling = &plan.RollingStrategy{MaxUnavailable: &plan.IntOrPercent{Value: 1}}
+	})},
+	"spec.strategy.recreate.holdTimeout": {"how long the proxy holds requests while no version is ready", strategy("recreate", func(s *plan.Strategy) { s.Recreate = &plan.RecreateStrategy{HoldTimeout: durp(time.Minute)} })},
+	"spec.strategy.governance.approvalRequired": {"a start gate", func(f *fx) {
+		f.p.Spec.Governance.Approvals = nil
+		f.p.Spec.Strategy.Governance = &plan.StrategyGovernance{ApprovalRequired: true}
+	}},
+	"spec.strategy.governance.qualityGates": {"required automated checkpoints", func(f *fx) {
+		f.p.Spec.Strategy.Governance = &plan.StrategyGovernance{QualityGates: []string{"smoke-test"}}
+	}},
+
+	"spec.analysisTemplates[].name":                            {"what steps reference", func(f *fx) { f.p.Spec.AnalysisTemplates[0].Name = "other" }},
+	"spec.analysisTemplates[].args[].name":                     {"only service-name is taken", func(f *fx) { f.p.Spec.AnalysisTemplates[0].Args[0].Name = "region" }},
+	"spec.analysisTemplates[].args[].value":                    {"must be the service deployed", func(f *fx) { f.p.Spec.AnalysisTemplates[0].Args[0].Value = "cart" }},
+	"spec.analysisTemplates[].metrics[].name":                  {"a label; the condition names the metric measured", nil},
+	"spec.analysisTemplates[].metrics[].provider":              {"builtin; others are refused until their providers land", func(f *fx) { f.p.Spec.AnalysisTemplates[0].Metrics[0].Provider = "web" }},
+	"spec.analysisTemplates[].metrics[].query":                 {"refused: the builtin provider takes none", func(f *fx) { f.p.Spec.AnalysisTemplates[0].Metrics[0].Query = "up" }},
+	"spec.analysisTemplates[].metrics[].interval":              {"must equal the environment's analysis interval (every metric shares its windows)", func(f *fx) { f.p.Spec.AnalysisTemplates[0].Metrics[0].Interval = durp(time.Minute) }},
+	"spec.analysisTemplates[].metrics[].count":                 {"windows an analysis step judges", func(f *fx) { f.p.Spec.AnalysisTemplates[0].Metrics[0].Count = 5 }},
+	"spec.analysisTemplates[].metrics[].successCondition":      {"the condition judged", func(f *fx) { f.p.Spec.AnalysisTemplates[0].Metrics[0].SuccessCondition = "error_rate<3%" }},
+	"spec.analysisTemplates[].metrics[].failureLimit":          {"failed windows tolerated", func(f *fx) { f.p.Spec.AnalysisTemplates[0].Metrics[0].FailureLimit = intp(3) }},
+	"spec.analysisTemplates[].metrics[].consecutiveErrorLimit": {"errored windows in a row tolerated", func(f *fx) { f.p.Spec.AnalysisTemplates[0].Metrics[0].ConsecutiveErrorLimit = intp(7) }},
+	"spec.analysisTemplates[].metrics[].inconclusiveLimit":     {"inconclusive windows in a row before a person decides", func(f *fx) { f.p.Spec.AnalysisTemplates[0].Metrics[0].InconclusiveLimit = intp(1) }},
+	"spec.analysisTemplates[].metrics[].minimumSamples":        {"must equal the environment's minimumSamples", func(f *fx) { f.p.Spec.AnalysisTemplates[0].Metrics[0].MinimumSamples = 99 }},
+	"spec.successCriteria":                                     {"judged on every window (else the environment's)", func(f *fx) { f.p.Spec.SuccessCriteria = "error_rate<2%" }},
+
+	"spec.governance.approvals[].name":        {"the gate's name (deploy approve --gate)", func(f *fx) { f.p.Spec.Governance.Approvals[0].Name = "other" }},
+	"spec.governance.approvals[].required":    {"false: listed, not waited for", func(f *fx) { f.p.Spec.Governance.Approvals[0].Required = false }},
+	"spec.governance.approvals[].approvers":   {"who may approve (default: the policy's)", func(f *fx) { f.p.Spec.Governance.Approvals[0].Approvers = []string{"dave"} }},
+	"spec.governance.approvals[].count":       {"approvals needed", func(f *fx) { f.p.Spec.Governance.Approvals[0].Count = 2 }},
+	"spec.governance.approvals[].timeout":     {"how long the gate waits", func(f *fx) { f.p.Spec.Governance.Approvals[0].Timeout = durp(time.Minute) }},
+	"spec.governance.approvals[].reason":      {"why the planner asked for it, for the reviewer", nil},
+	"spec.governance.checkpoints[].name":      {"which checkpoint: hugai's own or a command of the service file's spec.checkpoints; unknown automated ones are refused", func(f *fx) { f.p.Spec.Governance.Checkpoints[1].Name = "pen-test" }},
+	"spec.governance.checkpoints[].required":  {"required ones block (a manual one is a start gate); optional ones never do", func(f *fx) { f.p.Spec.Governance.Checkpoints[2].Required = true }},
+	"spec.governance.checkpoints[].automated": {"automated ones hugai runs; manual ones people sign off", func(f *fx) { f.p.Spec.Governance.Checkpoints[2].Automated = true }},
+	"spec.governance.checkpoints[].reason":    {"why, for the reviewer", nil},
+
+	"spec.rollback.automatic":                                   {"false: a failure pauses for a person", func(f *fx) { f.p.Spec.Rollback.Automatic = boolp(false) }},
+	"spec.rollback.triggers[].errorRateThreshold":               {"fires a rollback when the error rate passes it", func(f *fx) { *f.p.Spec.Rollback.Triggers[0].ErrorRateThreshold = 5 }},
+	"spec.rollback.triggers[].latencyThreshold":                 {"fires when p95 passes it", func(f *fx) { f.p.Spec.Rollback.Triggers[1].LatencyThreshold = durp(time.Second) }},
+	"spec.rollback.triggers[].customMetricThreshold.metric":     {"the metric watched (must be measurable)", func(f *fx) { f.p.Spec.Rollback.Triggers[2].CustomMetricThreshold.Metric = "business_conversion_rate" }},
+	"spec.rollback.triggers[].customMetricThreshold.threshold":  {"the threshold", func(f *fx) { f.p.Spec.Rollback.Triggers[2].CustomMetricThreshold.Threshold = 5 }},
+	"spec.rollback.triggers[].customMetricThreshold.comparison": {"less_than … not_equal", func(f *fx) { f.p.Spec.Rollback.Triggers[2].CustomMetricThreshold.Comparison = "less_than" }},
+	"spec.rollback.steps[].name":                                {"named in the audit log and the live view", func(f *fx) { f.p.Spec.Rollback.Steps[0].Name = "traffic" }},
+	"spec.rollback.steps[].action":                              {"what the step does", func(f *fx) { f.p.Spec.Rollback.Steps[1].Action = plan.ActionVerify }},
+	"spec.rollback.steps[].target":                              {"previous: a rollback goes to the previous release; anything else is refused", func(f *fx) { f.p.Spec.Rollback.Steps[0].Target = "v0" }},
+	"spec.rollback.steps[].maxDuration":                         {"a step that overruns fails the rollback", func(f *fx) { f.p.Spec.Rollback.Steps[0].MaxDuration = durp(time.Minute) }},
+	"spec.rollback.steps[].requiresApproval":                    {"the database step waits for an approval unless --emergency", func(f *fx) { f.p.Spec.Rollback.Steps[2].RequiresApproval = false }},
+	"spec.rollback.steps[].checks":                              {"what verification runs: health_check, smoke_test", func(f *fx) { f.p.Spec.Rollback.Steps[3].Checks = []string{"health_check"} }},
+
+	"spec.monitoring.enabled":                         {"false: no watch after promotion, no monitors", func(f *fx) { f.p.Spec.Monitoring.Enabled = boolp(false) }},
+	"spec.monitoring.duration":                        {"the watch after promotion", func(f *fx) { f.p.Spec.Monitoring.Duration = durp(time.Minute) }},
+	"spec.monitoring.healthChecks[].name":             {"a copy of the service's probe for the reviewer; one the service lacks is refused", nil},
+	"spec.monitoring.healthChecks[].path":             {"must be one of the service's probes", func(f *fx) { f.p.Spec.Monitoring.HealthChecks[0].Path = "/other" }},
+	"spec.monitoring.healthChecks[].interval":         {"must match the service's probe", func(f *fx) { f.p.Spec.Monitoring.HealthChecks[0].Interval = durp(time.Minute) }},
+	"spec.monitoring.healthChecks[].timeout":          {"must match the service's probe", func(f *fx) { f.p.Spec.Monitoring.HealthChecks[0].Timeout = durp(time.Minute) }},
+	"spec.monitoring.healthChecks[].failureThreshold": {"must match the service's probe", func(f *fx) { f.p.Spec.Monitoring.HealthChecks[0].FailureThreshold = 9 }},
+	"spec.monitoring.healthChecks[].successThreshold": {"must match the service's probe", func(f *fx) { f.p.Spec.Monitoring.HealthChecks[0].SuccessThreshold = 9 }},
+	"spec.monitoring.metrics":                         {"measured on every window and shown (monitors); must be measurable", func(f *fx) { f.p.Spec.Monitoring.Metrics = []string{"cpu_utilization"} }},
+	"spec.monitoring.alerting.enabled":                {"false: no channel is told about this rollout", func(f *fx) { f.p.Spec.Monitoring.Alerting.Enabled = boolp(false) }},
+	"spec.monitoring.alerting.channels":               {"the service file's channels told (by name, else type); unknown ones are refused", func(f *fx) { f.p.Spec.Monitoring.Alerting.Channels = []string{"pagerduty"} }},
+
+	"spec.risk.score":                  {"the assessed risk, for the reviewer", nil},
+	"spec.risk.level":                  {"the assessed risk level, for the reviewer", nil},
+	"spec.risk.factors[].name":         {"for the reviewer", nil},
+	"spec.risk.factors[].contribution": {"for the reviewer", nil},
+	"spec.risk.factors[].reason":       {"for the reviewer", nil},
+	"spec.changes.from":                {"the change deployed, for the reviewer (deploy plan reads the last one's commit)", nil},
+	"spec.changes.to":                  {"for the reviewer", nil},
+	"spec.changes.fromCommit":          {"for the reviewer", nil},
+	"spec.changes.toCommit":            {"the commit planned at: the next deploy plan's default --from", nil},
+	"spec.changes.commits":             {"for the reviewer", nil},
+	"spec.changes.added":               {"for the reviewer", nil},
+	"spec.changes.deleted":             {"for the reviewer", nil},
+	"spec.changes.files[].path":        {"for the reviewer", nil},
+	"spec.changes.files[].oldPath":     {"for the reviewer", nil},
+	"spec.changes.files[].class":       {"for the reviewer", nil},
+	"spec.changes.files[].added":       {"for the reviewer", nil},
+	"spec.changes.files[].deleted":     {"for the reviewer", nil},
+	"spec.changes.omittedFiles":        {"for the reviewer", nil},
+	"spec.changes.note":                {"why there is no change analysis, for the reviewer", nil},
+}
+
+var deploymentEffects = map[string]effect{
+	"apiVersion":                  {"must be hugai.io/v1", func(f *fx) { f.d.APIVersion = "v2" }},
+	"kind":                        {"must be HugAIDeployment", func(f *fx) { f.d.Kind = "Rollout" }},
+	"metadata.name":               {"recorded", nil},
+	"metadata.namespace":          {"names the environment when spec.environment does not", func(f *fx) { f.d.Spec.Environment = ""; f.d.Metadata.Namespace = "qa" }},
+	"metadata.labels":             {"recorded", nil},
+	"metadata.annotations":        {"recorded", nil},
+	"spec.service":                {"the service deployed", func(f *fx) { f.d.Spec.Service = "cart" }},
+	"spec.version":                {"the version deployed", func(f *fx) { f.d.Spec.Version = "v3" }},
+	"spec.environment":            {"the environment deployed to", func(f *fx) { f.d.Spec.Environment = "staging" }},
+	"spec.rollout.steps[].weight": {"a canary step's weight", func(f *fx) { f.d.Spec.Rollout.Steps[0].Weight = 10 }},
+	"spec.rollout.steps[].pause":  {"how long it is held", func(f *fx) { f.d.Spec.Rollout.Steps[0].Pause = &plan.Seconds{Duration: plan.D(time.Minute)} }},
+}
+
+func init() {
+	// A HugAIDeployment's strategy, monitoring and rollback are the DeploymentPlan's, field for
+	// field (plan.HugAIDeployment.AsPlan); they are proven on the HugAIDeployment itself.
+	d := func(f *fx) *plan.HugAIDeploymentSpec { return &f.d.Spec }
+	shared := map[string]func(*fx){
+		"spec.strategy.type":                                        func(f *fx) { d(f).Strategy.Type = plan.StrategyRecreate },
+		"spec.strategy.governance.approvalRequired":                 func(f *fx) { d(f).Strategy.Governance.ApprovalRequired = false },
+		"spec.strategy.governance.qualityGates":                     func(f *fx) { d(f).Strategy.Governance.QualityGates = []string{"health-check"} },
+		"spec.monitoring.enabled":                                   func(f *fx) { d(f).Monitoring.Enabled = boolp(false) },
+		"spec.monitoring.duration":                                  func(f *fx) { d(f).Monitoring.Duration = durp(time.Minute) },
+		"spec.monitoring.healthChecks[].path":                       func(f *fx) { d(f).Monitoring.HealthChecks[0].Path = "/x" },
+		"spec.monitoring.healthChecks[].interval":                   func(f *fx) { d(f).Monitoring.HealthChecks[0].Interval = durp(time.Minute) },
+		"spec.monitoring.healthChecks[].timeout":                    func(f *fx) { d(f).Monitoring.HealthChecks[0].Timeout = durp(time.Minute) },
+		"spec.monitoring.healthChecks[].failureThreshold":           func(f *fx) { d(f).Monitoring.HealthChecks[0].FailureThreshold = 9 },
+		"spec.monitoring.healthChecks[].successThreshold":           func(f *fx) { d(f).Monitoring.HealthChecks[0].SuccessThreshold = 9 },
+		"spec.monitoring.metrics":                                   func(f *fx) { d(f).Monitoring.Metrics = []string{"business_kpi"} },
+		"spec.monitoring.alerting.enabled":                          func(f *fx) { d(f).Monitoring.Alerting.Enabled = boolp(false) },
+		"spec.monitoring.alerting.channels":                         func(f *fx) { d(f).Monitoring.Alerting.Channels = []string{"webhook"} },
+		"spec.rollback.automatic":                                   func(f *fx) { d(f).Rollback.Automatic = boolp(false) },
+		"spec.rollback.triggers[].errorRateThreshold":               func(f *fx) { *d(f).Rollback.Triggers[0].ErrorRateThreshold = 3 },
+		"spec.rollback.triggers[].latencyThreshold":                 func(f *fx) { d(f).Rollback.Triggers[1].LatencyThreshold = durp(time.Second) },
+		"spec.rollback.triggers[].customMetricThreshold.metric":     func(f *fx) { d(f).Rollback.Triggers[2].CustomMetricThreshold.Metric = "business_conversion_rate" },
+		"spec.rollback.triggers[].customMetricThreshold.threshold":  func(f *fx) { d(f).Rollback.Triggers[2].CustomMetricThreshold.Threshold = 1 },
+		"spec.rollback.triggers[].customMetricThreshold.comparison": func(f *fx) { d(f).Rollback.Triggers[2].CustomMetricThreshold.Comparison = "equal" },
+		"spec.rollback.steps[].name":                                func(f *fx) { d(f).Rollback.Steps[0].Name = "traffic" },
+		"spec.rollback.steps[].action":                              func(f *fx) { d(f).Rollback.Steps[0].Action = plan.ActionDeployPrevious },
+		"spec.rollback.steps[].target":                              func(f *fx) { d(f).Rollback.Steps[0].Target = "v0" },
+		"spec.rollback.steps[].maxDuration":                         func(f *fx) { d(f).Rollback.Steps[0].MaxDuration = durp(time.Minute) },
+		"spec.rollback.steps[].requiresApproval":                    func(f *fx) { d(f).Rollback.Steps[0].RequiresApproval = true },
+		"spec.rollback.steps[].checks":                              func(f *fx) { d(f).Rollback.Steps[1].Checks = []string{"smoke_test"} },
+	}
+	var paths []string
+	leaves(reflectTypeOfDeployment(), "", &paths)
+	for _, p := range paths {
+		if _, ok := deploymentEffects[p]; ok {
+			continue
+		}
+		pe, ok := planEffects[p]
+		if !ok {
+			continue // the test reports it
+		}
+		if pe.change == nil {
+			deploymentEffects[p] = pe
+			continue
+		}
+		if ch, ok := shared[p]; ok {
+			deploymentEffects[p] = effect{what: pe.what, change: ch}
+			continue
+		}
+		if isStrategyBlock(p) {
+			// The strategy blocks are the DeploymentPlan's: AsPlan copies them unchanged. Measured
+			// against a HugAIDeployment that carries the fixture plan's strategy.
+			change := pe.change
+			deploymentEffects[p] = effect{pe.what + " (as in a DeploymentPlan)", func(f *fx) {
+				change(f)
+				f.d.Spec.Strategy = builtinTemplates(f.p.Spec.Strategy)
+			}}
+			prepares[plan.KindHugAIDeployment+" "+p] = func(f *fx) {
+				f.d.Spec.Strategy = builtinTemplates(f.p.Spec.Strategy)
+				f.d.Spec.Rollout = nil
+			}
+		}
+	}
+}
+
+// builtinTemplates points the fixture plan's analysis step at a built-in template: a
+// HugAIDeployment has no templates of its own.
+func builtinTemplates(s plan.Strategy) plan.Strategy {
+	if c := s.Canary; c != nil {
+		for _, st := range c.Steps {
+			if a := st.Analysis; a != nil {
+				for i := range a.Templates {
+					if a.Templates[i].TemplateName == "errors" {
+						a.Templates[i].TemplateName = "error-rate"
+					}
+				}
+			}
+		}
+	}
+	return s
+}
+
+func isStrategyBlock(p string) bool {
+	for _, s := range []string{"spec.strategy.canary.", "spec.strategy.blueGreen.", "spec.strategy.rolling.", "spec.strategy.recreate."} {
+		if len(p) > len(s) && p[:len(s)] == s {
+			return true
+		}
+	}
+	return false
+}
