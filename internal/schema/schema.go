@@ -5,6 +5,7 @@
 // plan's types (a test fails until then): go generate ./internal/schema
 package schema
 
+//go:generate go run ./gencomments -root ../.. -out comments.json
 //go:generate go run ../../cmd/hugai schema config --out ../../schemas/config.schema.json
 //go:generate go run ../../cmd/hugai schema plan --out ../../schemas/plan.schema.json
 //go:generate go run ../../cmd/hugai schema deployment --out ../../schemas/deployment.schema.json
@@ -36,7 +37,12 @@ func Generate(kind string) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("unknown kind %q", kind)
 	}
+	cm, err := comments()
+	if err != nil {
+		return nil, err
+	}
 	r := &jsonschema.Reflector{
+		CommentMap: cm,
 		// Properties without omitempty are required and unknown properties are refused
 		// (additionalProperties false), as plan's decoder does: those are invopop's defaults.
 		ExpandedStruct: true,

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/invopop/jsonschema"
@@ -66,8 +68,9 @@ func TestSchemaGivesEditorsWhatTheyNeed(t *testing.T) {
 			AdditionalProperties *bool    `json:"additionalProperties"`
 			Required             []string `json:"required"`
 			Properties           map[string]struct {
-				Ref  string   `json:"$ref"`
-				Enum []string `json:"enum"`
+				Ref         string   `json:"$ref"`
+				Enum        []string `json:"enum"`
+				Description string   `json:"description"`
 			} `json:"properties"`
 		} `json:"$defs"`
 	}
@@ -93,6 +96,9 @@ func TestSchemaGivesEditorsWhatTheyNeed(t *testing.T) {
 	if ref := s.Defs["AnalysisMetric"].Properties["interval"].Ref; ref != "#/$defs/Duration" {
 		t.Errorf("interval refers to %q, want the Duration definition", ref)
 	}
+	if d := s.Defs["Trigger"].Properties["errorRateThreshold"].Description; !strings.Contains(d, "percentage") {
+		t.Errorf("errorRateThreshold description %q: want its doc comment", d)
+	}
 	if d := s.Defs["Duration"]; d.Type != "string" || !regexp.MustCompile(d.Pattern).MatchString("1h30m") || regexp.MustCompile(d.Pattern).MatchString("30") {
 		t.Errorf("duration schema %+v: want a string with a unit", d)
 	}
@@ -105,5 +111,25 @@ func TestEnumOnMissingPropertyIsAnError(t *testing.T) {
 	enums := map[string]map[string][]string{"Strategy": {"type": old}}
 	if err := addEnums(defs, enums); err == nil {
 		t.Fatal("want an error for an enum on a property the type lacks")
+	}
+}
+
+// comments.json is what the binary describes fields with; it must be what plan's source says.
+func TestEmbeddedCommentsAreCurrent(t *testing.T) {
+	t.Parallel()
+	got, err := ExtractComments(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := comments()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Error("internal/schema/comments.json is stale: regenerate it with `go generate ./internal/schema`")
+	}
+	const key = "github.com/hugai-dev/hugai/internal/plan.Trigger.ErrorRateThreshold"
+	if !strings.Contains(got[key], "percentage") {
+		t.Errorf("%s = %q, want the field's doc comment", key, got[key])
 	}
 }
