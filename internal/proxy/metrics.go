@@ -27,7 +27,7 @@ func (p *Proxy) metricsHandler() http.Handler {
 // collector exposes the proxy's hand-kept counters at scrape time. The hot path keeps adding to
 // its atomics (it must anyway: they feed the per-second history of /v1/stats), and Collect reads
 // them, so the exposition costs the requests nothing. Per-request CounterVec/HistogramVec updates
-// would count everything twice and cost 2-5x the atomics (docs/benchmarks.md, "Proxy metrics").
+// would count everything twice and cost 2-4x the atomics (docs/benchmarks.md, "Proxy metrics").
 type collector struct{ p *Proxy }
 
 var (
