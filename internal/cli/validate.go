@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hugai-dev/hugai/internal/plan"
+	"github.com/hugai-dev/hugai/internal/schema"
 )
 
 type validateResult struct {
@@ -118,7 +119,7 @@ func (a *app) schemaCmd() *cobra.Command {
 			if !ok {
 				return badInput(fmt.Errorf("schema %q: want config, plan or deployment", args[0]))
 			}
-			b, err := plan.Schema(kind)
+			b, err := schema.Generate(kind)
 			if err != nil {
 				return err
 			}

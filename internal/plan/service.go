@@ -1,6 +1,6 @@
 // Package plan holds the files users write — the service file (hugai.yaml) and the DeploymentPlan —
-// with their line-aware parsing, defaults, validation and JSON Schema. It is part of the pure core:
-// no network, no processes, no clock.
+// with their line-aware parsing, defaults and validation; internal/schema makes their JSON Schema
+// from these types. It is part of the pure core: no network, no processes, no clock.
 package plan
 
 // APIVersion is the version of every hugai document.

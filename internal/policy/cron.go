@@ -10,6 +10,15 @@ import (
 )
 
 // Schedule is a parsed 5-field cron expression: one bit per allowed value.
+//
+// It is hand-written rather than github.com/robfig/cron/v3, the Go library this field uses, because
+// robfig/cron falls short in three ways that freeze windows need (checked against its v3.0.1
+// source): its Schedule interface has only Next, and a freeze window's question is the previous
+// start ("did a window open within the last 2h?", Prev in window.go); its day-of-week bounds are
+// 0-6, so `0 0 * * 7` and `5-7`, which Vixie cron and crontab(5) accept as Sunday, are errors
+// there (robfig/cron issue #122 declined them); and its errors are bare strings naming neither
+// the field nor the column, while hugai reports file:line and the column in the expression
+// (CronError).
 type Schedule struct {
 	minute uint64 // bits 0..59
 	hour   uint32 // bits 0..23
