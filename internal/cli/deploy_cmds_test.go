@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hugai-dev/hugai/internal/api"
+	"github.com/hugai-dev/hugai/internal/rollout"
 	"github.com/hugai-dev/hugai/internal/server/servertest"
 )
 
@@ -105,7 +106,7 @@ func TestApproveRecordsTheOSUser(t *testing.T) {
 		t.Errorf("approve printed %q", out)
 	}
 	cmds := s.Commands()
-	if len(cmds) != 1 || cmds[0].Actor != currentUserName(t) || cmds[0].Cmd.Kind != api.CommandApprove || cmds[0].Cmd.Comment != "numbers look fine" {
+	if len(cmds) != 1 || cmds[0].Actor != currentUserName(t) || cmds[0].Cmd.Kind != rollout.CommandApprove || cmds[0].Cmd.Comment != "numbers look fine" {
 		t.Fatalf("engine saw %+v, want an approve by %s with the comment", cmds, currentUserName(t))
 	}
 }

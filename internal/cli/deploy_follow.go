@@ -17,6 +17,7 @@ import (
 
 	"github.com/hugai-dev/hugai/internal/api"
 	"github.com/hugai-dev/hugai/internal/client"
+	"github.com/hugai-dev/hugai/internal/rollout"
 )
 
 // follower follows one rollout until it ends: a live view redrawn in place on a terminal, one
@@ -124,12 +125,12 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 func resultOf(r api.Rollout) error {
 	code := r.ExitCode
 	if code == ExitOK {
-		switch r.Phase {
-		case "Succeeded":
+		switch rollout.Phase(r.Phase) {
+		case rollout.Succeeded:
 			return nil
-		case "RolledBack":
+		case rollout.RolledBack:
 			code = ExitRolledBack
-		case "Aborted":
+		case rollout.Aborted:
 			code = ExitAborted
 		default:
 			code = ExitFailed
@@ -289,7 +290,7 @@ func stepMark(r api.Rollout, i int, s api.Step) string {
 		return " "
 	}
 	switch { // a server that sends no states: the index says where the rollout is
-	case i < r.CurrentStep || r.Terminal && r.Phase == "Succeeded":
+	case i < r.CurrentStep || r.Terminal && r.Phase == string(rollout.Succeeded):
 		return "✓"
 	case i == r.CurrentStep && !r.Terminal:
 		return "▶"

@@ -143,7 +143,7 @@ func (e *Engine) Do(ctx context.Context, id, actor string, cmd api.Command) (api
 	if err != nil {
 		return api.Rollout{}, err
 	}
-	if cmd.Kind == api.CommandRollback && st.Phase == rollout.Succeeded {
+	if cmd.Kind == rollout.CommandRollback && st.Phase == rollout.Succeeded {
 		return e.rollbackRelease(ctx, r, spec, st, actor, cmd.Emergency)
 	}
 	c := rollout.Command{Kind: cmd.Kind, Actor: actor, Comment: cmd.Comment, Full: cmd.Full, Emergency: cmd.Emergency}
@@ -166,9 +166,9 @@ func (e *Engine) Do(ctx context.Context, id, actor string, cmd api.Command) (api
 	obs := observe(status, st)
 	obs.Command = &c
 	var approvals []store.Approval
-	if c.Kind == "approve" || c.Kind == "reject" {
+	if c.Kind == rollout.CommandApprove || c.Kind == rollout.CommandReject {
 		decision := "approved"
-		if c.Kind == "reject" {
+		if c.Kind == rollout.CommandReject {
 			decision = "rejected"
 		}
 		approvals = append(approvals, store.Approval{RolloutID: r.ID, Gate: gateName(spec, st), Actor: actor, Decision: decision, Comment: c.Comment, Time: e.cfg.Clock.Now().UTC()})

@@ -176,11 +176,11 @@ type Window struct {
 
 // Command is a person's action on a rollout.
 type Command struct {
-	Kind      string `json:"kind"` // approve, reject, promote, abort, resume, rollback
-	Actor     string `json:"actor"`
-	Comment   string `json:"comment,omitempty"`
-	Full      bool   `json:"full,omitempty"`
-	Emergency bool   `json:"emergency,omitempty"`
+	Kind      CommandKind `json:"kind"`
+	Actor     string      `json:"actor"`
+	Comment   string      `json:"comment,omitempty"`
+	Full      bool        `json:"full,omitempty"`
+	Emergency bool        `json:"emergency,omitempty"`
 }
 
 // Observation is what the engine saw this tick.

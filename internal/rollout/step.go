@@ -91,11 +91,11 @@ func (p *stepper) command(c *Command) {
 		payload["comment"] = c.Comment
 	}
 	switch c.Kind {
-	case "approve":
+	case CommandApprove:
 		s.Approvals = append(s.Approvals, Approval{Actor: c.Actor, Comment: c.Comment, At: p.now})
 		payload["gate"] = p.gate().Name
 		p.emit("rollout.approved", c.Actor, payload)
-	case "reject":
+	case CommandReject:
 		payload["gate"] = p.gate().Name
 		p.emit("rollout.rejected", c.Actor, payload)
 		if s.RollbackAt != nil {
@@ -104,15 +104,15 @@ func (p *stepper) command(c *Command) {
 			return
 		}
 		p.setPhase(Aborted, ReasonRejected, fmt.Sprintf("rejected by %s", c.Actor))
-	case "abort":
+	case CommandAbort:
 		p.emit("rollout.abort", c.Actor, payload)
 		p.setPhase(Aborted, ReasonAborted, fmt.Sprintf("aborted by %s", c.Actor))
-	case "rollback":
+	case CommandRollback:
 		payload["emergency"] = c.Emergency
 		p.emit("rollout.rollback", c.Actor, payload)
 		s.Emergency = c.Emergency
 		p.setPhase(RollingBack, ReasonManual, fmt.Sprintf("rolled back by %s", c.Actor))
-	case "resume":
+	case CommandResume:
 		p.emit("rollout.resumed", c.Actor, payload)
 		s.Tally = analysis.Tally{}
 		s.StepTally = analysis.Tally{}
@@ -120,7 +120,7 @@ func (p *stepper) command(c *Command) {
 			p.nextStep()
 		}
 		p.setPhase(Progressing, "", "")
-	case "promote":
+	case CommandPromote:
 		payload["full"] = c.Full
 		p.emit("rollout.promote", c.Actor, payload)
 		switch {
@@ -156,7 +156,7 @@ func Validate(spec Spec, st State, cmd Command) error {
 		return &CommandError{Conflict: true, Msg: fmt.Sprintf("the rollout is %s: nothing to %s", st.Phase, cmd.Kind)}
 	}
 	switch cmd.Kind {
-	case "approve", "reject":
+	case CommandApprove, CommandReject:
 		if st.Phase != AwaitingApproval {
 			return &CommandError{Conflict: true, Msg: fmt.Sprintf("the rollout is %s, not waiting for an approval", st.Phase)}
 		}
@@ -166,19 +166,19 @@ func Validate(spec Spec, st State, cmd Command) error {
 			return &CommandError{Denied: true, Msg: fmt.Sprintf("%s is not an approver of %s (approvers: %s)", cmd.Actor, g.Name, strings.Join(g.Approvers, ", "))}
 		}
 		for _, a := range st.Approvals {
-			if a.Actor == cmd.Actor && cmd.Kind == "approve" {
+			if a.Actor == cmd.Actor && cmd.Kind == CommandApprove {
 				return &CommandError{Conflict: true, Msg: fmt.Sprintf("%s already approved %s", cmd.Actor, g.Name)}
 			}
 		}
-	case "promote":
+	case CommandPromote:
 		if st.Phase != Progressing && st.Phase != Paused {
 			return &CommandError{Conflict: true, Msg: fmt.Sprintf("the rollout is %s: only a progressing or paused rollout can be promoted", st.Phase)}
 		}
-	case "resume":
+	case CommandResume:
 		if st.Phase != Paused {
 			return &CommandError{Conflict: true, Msg: fmt.Sprintf("the rollout is %s, not paused", st.Phase)}
 		}
-	case "abort", "rollback":
+	case CommandAbort, CommandRollback:
 		if st.RollbackAt != nil {
 			return &CommandError{Conflict: true, Msg: "the rollout is already rolling back"}
 		}

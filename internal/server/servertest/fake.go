@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hugai-dev/hugai/internal/api"
+	"github.com/hugai-dev/hugai/internal/rollout"
 	"github.com/hugai-dev/hugai/internal/server"
 )
 
@@ -184,19 +185,19 @@ func (f *Fake) Do(ctx context.Context, id, actor string, cmd api.Command) (api.R
 	}
 	var bad error
 	f.Update(id, func(r *api.Rollout) {
-		if r.Terminal && cmd.Kind != api.CommandRollback {
+		if r.Terminal && cmd.Kind != rollout.CommandRollback {
 			bad = &api.Error{Code: api.CodeConflict, Message: fmt.Sprintf("rollout %s is %s", id, r.Phase)}
 			return
 		}
 		switch cmd.Kind {
-		case api.CommandApprove, api.CommandResume:
+		case rollout.CommandApprove, rollout.CommandResume:
 			r.Phase, r.Approval = "Progressing", nil
-		case api.CommandPromote:
+		case rollout.CommandPromote:
 			r.Phase = "Promoting"
-		case api.CommandReject, api.CommandAbort:
+		case rollout.CommandReject, rollout.CommandAbort:
 			End(r, "Aborted")
-			r.Reason = map[string]string{api.CommandReject: "rejected", api.CommandAbort: "aborted"}[cmd.Kind]
-		case api.CommandRollback:
+			r.Reason = map[rollout.CommandKind]string{rollout.CommandReject: "rejected", rollout.CommandAbort: "aborted"}[cmd.Kind]
+		case rollout.CommandRollback:
 			End(r, "RolledBack")
 		default:
 			bad = &api.Error{Code: api.CodeBadInput, Message: fmt.Sprintf("unknown command %q", cmd.Kind)}
