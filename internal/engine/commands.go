@@ -103,7 +103,7 @@ func (e *Engine) Start(ctx context.Context, actor string, req api.StartRequest) 
 	}
 	now := e.cfg.Clock.Now().UTC()
 	st := rollout.New(stable, p.Spec.Version, now)
-	state, err := json.Marshal(frozenPlan{Spec: spec, State: st})
+	state, err := encodeState(spec, st)
 	if err != nil {
 		return api.Rollout{}, err
 	}
@@ -140,6 +140,14 @@ func (e *Engine) Do(ctx context.Context, id, actor string, cmd api.Command) (api
 		return api.Rollout{}, err
 	}
 	spec, st, err := decodeState(r)
+	if bad, ok := asInvalid(err); ok {
+		if !rollout.Phase(r.Phase).Terminal() {
+			if err := e.failInvalid(ctx, r, bad); err != nil {
+				return api.Rollout{}, err
+			}
+		}
+		return api.Rollout{}, conflict("%v: the rollout cannot take commands", bad)
+	}
 	if err != nil {
 		return api.Rollout{}, err
 	}
@@ -274,7 +282,7 @@ func (e *Engine) rollbackRelease(ctx context.Context, r store.Rollout, spec roll
 	}
 	now := e.cfg.Clock.Now().UTC()
 	nst := rollout.NewReleaseRollback(st.Stable, st.Candidate, emergency, now)
-	state, err := json.Marshal(frozenPlan{Spec: spec, State: nst})
+	state, err := encodeState(spec, nst)
 	if err != nil {
 		return api.Rollout{}, err
 	}

@@ -45,6 +45,14 @@ func (e *Engine) step(ctx context.Context, rt *envRuntime, status target.Status)
 	if len(active) > 0 {
 		r := active[0]
 		spec, st, err := decodeState(r)
+		if bad, ok := asInvalid(err); ok {
+			if err := e.failInvalid(ctx, r, bad); err != nil {
+				return desired, next, err
+			}
+			// Failed, like a rollback that failed: the last release is what runs.
+			desired, err = e.releaseDesired(ctx, rt)
+			return desired, next, err
+		}
 		if err != nil {
 			return desired, next, err
 		}
@@ -170,7 +178,7 @@ func nonZero(m map[string]int) map[string]int {
 // transaction — before anything is done about it. A succeeded rollout records its release in the
 // same transaction.
 func (e *Engine) commit(ctx context.Context, r store.Rollout, spec rollout.Spec, st rollout.State, events []rollout.Event, w *rollout.Window, approvals []store.Approval) (store.Rollout, error) {
-	state, err := json.Marshal(frozenPlan{Spec: spec, State: st})
+	state, err := encodeState(spec, st)
 	if err != nil {
 		return r, err
 	}
@@ -233,12 +241,14 @@ func (e *Engine) startRun(ctx context.Context, rt *envRuntime, id string, run fu
 		return
 	}
 	rt.runs[id] = nil
+	e.bg.Add(1)
 	go func() {
+		defer e.bg.Done()
 		passed, output := run(ctx)
 		rt.runMu.Lock()
 		rt.runs[id] = &rollout.RunResult{ID: id, Passed: passed, Output: output, At: e.cfg.Clock.Now()}
 		rt.runMu.Unlock()
-		e.kick()
+		rt.kick()
 	}()
 }
 
@@ -271,8 +281,7 @@ func (e *Engine) notify(ctx context.Context, r store.Rollout, before, after roll
 		return
 	}
 	sev, ok := notifySeverity[after.Phase]
-	n := e.cfg.Notifiers[r.Service]
-	if !ok || n == nil {
+	if !ok {
 		return
 	}
 	ev := notify.Event{
@@ -280,9 +289,27 @@ func (e *Engine) notify(ctx context.Context, r store.Rollout, before, after roll
 		PreviousVersion: after.Stable, Phase: string(after.Phase), Reason: after.Reason, Message: after.Message,
 		Severity: sev, Time: e.cfg.Clock.Now().UTC(),
 	}
+	e.send(ctx, r.Service, ev)
+}
+
+// notifyTimeout bounds one delivery: a shutdown waits for deliveries under way, not for ever.
+const notifyTimeout = 30 * time.Second
+
+// send delivers ev to the service's channels off the tick, tracked so that Run waits for it: a
+// rollback's notification is not lost because the server was stopped just after it.
+func (e *Engine) send(ctx context.Context, service string, ev notify.Event) {
+	n := e.cfg.Notifiers[service]
+	if n == nil {
+		return
+	}
+	e.bg.Add(1)
 	go func() {
-		if err := n.Notify(context.WithoutCancel(ctx), ev); err != nil {
-			e.cfg.Logf("notify %s %s: %v", r.ID, after.Phase, err)
+		defer e.bg.Done()
+		// Not cancelled with the tick: a notification outlives the request that caused it.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notifyTimeout)
+		defer cancel()
+		if err := n.Notify(ctx, ev); err != nil {
+			e.cfg.Logf("notify %s %s: %v", ev.RolloutID, ev.Phase, err)
 		}
 	}()
 }
