@@ -16,6 +16,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/plan"
 	"github.com/hugai-dev/hugai/internal/store"
 	"github.com/hugai-dev/hugai/internal/store/sqlite"
+	"github.com/hugai-dev/hugai/internal/target"
 	"github.com/hugai-dev/hugai/internal/target/fake"
 )
 
@@ -103,6 +104,10 @@ type world struct {
 	dbRuns  atomic.Int32            // database rollbacks run
 	tick    time.Duration
 	logf    func(string, ...any)
+	// notifier replaces told when set; serviceYAML replaces svcYAML.
+	notifier    Notifier
+	serviceYAML string
+	prodTarget  target.Target // wraps production's target when set
 }
 
 func newWorld(t *testing.T) *world {
@@ -132,17 +137,29 @@ func (w *world) newEngine() (*Engine, store.Store) {
 		w.t.Fatal(err)
 	}
 	w.t.Cleanup(func() { st.Close() })
-	svc, err := plan.ParseService("hugai.yaml", []byte(svcYAML))
+	yaml := svcYAML
+	if w.serviceYAML != "" {
+		yaml = w.serviceYAML
+	}
+	svc, err := plan.ParseService("hugai.yaml", []byte(yaml))
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	metrics := metric.Func(func(_ context.Context, q metric.Query) (analysis.Value, error) {
 		return analysis.Value{Value: w.errPct.Load().(float64), Samples: 100}, nil
 	})
-	e := New(Config{Store: st, Clock: w.clock, Tick: w.tick, Logf: w.logf, Notifiers: map[string]Notifier{"demo": &w.told},
-		Services: []*ServiceFile{{Path: "hugai.yaml", Data: []byte(svcYAML), Service: svc}},
+	var n Notifier = &w.told
+	if w.notifier != nil {
+		n = w.notifier
+	}
+	e := New(Config{Store: st, Clock: w.clock, Tick: w.tick, Logf: w.logf, Notifiers: map[string]Notifier{"demo": n},
+		Services: []*ServiceFile{{Path: "hugai.yaml", Data: []byte(yaml), Service: svc}},
 		NewRuntime: func(_ context.Context, _ *ServiceFile, env *plan.Env) (*Runtime, error) {
-			return &Runtime{Target: w.targets[env.Name], Metrics: metrics, DatabaseRollback: func(context.Context) (bool, string) {
+			var t target.Target = w.targets[env.Name]
+			if env.Name == "production" && w.prodTarget != nil {
+				t = w.prodTarget
+			}
+			return &Runtime{Target: t, Metrics: metrics, DatabaseRollback: func(context.Context) (bool, string) {
 				w.dbRuns.Add(1)
 				return true, "migrated down"
 			}}, nil
