@@ -50,7 +50,6 @@ func TestCheckAcceptsEveryStateStepReaches(t *testing.T) {
 	}
 }
 
-
 // Each broken invariant is named, and each is one Step would trip over: the states that panic
 // Step today are refused by Check first.
 func TestCheckNamesTheBrokenInvariant(t *testing.T) {
