@@ -1,5 +1,7 @@
-// Package servertest holds a fake Engine and a helper that serves it on a real unix socket, for
-// tests of the server, the client and the CLI's acting commands.
+// Package servertest serves engines on a real unix socket for tests: Harness, the real engine on
+// SQLite and the fake target, for anything that depends on how rollouts behave (the CLI's
+// commands); and Fake, an engine that does what the test says, for tests of the HTTP layer alone
+// (the server's error mapping and long polls, the client's transport).
 package servertest
 
 import (
@@ -19,19 +21,8 @@ import (
 
 var _ server.Engine = (*Fake)(nil)
 
-// StartCall is one Start the fake received.
-type StartCall struct {
-	Actor string
-	Req   api.StartRequest
-}
-
-// CommandCall is one Do the fake received.
-type CommandCall struct {
-	ID, Actor string
-	Cmd       api.Command
-}
-
-// Fake is an in-memory Engine. Rollouts change only when a test says so (Update, Finish), or by
+// Fake is an in-memory Engine for tests of the HTTP layer: it has none of the engine's rules.
+// Rollouts change only when a test says so (Update, Finish), or by
 // the commands' simple default effects; every change bumps the revision and wakes waiters.
 type Fake struct {
 	// OnStart shapes a new rollout before Start answers (e.g. to end it at once); an error refuses

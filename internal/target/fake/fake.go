@@ -20,11 +20,14 @@ type Target struct {
 	running  map[string]int
 	routing  target.Routing
 	notReady map[string]bool
+	failed   map[string]string
 	panicMsg string
 }
 
 // New returns a target running nothing.
-func New() *Target { return &Target{running: map[string]int{}, notReady: map[string]bool{}} }
+func New() *Target {
+	return &Target{running: map[string]int{}, notReady: map[string]bool{}, failed: map[string]string{}}
+}
 
 // Deploy runs n replicas of the version.
 func (f *Target) Deploy(_ context.Context, rev target.Revision, n int) error {
@@ -66,7 +69,11 @@ func (f *Target) Status(context.Context) (target.Status, error) {
 		if f.notReady[v] {
 			ready = 0
 		}
-		s.Revisions[v] = target.RevisionStatus{Version: v, Desired: n, Running: n, Ready: ready, Weight: f.routing.Weights[v]}
+		rs := target.RevisionStatus{Version: v, Desired: n, Running: n, Ready: ready, Weight: f.routing.Weights[v]}
+		if why := f.failed[v]; why != "" {
+			rs.Running, rs.Ready, rs.StartFailed = 0, 0, why
+		}
+		s.Revisions[v] = rs
 	}
 	return s, nil
 }
@@ -76,6 +83,13 @@ func (f *Target) SetReady(version string, ready bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.notReady[version] = !ready
+}
+
+// SetStartFailed makes the version fail to start, for why ("" starts it again).
+func (f *Target) SetStartFailed(version, why string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failed[version] = why
 }
 
 // Panic makes every later Status panic with msg ("" stops it).
