@@ -125,15 +125,9 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 func resultOf(r api.Rollout) error {
 	code := r.ExitCode
 	if code == ExitOK {
-		switch rollout.Phase(r.Phase) {
-		case rollout.Succeeded:
+		// A server that left the code out: the phase says it.
+		if code = rollout.Phase(r.Phase).ExitCode(); code == ExitOK {
 			return nil
-		case rollout.RolledBack:
-			code = ExitRolledBack
-		case rollout.Aborted:
-			code = ExitAborted
-		default:
-			code = ExitFailed
 		}
 	}
 	msg := fmt.Sprintf("rollout %s %s", r.ID, r.Phase)

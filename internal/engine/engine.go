@@ -86,6 +86,8 @@ type Engine struct {
 	added    chan struct{}  // a runtime was made: Run starts its goroutine
 	running  sync.WaitGroup // reconciles in flight, waited for when Run returns
 	bg       sync.WaitGroup // notifications, smoke tests and database runs, waited for when Run returns
+	bgMu     sync.Mutex     // guards stopped against bg.Add
+	stopped  bool           // Run is waiting for bg: later work runs in its caller
 }
 
 // envRuntime is one service environment: its runtime and what the engine knows of it.

@@ -30,8 +30,13 @@ const (
 // smoke tests and database runs to finish (those see ctx cancelled; a notification gets its own
 // bounded time).
 func (e *Engine) Run(ctx context.Context) error {
-	defer e.bg.Wait()
-	defer e.running.Wait()
+	defer func() {
+		e.running.Wait()
+		e.bgMu.Lock()
+		e.stopped = true
+		e.bgMu.Unlock()
+		e.bg.Wait()
+	}()
 	started := map[*envRuntime]bool{}
 	for {
 		e.mu.Lock()
@@ -95,6 +100,24 @@ func (e *Engine) tick(ctx context.Context, rt *envRuntime) (sleep time.Duration)
 		e.cfg.Logf("reconcile %s: %v", rt.key, err)
 	}
 	return min(max(d, minSleep), e.cfg.Tick)
+}
+
+// background runs f off the caller's goroutine, tracked so that Run waits for it. Once Run is
+// waiting, f runs in the caller instead (an API command answered during shutdown): a
+// WaitGroup must not grow while it is waited for, and the work is not lost.
+func (e *Engine) background(f func()) {
+	e.bgMu.Lock()
+	if e.stopped {
+		e.bgMu.Unlock()
+		f()
+		return
+	}
+	e.bg.Add(1)
+	e.bgMu.Unlock()
+	go func() {
+		defer e.bg.Done()
+		f()
+	}()
 }
 
 // backoff doubles the wait after each panic in a row, from the tick up to maxBackoff.

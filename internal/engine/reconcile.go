@@ -233,23 +233,24 @@ func (e *Engine) startRun(ctx context.Context, rt *envRuntime, id string, run fu
 		return
 	}
 	rt.runMu.Lock()
-	defer rt.runMu.Unlock()
 	if rt.runs == nil {
 		rt.runs = map[string]*rollout.RunResult{}
 	}
-	if _, seen := rt.runs[id]; seen {
+	_, seen := rt.runs[id]
+	if !seen {
+		rt.runs[id] = nil // running
+	}
+	rt.runMu.Unlock()
+	if seen {
 		return
 	}
-	rt.runs[id] = nil
-	e.bg.Add(1)
-	go func() {
-		defer e.bg.Done()
+	e.background(func() {
 		passed, output := run(ctx)
 		rt.runMu.Lock()
 		rt.runs[id] = &rollout.RunResult{ID: id, Passed: passed, Output: output, At: e.cfg.Clock.Now()}
 		rt.runMu.Unlock()
 		rt.kick()
-	}()
+	})
 }
 
 // result is the result of the run a state asks for, once it has one.
@@ -302,14 +303,12 @@ func (e *Engine) send(ctx context.Context, service string, ev notify.Event) {
 	if n == nil {
 		return
 	}
-	e.bg.Add(1)
-	go func() {
-		defer e.bg.Done()
+	e.background(func() {
 		// Not cancelled with the tick: a notification outlives the request that caused it.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notifyTimeout)
 		defer cancel()
 		if err := n.Notify(ctx, ev); err != nil {
 			e.cfg.Logf("notify %s %s: %v", ev.RolloutID, ev.Phase, err)
 		}
-	}()
+	})
 }

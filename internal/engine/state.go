@@ -53,10 +53,23 @@ func decodeState(r store.Rollout) (rollout.Spec, rollout.State, error) {
 	if f.Schema > stateSchema {
 		return rollout.Spec{}, rollout.State{}, &invalidStateError{id: r.ID, err: fmt.Errorf("schema %d is newer than this hugai's %d: run the hugai that wrote it", f.Schema, stateSchema)}
 	}
+	if f.Schema == 0 {
+		upgradeFrom0(&f, r)
+	}
 	if err := f.State.Check(f.Spec); err != nil {
 		return f.Spec, f.State, &invalidStateError{id: r.ID, err: err, readable: true}
 	}
 	return f.Spec, f.State, nil
+}
+
+// upgradeFrom0 converts a state written before the schema was versioned, as Kubernetes converts
+// an object of an older apiVersion on read: a rollback then carried no RollbackAt (Step used to
+// fill it in on its next tick), so its last write stands in for it.
+func upgradeFrom0(f *frozenPlan, r store.Rollout) {
+	if f.State.Phase == rollout.RollingBack && f.State.RollbackAt == nil {
+		t := r.UpdatedAt
+		f.State.RollbackAt = &t
+	}
 }
 
 // failInvalid ends a rollout whose stored state cannot be stepped: Failed with reason

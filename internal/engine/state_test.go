@@ -133,3 +133,42 @@ func editState(t *testing.T, raw []byte, edit func(*frozenPlan)) []byte {
 	}
 	return b
 }
+
+// A state written before the schema existed is converted on read, not failed: a rollback of then
+// carried no RollbackAt.
+func TestUnversionedStateIsUpgraded(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	e, rt, st := w.engine()
+	w.released(e, rt)
+	r, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(canaryPlan), Version: "v2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := w.run(e, rt, r.ID, 3); v.Weights["v2"] != 20 {
+		t.Fatalf("before: %s %v", v.Phase, v.Weights)
+	}
+	stored, err := st.Rollout(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f map[string]json.RawMessage
+	if err := json.Unmarshal(editState(t, stored.State, func(f *frozenPlan) {
+		f.State.Phase, f.State.Reason, f.State.RollbackAt = rollout.RollingBack, rollout.ReasonAnalysis, nil
+	}), &f); err != nil {
+		t.Fatal(err)
+	}
+	delete(f, "schema")
+	if stored.State, err = json.Marshal(f); err != nil {
+		t.Fatal(err)
+	}
+	stored.Phase = string(rollout.RollingBack)
+	if _, err := st.Commit(ctx, store.Tx{Rollout: &stored}); err != nil {
+		t.Fatal(err)
+	}
+	if v := w.run(e, rt, r.ID, 30); v.Phase != "RolledBack" || v.Reason != rollout.ReasonAnalysis {
+		t.Fatalf("an unversioned rollback: %s %s %q, want RolledBack", v.Phase, v.Reason, v.Message)
+	}
+	stored, _ = st.Rollout(ctx, r.ID)
+	editState(t, stored.State, func(*frozenPlan) {}) // written back at the current schema
+}

@@ -1,6 +1,11 @@
 package rollout
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,4 +106,65 @@ func TestCheckNamesTheBrokenInvariant(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The lists Check and the store rely on are written by hand; this reads the package's source so a
+// new StepKind, Phase or CommandKind constant cannot be added without being listed (Check would
+// fail every rollout using an unlisted step kind as invalid-state).
+func TestListsNameEveryConstant(t *testing.T) {
+	names, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	consts := map[string][]string{} // type -> values
+	fset := token.NewFileSet()
+	for _, name := range names {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			gd, ok := d.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				vs := spec.(*ast.ValueSpec)
+				id, ok := vs.Type.(*ast.Ident)
+				if !ok {
+					continue
+				}
+				for _, v := range vs.Values {
+					if lit, ok := v.(*ast.BasicLit); ok {
+						consts[id.Name] = append(consts[id.Name], strings.Trim(lit.Value, `"`))
+					}
+				}
+			}
+		}
+	}
+	for typ, listed := range map[string][]string{
+		"StepKind":    toStrings(stepKinds),
+		"Phase":       toStrings(Phases()),
+		"CommandKind": toStrings(CommandKinds()),
+	} {
+		if len(consts[typ]) == 0 {
+			t.Fatalf("found no %s constants: the test reads the wrong files", typ)
+		}
+		for _, c := range consts[typ] {
+			if !slices.Contains(listed, c) {
+				t.Errorf("%s %q is not in its list %v", typ, c, listed)
+			}
+		}
+	}
+}
+
+func toStrings[S ~string](xs []S) []string {
+	var out []string
+	for _, x := range xs {
+		out = append(out, string(x))
+	}
+	return out
 }

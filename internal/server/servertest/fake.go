@@ -105,10 +105,7 @@ func (f *Fake) Finish(id, phase string) {
 // End sets r's terminal phase and exit code.
 func End(r *api.Rollout, phase string) {
 	r.Phase, r.Terminal, r.Approval = phase, true, nil
-	r.ExitCode = map[string]int{"Succeeded": 0, "RolledBack": 3, "Aborted": 4}[phase]
-	if phase == "Failed" {
-		r.ExitCode = 1
-	}
+	r.ExitCode = rollout.Phase(phase).ExitCode()
 }
 
 func (f *Fake) notifyLocked() {
