@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hugai-dev/hugai/internal/plan"
+	"pgregory.net/rapid"
 )
 
 // Every state Step itself reaches keeps the invariants Check asks for: Check refuses only what a
@@ -167,4 +168,36 @@ func toStrings[S ~string](xs []S) []string {
 		out = append(out, string(x))
 	}
 	return out
+}
+
+// For any strategy and any sequence of observations and commands, every state Step writes passes
+// Check: the engine never fails a healthy rollout as invalid-state.
+func TestCheckHoldsOnEveryReachableState(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		spec := anySpec(t, rt)
+		spec.AutoRollback = rapid.Bool().Draw(rt, "autoRollback")
+		if rapid.Bool().Draw(rt, "gate") {
+			spec.Gates = []Gate{{Name: "start", Count: 1, Timeout: 5 * time.Minute}}
+		}
+		s := newSim(t, spec, rapid.SampledFrom([]string{"", "v1"}).Draw(rt, "stable"))
+		s.t = &testing.T{} // failures are reported through rt
+		for i := range rapid.IntRange(1, 300).Draw(rt, "ticks") {
+			s.errorRate = rapid.SampledFrom([]float64{0, 0, 0, 5, 30}).Draw(rt, "errorRate")
+			s.requests = rapid.SampledFrom([]uint64{0, 500, 500}).Draw(rt, "requests")
+			s.crash = rapid.IntRange(0, 50).Draw(rt, "crash") == 0
+			obs := s.observe()
+			if kind := rapid.SampledFrom(append([]CommandKind{"", "", "", ""}, CommandKinds()...)).Draw(rt, "cmd"); kind != "" {
+				c := Command{Kind: kind, Actor: "alice", Full: rapid.Bool().Draw(rt, "full"), Emergency: rapid.Bool().Draw(rt, "emergency")}
+				if Validate(spec, s.st, c) == nil {
+					obs.Command = &c
+				}
+			}
+			next, _, _ := Step(spec, s.st, obs, s.now)
+			if err := next.Check(spec); err != nil {
+				rt.Fatalf("tick %d: %s → %s breaks an invariant: %v", i, s.st.Phase, next.Phase, err)
+			}
+			s.st = next
+			s.now = s.now.Add(time.Duration(rapid.IntRange(1, 20).Draw(rt, "dt")) * time.Second)
+		}
+	})
 }
