@@ -59,6 +59,7 @@ func do(t *testing.T, e *Engine, id, actor string, kind rollout.CommandKind) api
 }
 
 func TestStartGate(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ctx := context.Background()
 	e, rt, st := w.engine()
@@ -112,6 +113,7 @@ func TestStartGate(t *testing.T) {
 }
 
 func TestApprovalStep(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ctx := context.Background()
 	e, rt, _ := w.engine()
@@ -156,6 +158,7 @@ func TestApprovalStep(t *testing.T) {
 // A release that succeeded is rolled back as a rollout of its own: traffic first, never waiting
 // for anyone, then the database step behind its gate.
 func TestRollbackOfARelease(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name      string
 		answer    rollout.CommandKind // "" for an emergency rollback, which has no gate
@@ -171,6 +174,7 @@ func TestRollbackOfARelease(t *testing.T) {
 		{"emergency", "", "RolledBack", rollout.ReasonManual, 1, "v1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			w := newWorld(t)
 			ctx := context.Background()
 			e, rt, st := w.engine()

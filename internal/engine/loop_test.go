@@ -78,6 +78,7 @@ func phaseIs(p rollout.Phase) func(api.Rollout) bool {
 }
 
 func TestPanicInOneEnvironmentPausesOnlyIt(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.serviceYAML = quietYAML
 	e, st, _ := w.running(20 * time.Millisecond)
@@ -207,6 +208,7 @@ func (b *blockingNotifier) Notify(ctx context.Context, ev notify.Event) error {
 
 // Shutdown waits for a notification under way, and does not cut it short.
 func TestRunWaitsForInFlightNotifications(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.serviceYAML = quietYAML
 	n := &blockingNotifier{got: make(chan notify.Event, 10), release: make(chan struct{})}

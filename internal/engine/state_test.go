@@ -14,6 +14,7 @@ import (
 // A stored state that cannot be stepped fails that rollout alone, audited and notified, never a
 // panic; the other environment's rollout carries on, and the environment takes a new rollout.
 func TestInvalidStoredStateFailsThatRolloutOnly(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		break_ func(t *testing.T, raw []byte) []byte
@@ -31,6 +32,7 @@ func TestInvalidStoredStateFailsThatRolloutOnly(t *testing.T) {
 		{"not a state", func(*testing.T, []byte) []byte { return []byte(`{"spec": 5}`) }, "read"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			w := newWorld(t)
 			ctx := context.Background()
 			e, prod, st := w.engine()
@@ -137,6 +139,7 @@ func editState(t *testing.T, raw []byte, edit func(*frozenPlan)) []byte {
 // A state written before the schema existed is converted on read, not failed: a rollback of then
 // carried no RollbackAt.
 func TestUnversionedStateIsUpgraded(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ctx := context.Background()
 	e, rt, st := w.engine()
