@@ -84,7 +84,7 @@ type Engine struct {
 	runtimes map[string]*envRuntime
 	changed  chan struct{}  // closed and replaced whenever a rollout changes
 	added    chan struct{}  // a runtime was made: Run starts its goroutine
-	running  sync.WaitGroup // reconciles in flight, waited for when Run returns
+	running  sync.WaitGroup // the environments' goroutines, waited for when Run returns
 	bg       sync.WaitGroup // notifications, smoke tests and database runs, waited for when Run returns
 	bgMu     sync.Mutex     // guards stopped against bg.Add
 	stopped  bool           // Run is waiting for bg: later work runs in its caller
