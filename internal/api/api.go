@@ -2,7 +2,11 @@
 // the server and the client the CLI uses. JSON field names are the API contract.
 package api
 
-import "time"
+import (
+	"time"
+
+	"github.com/hugai-dev/hugai/internal/rollout"
+)
 
 // Rollout is the API's view of a rollout: what `deploy status -o json` prints.
 type Rollout struct {
@@ -95,20 +99,10 @@ type StartRequest struct {
 	RequireApproval bool `json:"requireApproval,omitempty"`
 }
 
-// Command kinds a person sends to a running rollout.
-const (
-	CommandApprove  = "approve"
-	CommandReject   = "reject"
-	CommandPromote  = "promote"
-	CommandAbort    = "abort"
-	CommandResume   = "resume"
-	CommandRollback = "rollback"
-)
-
 // Command is what `deploy approve|reject|promote|abort|resume|rollback ID` sends.
 type Command struct {
-	Kind    string `json:"kind"`
-	Comment string `json:"comment,omitempty"`
+	Kind    rollout.CommandKind `json:"kind"` // one of rollout.CommandKinds
+	Comment string              `json:"comment,omitempty"`
 	// Gate names the gate or optional checkpoint an approve or reject is for.
 	Gate      string `json:"gate,omitempty"`
 	Full      bool   `json:"full,omitempty"`      // promote: skip the remaining steps

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hugai-dev/hugai/internal/api"
 	"github.com/hugai-dev/hugai/internal/client"
+	"github.com/hugai-dev/hugai/internal/rollout"
 )
 
 // addServerFlag adds --server, where every acting command finds its server.
@@ -158,34 +159,35 @@ func printRollouts(w io.Writer, rs []api.Rollout, now time.Time) error {
 
 // commandSpec describes one of the commands people send to a running rollout.
 type commandSpec struct {
-	kind, short, done string
-	comment           bool // takes --comment
-	full, emergency   bool // takes --full / --emergency
-	follow            bool // prints the rollout's ID and follows it to its end (--detach)
+	kind            rollout.CommandKind
+	short, done     string
+	comment         bool // takes --comment
+	full, emergency bool // takes --full / --emergency
+	follow          bool // prints the rollout's ID and follows it to its end (--detach)
 }
 
 func (a *app) deployApproveCmd() *cobra.Command {
-	return a.rolloutCommandCmd(commandSpec{kind: api.CommandApprove, short: "Approve the gate a rollout waits at (your OS user is recorded)", done: "approved", comment: true})
+	return a.rolloutCommandCmd(commandSpec{kind: rollout.CommandApprove, short: "Approve the gate a rollout waits at (your OS user is recorded)", done: "approved", comment: true})
 }
 
 func (a *app) deployRejectCmd() *cobra.Command {
-	return a.rolloutCommandCmd(commandSpec{kind: api.CommandReject, short: "Reject a rollout waiting for approval: it is aborted", done: "rejected", comment: true})
+	return a.rolloutCommandCmd(commandSpec{kind: rollout.CommandReject, short: "Reject a rollout waiting for approval: it is aborted", done: "rejected", comment: true})
 }
 
 func (a *app) deployPromoteCmd() *cobra.Command {
-	return a.rolloutCommandCmd(commandSpec{kind: api.CommandPromote, short: "Go on past the current pause (--full: skip the remaining steps)", done: "promoted", full: true})
+	return a.rolloutCommandCmd(commandSpec{kind: rollout.CommandPromote, short: "Go on past the current pause (--full: skip the remaining steps)", done: "promoted", full: true})
 }
 
 func (a *app) deployAbortCmd() *cobra.Command {
-	return a.rolloutCommandCmd(commandSpec{kind: api.CommandAbort, short: "Abort a rollout: traffic back to stable at once, the candidate stopped", done: "aborted"})
+	return a.rolloutCommandCmd(commandSpec{kind: rollout.CommandAbort, short: "Abort a rollout: traffic back to stable at once, the candidate stopped", done: "aborted"})
 }
 
 func (a *app) deployResumeCmd() *cobra.Command {
-	return a.rolloutCommandCmd(commandSpec{kind: api.CommandResume, short: "Resume a paused rollout", done: "resumed"})
+	return a.rolloutCommandCmd(commandSpec{kind: rollout.CommandResume, short: "Resume a paused rollout", done: "resumed"})
 }
 
 func (a *app) deployRollbackCmd() *cobra.Command {
-	return a.rolloutCommandCmd(commandSpec{kind: api.CommandRollback, short: "Roll a live or succeeded rollout back to the previous release", done: "rolling back", emergency: true, follow: true})
+	return a.rolloutCommandCmd(commandSpec{kind: rollout.CommandRollback, short: "Roll a live or succeeded rollout back to the previous release", done: "rolling back", emergency: true, follow: true})
 }
 
 func (a *app) rolloutCommandCmd(s commandSpec) *cobra.Command {
@@ -193,7 +195,7 @@ func (a *app) rolloutCommandCmd(s commandSpec) *cobra.Command {
 	var detach bool
 	cmd := api.Command{Kind: s.kind}
 	c := &cobra.Command{
-		Use:   s.kind + " ID",
+		Use:   string(s.kind) + " ID",
 		Short: s.short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hugai-dev/hugai/internal/api"
 	"github.com/hugai-dev/hugai/internal/client"
+	"github.com/hugai-dev/hugai/internal/rollout"
 )
 
 // follower follows one rollout until it ends: a live view redrawn in place on a terminal, one
@@ -124,15 +125,9 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 func resultOf(r api.Rollout) error {
 	code := r.ExitCode
 	if code == ExitOK {
-		switch r.Phase {
-		case "Succeeded":
+		// A server that left the code out: the phase says it.
+		if code = rollout.Phase(r.Phase).ExitCode(); code == ExitOK {
 			return nil
-		case "RolledBack":
-			code = ExitRolledBack
-		case "Aborted":
-			code = ExitAborted
-		default:
-			code = ExitFailed
 		}
 	}
 	msg := fmt.Sprintf("rollout %s %s", r.ID, r.Phase)
@@ -318,7 +313,7 @@ func stepMark(r api.Rollout, i int, s api.Step) string {
 		return " "
 	}
 	switch { // a server that sends no states: the index says where the rollout is
-	case i < r.CurrentStep || r.Terminal && r.Phase == "Succeeded":
+	case i < r.CurrentStep || r.Terminal && r.Phase == string(rollout.Succeeded):
 		return "✓"
 	case i == r.CurrentStep && !r.Terminal:
 		return "▶"

@@ -12,30 +12,21 @@ import (
 
 	"github.com/hugai-dev/hugai/internal/api"
 	"github.com/hugai-dev/hugai/internal/client"
+	"github.com/hugai-dev/hugai/internal/rollout"
+	"github.com/hugai-dev/hugai/internal/server/servertest"
 )
 
 func TestFollowPrintsEachChangeAndExits(t *testing.T) {
-	s := startFakeServer(t)
+	s := startServer(t)
+	s.Release("production", "v1")
 	planFile := writeFile(t, "plan.yaml", testPlan)
 	out, errOut, done := runAsync("deploy", "execute", "--plan", planFile, "--server", s.socket())
 	id := <-s.Started()
-	out.waitFor(t, "phase=Progressing")
-	s.Update(id, func(r *api.Rollout) {
-		r.PreviousVersion = "v1"
-		r.Steps = []api.Step{{Index: 0, Description: "setWeight 20"}, {Index: 1, Description: "pause 30s"}, {Index: 2, Description: "setWeight 100"}}
-		r.CurrentStep = 1
-		r.Weights = map[string]int{"v1": 80, "v2": 20}
-	})
 	out.waitFor(t, "step=2/3 weights=v1:80,v2:20")
-	s.Update(id, func(r *api.Rollout) { r.Message = "nothing a line shows" })
-	s.Update(id, func(r *api.Rollout) {
-		r.Analysis = []api.Criterion{{Metric: "error_rate", Condition: "error_rate<1%", Display: "12%", Phase: "Failed", Samples: 300}}
-	})
+	// The candidate turns bad; the window that ends next judges it.
+	s.SetErrorRate("v2", 12)
+	s.Clock.Add(10 * time.Second)
 	out.waitFor(t, "error_rate=12%<1% FAIL")
-	s.Update(id, func(r *api.Rollout) {
-		r.Phase, r.Reason, r.Terminal, r.ExitCode = "RolledBack", "analysis", true, ExitRolledBack
-		r.Weights = map[string]int{"v1": 100, "v2": 0}
-	})
 	if code := <-done; code != ExitRolledBack {
 		t.Fatalf("exit %d, want 3\n%s%s", code, out, errOut)
 	}
@@ -43,25 +34,40 @@ func TestFollowPrintsEachChangeAndExits(t *testing.T) {
 	if lines[0] != id {
 		t.Fatalf("first line %q, want %s", lines[0], id)
 	}
-	// One line per visible change: start, weights, analysis, end. The message-only change shows nothing new.
-	if len(lines) != 5 || !strings.Contains(lines[4], "phase=RolledBack") || !strings.Contains(lines[4], "reason=analysis") {
+	// One line per visible change, never the same line twice; it ends rolled back for the analysis.
+	for i := 2; i < len(lines); i++ {
+		if rest(lines[i]) == rest(lines[i-1]) {
+			t.Errorf("line %d repeats the one before:\n%s", i, out)
+		}
+	}
+	if last := lines[len(lines)-1]; !strings.Contains(last, "phase=RolledBack") || !strings.Contains(last, "reason=analysis") {
 		t.Fatalf("lines:\n%s", out)
 	}
-	if !strings.Contains(errOut.String(), "rollout r-001 RolledBack (analysis") {
+	if !strings.Contains(errOut.String(), "rollout "+id+" RolledBack (analysis") {
 		t.Errorf("no result line on stderr: %q", errOut)
 	}
 }
 
+// rest is a plain line without its leading time.
+func rest(line string) string {
+	if _, after, ok := strings.Cut(line, " "); ok {
+		return after
+	}
+	return line
+}
+
 func TestFollowReconnectsAcrossServerRestart(t *testing.T) {
-	s := startFakeServer(t)
+	s := startServer(t)
+	s.Release("production", "v1")
 	planFile := writeFile(t, "plan.yaml", testPlan)
 	out, errOut, done := runAsync("deploy", "execute", "--plan", planFile, "--server", s.socket())
 	id := <-s.Started()
 	out.waitFor(t, "phase=Progressing")
-	s.srv.Close() // as kill -9 would: the socket goes, long polls are cut
+	s.Server().Close() // as kill -9 would: the socket goes, long polls are cut
 	errOut.waitFor(t, "reconnecting")
-	s.restart(t)
-	s.Finish(id, "Succeeded")
+	s.Restart(t)
+	s.Do(id, "alice", api.Command{Kind: rollout.CommandPromote, Full: true})
+	s.Judged(id)
 	if code := <-done; code != 0 {
 		t.Fatalf("exit %d, want 0\n%s%s", code, out, errOut)
 	}
@@ -74,29 +80,32 @@ func TestFollowReconnectsAcrossServerRestart(t *testing.T) {
 }
 
 func TestStatusWatchFollowsToTheEnd(t *testing.T) {
-	s := startFakeServer(t)
-	s.Add(api.Rollout{ID: "r-9", Phase: "AwaitingApproval", Revision: 1, Approval: &api.PendingApproval{Gate: "prod", Needed: 1}})
-	out, errOut, done := runAsync("deploy", "status", "r-9", "--watch", "--server", s.socket())
-	out.waitFor(t, "approval=prod(0/1)")
-	if code, o, e := run(t, "deploy", "reject", "r-9", "--server", s.socket()); code != 0 {
+	s := startServer(t)
+	r := s.Begin("alice", api.StartRequest{Plan: []byte(testPlan), RequireApproval: true})
+	v := s.WaitFor(r.ID, "the gate", servertest.Phase("AwaitingApproval"))
+	out, errOut, done := runAsync("deploy", "status", r.ID, "--watch", "--server", s.socket())
+	out.waitFor(t, "approval="+v.Approval.Gate+"(0/1)")
+	if code, o, e := run(t, "deploy", "reject", r.ID, "--server", s.socket()); code != 0 {
 		t.Fatalf("reject: %d %s%s", code, o, e)
 	}
 	if code := <-done; code != ExitAborted {
 		t.Fatalf("status --watch exit %d, want 4\n%s%s", code, out, errOut)
 	}
-	if first, _, _ := strings.Cut(out.String(), "\n"); first != "r-9" {
+	if first, _, _ := strings.Cut(out.String(), "\n"); first != r.ID {
 		t.Errorf("first line %q", first)
 	}
 }
 
 func TestDetachDoesNotFollow(t *testing.T) {
-	s := startFakeServer(t)
+	s := startServer(t)
+	s.Release("production", "v1")
 	planFile := writeFile(t, "plan.yaml", testPlan)
 	code, out, _ := run(t, "deploy", "execute", "--plan", planFile, "--detach", "--server", s.socket())
-	if code != 0 || out != "r-001\n" {
+	id := <-s.Started()
+	if code != 0 || out != id+"\n" {
 		t.Fatalf("--detach: %d %q", code, out)
 	}
-	if r, _ := s.Get(context.Background(), "r-001"); r.Terminal {
+	if r, _ := s.Get(context.Background(), id); r.Terminal {
 		t.Fatal("rollout ended; the test means nothing")
 	}
 }
@@ -221,22 +230,24 @@ func TestLiveScreenRedrawsInPlace(t *testing.T) {
 }
 
 func TestLiveFollowRedrawsUntilTheEnd(t *testing.T) {
-	s := startFakeServer(t)
-	s.Add(api.Rollout{ID: "r-5", Service: "demo", Version: "v2", Phase: "Progressing", Revision: 1})
+	s := startServer(t)
+	s.Release("production", "v1")
+	r := s.atPause(t, "v2")
 	out := newSyncBuffer()
 	cl := client.New(s.socket())
 	defer cl.Close()
 	f := &follower{c: cl, out: out, errOut: out, now: time.Now, width: 100, retryEvery: time.Millisecond, giveUpAfter: time.Minute}
 	done := make(chan api.Rollout)
 	go func() {
-		r, err := f.follow(context.Background(), api.Rollout{ID: "r-5", Service: "demo", Version: "v2", Phase: "Progressing", Revision: 1})
+		r, err := f.follow(context.Background(), r)
 		if err != nil {
 			t.Error(err)
 		}
 		done <- r
 	}()
 	out.waitFor(t, "Phase:     Progressing")
-	s.Finish("r-5", "Succeeded")
+	s.Do(r.ID, "alice", api.Command{Kind: rollout.CommandPromote, Full: true})
+	s.Judged(r.ID)
 	if r := <-done; r.Phase != "Succeeded" {
 		t.Fatalf("ended %+v", r)
 	}

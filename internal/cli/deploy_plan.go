@@ -17,6 +17,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/git"
 	"github.com/hugai-dev/hugai/internal/plan"
 	"github.com/hugai-dev/hugai/internal/planner"
+	"github.com/hugai-dev/hugai/internal/rollout"
 	"github.com/hugai-dev/hugai/internal/store"
 	"github.com/hugai-dev/hugai/internal/store/sqlite"
 )
@@ -310,15 +311,15 @@ func readHistory(ctx context.Context, flagValue, from, service, env string) (his
 	}
 	finished, rolledBack := 0, 0
 	for _, r := range rs {
-		switch r.Phase {
-		case "Succeeded":
+		switch rollout.Phase(r.Phase) {
+		case rollout.Succeeded:
 			finished++
 			if h.lastCommit == "" {
 				if p, _, err := plan.ParsePlan("rollout "+r.ID, r.Plan); err == nil && p.Spec.Changes != nil {
 					h.lastCommit = p.Spec.Changes.ToCommit
 				}
 			}
-		case "RolledBack", "Failed":
+		case rollout.RolledBack, rollout.Failed:
 			finished++
 			rolledBack++
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hugai-dev/hugai/internal/api"
 	"github.com/hugai-dev/hugai/internal/plan"
+	"github.com/hugai-dev/hugai/internal/rollout"
 	"github.com/hugai-dev/hugai/internal/server/servertest"
 )
 
@@ -43,14 +44,15 @@ func writeFile(t *testing.T, name, content string) string {
 }
 
 func TestExecuteStartsThePlanAsWritten(t *testing.T) {
-	s := startFakeServer(t)
+	s := startServer(t)
 	planFile := writeFile(t, "deployment-plan.yaml", testPlan)
 	code, out, errOut := run(t, "deploy", "execute", "--plan", planFile, "--require-approval", "--monitor-health",
 		"--auto-rollback-on-failure", "--detach", "--server", s.socket())
 	if code != 0 {
 		t.Fatalf("execute: exit %d\n%s", code, errOut)
 	}
-	if out != "r-001\n" {
+	id := <-s.Started()
+	if out != id+"\n" {
 		t.Fatalf("--detach printed %q, want the ID alone", out)
 	}
 	calls := s.StartCalls()
@@ -64,8 +66,14 @@ func TestExecuteStartsThePlanAsWritten(t *testing.T) {
 	if calls[0].Actor != currentUserName(t) {
 		t.Errorf("started by %q", calls[0].Actor)
 	}
-	if code, _, _ := run(t, "deploy", "execute", "--plan", planFile, "--no-auto-rollback", "--detach", "--server", s.socket()); code != 0 {
-		t.Fatal("execute --no-auto-rollback failed")
+	// The engine made of it what was asked: v2 of demo to production, behind an approval.
+	v := s.WaitFor(id, "the approval asked for", servertest.Phase("AwaitingApproval"))
+	if v.Version != "v2" || v.Service != "demo" || v.Environment != "production" || v.CreatedBy != currentUserName(t) {
+		t.Fatalf("rollout %+v", v)
+	}
+	s.Do(id, "alice", api.Command{Kind: rollout.CommandAbort})
+	if code, _, errOut := run(t, "deploy", "execute", "--plan", planFile, "--no-auto-rollback", "--detach", "--server", s.socket()); code != 0 {
+		t.Fatalf("execute --no-auto-rollback failed: %s", errOut)
 	}
 	if req := s.StartCalls()[1].Req; !req.NoAutoRollback || req.RequireApproval {
 		t.Errorf("--no-auto-rollback sent %+v", req)
@@ -76,30 +84,61 @@ func TestExecuteExitsWithTheResult(t *testing.T) {
 	for _, tc := range []struct {
 		phase string
 		code  int
-	}{{"Succeeded", 0}, {"RolledBack", 3}, {"Aborted", 4}, {"Failed", 1}} {
+		// setUp prepares the server; act drives the started rollout to its end.
+		setUp func(s *testServer)
+		act   func(s *testServer, id string)
+		args  []string
+	}{
+		{"Succeeded", 0, func(*testServer) {}, func(s *testServer, id string) { s.Judged(id) }, nil},
+		{"RolledBack", 3, func(s *testServer) {
+			s.Release("production", "v1")
+			s.Target("production").SetStartFailed("v2", "exec ./demo: no such file")
+		}, func(*testServer, string) {}, nil},
+		{"Aborted", 4, func(*testServer) {}, func(s *testServer, id string) {
+			s.WaitFor(id, "the gate", servertest.Phase("AwaitingApproval"))
+			s.Do(id, "bob", api.Command{Kind: rollout.CommandReject})
+		}, []string{"--require-approval"}},
+		{"Failed", 1, func(s *testServer) {
+			// The previous version cannot come back: the rollback itself fails at its deadline.
+			s.Release("production", "v1")
+			s.Target("production").SetReady("v1", false)
+			s.Target("production").SetStartFailed("v2", "exec ./demo: no such file")
+		}, func(s *testServer, id string) {
+			s.WaitFor(id, "the rollback", servertest.Phase("RollingBack"))
+			s.Clock.Add(time.Minute)
+		}, nil},
+	} {
 		t.Run(tc.phase, func(t *testing.T) {
-			s := startFakeServer(t)
-			s.OnStart = func(r *api.Rollout) error {
-				servertest.End(r, tc.phase)
-				return nil
-			}
+			s := startServer(t)
+			tc.setUp(s)
 			planFile := writeFile(t, "plan.yaml", testPlan)
-			code, out, errOut := run(t, "deploy", "execute", "--plan", planFile, "--server", s.socket())
-			if code != tc.code {
-				t.Fatalf("exit %d, want %d\n%s%s", code, tc.code, out, errOut)
+			type result struct {
+				code     int
+				out, err string
 			}
-			if first, _, _ := strings.Cut(out, "\n"); first != "r-001" {
+			res := make(chan result, 1)
+			go func() {
+				code, out, errOut := run(t, append([]string{"deploy", "execute", "--plan", planFile, "--server", s.socket()}, tc.args...)...)
+				res <- result{code, out, errOut}
+			}()
+			id := <-s.Started()
+			tc.act(s, id)
+			r := <-res
+			if r.code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s%s", r.code, tc.code, r.out, r.err)
+			}
+			if first, _, _ := strings.Cut(r.out, "\n"); first != id {
 				t.Fatalf("first line %q, want the rollout ID", first)
 			}
-			if !strings.Contains(out, "phase="+tc.phase) {
-				t.Errorf("output does not show the end:\n%s", out)
+			if !strings.Contains(r.out, "phase="+tc.phase) {
+				t.Errorf("output does not show the end:\n%s", r.out)
 			}
 		})
 	}
 }
 
 func TestBadInputStartsNothing(t *testing.T) {
-	s := startFakeServer(t)
+	s := startServer(t)
 	svcFile := writeFile(t, "hugai.yaml", demoServiceFile(t))
 	badPlan := writeFile(t, "bad.yaml", strings.Replace(testPlan, "setWeight: 20", "setWeight: 140", 1))
 	unknown := writeFile(t, "unknown.yaml", strings.Replace(testPlan, "success-rate", "succes-rate", 1))
@@ -137,12 +176,14 @@ func TestBadInputStartsNothing(t *testing.T) {
 }
 
 func TestCanaryBuildsFlaggerSteps(t *testing.T) {
-	s := startFakeServer(t)
+	// The server serves the service file the command plans against: the plan it sends names the
+	// demo's health check and smoke test, which a server without them refuses.
+	s := &testServer{servertest.NewHarness(t, demoServiceFile(t))}
 	svcFile := writeFile(t, "hugai.yaml", demoServiceFile(t))
 	code, out, errOut := run(t, "deploy", "canary", "-f", svcFile, "--environment", "production", "--version", "v2",
 		"--traffic-split", "5,25,50,100", "--health-check-interval", "2m", "--success-criteria", "error_rate<1%,latency_p95<2s",
 		"--detach", "--server", s.socket())
-	if code != 0 || out != "r-001\n" {
+	if code != 0 || out != <-s.Started()+"\n" {
 		t.Fatalf("canary: exit %d %q\n%s", code, out, errOut)
 	}
 	req := s.StartCalls()[0].Req

@@ -26,12 +26,12 @@ func runStop(t *testing.T, args ...string) (string, error) {
 }
 
 func TestServerStopWaitsUntilItIsGone(t *testing.T) {
-	s := startFakeServer(t)
+	s := startServer(t)
 	out, err := runStop(t, "--all", "--server", s.socket())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if all := <-s.srv.Shutdowns; !all {
+	if all := <-s.Server().Shutdowns; !all {
 		t.Error("--all was not sent")
 	}
 	if !strings.Contains(out, "stopped hugai server and its proxies and services (pid 0") {

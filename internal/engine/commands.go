@@ -108,7 +108,7 @@ func (e *Engine) Start(ctx context.Context, actor string, req api.StartRequest) 
 	now := e.cfg.Clock.Now().UTC()
 	st := rollout.New(stable, p.Spec.Version, now)
 	st.StartedBy = actor
-	state, err := json.Marshal(frozenPlan{Spec: spec, State: st})
+	state, err := encodeState(spec, st)
 	if err != nil {
 		return api.Rollout{}, err
 	}
@@ -145,10 +145,18 @@ func (e *Engine) Do(ctx context.Context, id, actor string, cmd api.Command) (api
 		return api.Rollout{}, err
 	}
 	spec, st, err := decodeState(r)
+	if bad, ok := asInvalid(err); ok {
+		if !rollout.Phase(r.Phase).Terminal() {
+			if err := e.failInvalid(ctx, r, bad); err != nil {
+				return api.Rollout{}, err
+			}
+		}
+		return api.Rollout{}, conflict("%v: the rollout cannot take commands", bad)
+	}
 	if err != nil {
 		return api.Rollout{}, err
 	}
-	if cmd.Kind == api.CommandRollback && st.Phase == rollout.Succeeded {
+	if cmd.Kind == rollout.CommandRollback && st.Phase == rollout.Succeeded {
 		return e.rollbackRelease(ctx, r, spec, st, actor, cmd.Emergency)
 	}
 	c := rollout.Command{Kind: cmd.Kind, Actor: actor, Gate: cmd.Gate, Comment: cmd.Comment, Full: cmd.Full, Emergency: cmd.Emergency}
@@ -171,9 +179,9 @@ func (e *Engine) Do(ctx context.Context, id, actor string, cmd api.Command) (api
 	obs := observe(status, st)
 	obs.Command = &c
 	var approvals []store.Approval
-	if c.Kind == "approve" || c.Kind == "reject" {
+	if c.Kind == rollout.CommandApprove || c.Kind == rollout.CommandReject {
 		decision := "approved"
-		if c.Kind == "reject" {
+		if c.Kind == rollout.CommandReject {
 			decision = "rejected"
 		}
 		gate := rollout.CurrentGate(spec, st).Name
@@ -273,7 +281,7 @@ func (e *Engine) rollbackRelease(ctx context.Context, r store.Rollout, spec roll
 	}
 	now := e.cfg.Clock.Now().UTC()
 	nst := rollout.NewReleaseRollback(st.Stable, st.Candidate, emergency, now)
-	state, err := json.Marshal(frozenPlan{Spec: spec, State: nst})
+	state, err := encodeState(spec, nst)
 	if err != nil {
 		return api.Rollout{}, err
 	}

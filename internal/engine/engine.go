@@ -6,10 +6,8 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hugai-dev/hugai/internal/analysis"
@@ -88,9 +86,12 @@ type Engine struct {
 
 	mu       sync.Mutex
 	runtimes map[string]*envRuntime
-	changed  chan struct{} // closed and replaced whenever a rollout changes
-	wake     chan struct{}
-	running  sync.WaitGroup // reconciles in flight, waited for when Run returns
+	changed  chan struct{}  // closed and replaced whenever a rollout changes
+	added    chan struct{}  // a runtime was made: Run starts its goroutine
+	running  sync.WaitGroup // the environments' goroutines, waited for when Run returns
+	bg       sync.WaitGroup // notifications, smoke tests and database runs, waited for when Run returns
+	bgMu     sync.Mutex     // guards stopped against bg.Add
+	stopped  bool           // Run is waiting for bg: later work runs in its caller
 }
 
 // envRuntime is one service environment: its runtime and what the engine knows of it.
@@ -101,7 +102,10 @@ type envRuntime struct {
 	rt    *Runtime
 	state sync.Mutex // one reader-stepper-committer of this environment's rollouts at a time
 
-	busy atomic.Bool // a reconcile of this environment is under way
+	wake chan struct{} // a command or a finished run: tick now
+	// panics counts the ticks in a row that panicked, for the backoff; only the environment's
+	// goroutine touches it.
+	panics int
 
 	runMu sync.Mutex
 	runs  map[string]*rollout.RunResult // smoke tests and database rollbacks by request ID; nil: running
@@ -122,7 +126,7 @@ func New(cfg Config) *Engine {
 		cfg:      cfg,
 		runtimes: map[string]*envRuntime{},
 		changed:  make(chan struct{}),
-		wake:     make(chan struct{}, 1),
+		added:    make(chan struct{}, 1),
 	}
 }
 
@@ -167,74 +171,6 @@ func envNames(s *plan.Service) []string {
 	return names
 }
 
-// Run ticks every service environment until ctx ends.
-func (e *Engine) Run(ctx context.Context) error {
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	defer e.running.Wait()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-timer.C:
-		case <-e.wake:
-		}
-		next := e.tickAll(ctx)
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		timer.Reset(min(next, e.cfg.Tick))
-	}
-}
-
-func (e *Engine) kick() {
-	select {
-	case e.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (e *Engine) broadcast() {
-	e.mu.Lock()
-	close(e.changed)
-	e.changed = make(chan struct{})
-	e.mu.Unlock()
-}
-
-func (e *Engine) tickAll(ctx context.Context) time.Duration {
-	e.mu.Lock()
-	rts := make([]*envRuntime, 0, len(e.runtimes))
-	for _, rt := range e.runtimes {
-		rts = append(rts, rt)
-	}
-	e.mu.Unlock()
-	// Each environment reconciles on its own goroutine: stopping a version waits for its grace
-	// period, and one environment's slow stop must not hold another's rollback back. An
-	// environment still busy from the last tick is skipped; the next tick comes soon.
-	next := e.cfg.Tick
-	for _, rt := range rts {
-		if !rt.busy.CompareAndSwap(false, true) {
-			continue
-		}
-		e.running.Add(1)
-		go func() {
-			defer e.running.Done()
-			defer rt.busy.Store(false)
-			d, err := e.reconcile(ctx, rt)
-			if err != nil && ctx.Err() == nil {
-				e.cfg.Logf("reconcile %s: %v", rt.key, err)
-			}
-			if d < e.cfg.Tick {
-				e.kick()
-			}
-		}()
-	}
-	return max(next, 10*time.Millisecond)
-}
-
 // runtime returns the runtime of a service environment, making it on first use.
 func (e *Engine) runtime(ctx context.Context, service, envName string) (*envRuntime, error) {
 	key := envKey(service, envName)
@@ -256,7 +192,7 @@ func (e *Engine) runtime(ctx context.Context, service, envName string) (*envRunt
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", key, err)
 	}
-	rt = &envRuntime{key: key, svc: sf, env: env, rt: r}
+	rt = &envRuntime{key: key, svc: sf, env: env, rt: r, wake: make(chan struct{}, 1)}
 	e.mu.Lock()
 	if existing, ok := e.runtimes[key]; ok {
 		e.mu.Unlock()
@@ -264,6 +200,10 @@ func (e *Engine) runtime(ctx context.Context, service, envName string) (*envRunt
 	}
 	e.runtimes[key] = rt
 	e.mu.Unlock()
+	select {
+	case e.added <- struct{}{}:
+	default:
+	}
 	return rt, nil
 }
 
@@ -282,21 +222,6 @@ func (e *Engine) serviceNames() []string {
 		names = append(names, sf.Service.Metadata.Name)
 	}
 	return names
-}
-
-// frozenPlan is what the store keeps as a rollout's state: the compiled spec (frozen with the plan,
-// so a changed service file never changes a running rollout) and the state machine's state.
-type frozenPlan struct {
-	Spec  rollout.Spec  `json:"spec"`
-	State rollout.State `json:"state"`
-}
-
-func decodeState(r store.Rollout) (rollout.Spec, rollout.State, error) {
-	var f frozenPlan
-	if err := json.Unmarshal(r.State, &f); err != nil {
-		return rollout.Spec{}, rollout.State{}, fmt.Errorf("rollout %s: read state: %w", r.ID, err)
-	}
-	return f.Spec, f.State, nil
 }
 
 // observe reads what the target sees of the rollout's versions.

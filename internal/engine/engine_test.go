@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,48 +17,20 @@ import (
 	"github.com/hugai-dev/hugai/internal/store"
 	"github.com/hugai-dev/hugai/internal/store/sqlite"
 	"github.com/hugai-dev/hugai/internal/target"
+	"github.com/hugai-dev/hugai/internal/target/fake"
 )
 
-// fakeTarget runs versions in memory: every replica asked for is ready at once. It outlives an
-// engine, as the local target's processes outlive a crashed server.
-type fakeTarget struct {
-	mu      sync.Mutex
-	running map[string]int
-	routing target.Routing
+// fakeClock is moved by the test alone; safe to read from the engine's goroutines.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
 }
 
-func (f *fakeTarget) Deploy(_ context.Context, rev target.Revision, n int) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.running[rev.Version] = n
-	return nil
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }
-
-func (f *fakeTarget) Route(_ context.Context, r target.Routing) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.routing = r
-	return nil
-}
-
-func (f *fakeTarget) Remove(_ context.Context, rev target.Revision) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.running, rev.Version)
-	return nil
-}
-
-func (f *fakeTarget) Status(context.Context) (target.Status, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	s := target.Status{Revisions: map[string]target.RevisionStatus{}, Routing: f.routing}
-	for v, n := range f.running {
-		s.Revisions[v] = target.RevisionStatus{Version: v, Desired: n, Running: n, Ready: n, Weight: f.routing.Weights[v]}
-	}
-	return s, nil
-}
-
-type fakeClock struct{ t time.Time }
 
 // recorder is a notifier that keeps what it was told.
 type recorder struct {
@@ -82,15 +55,23 @@ func (r *recorder) phases() map[string]string {
 	return out
 }
 
-func (c *fakeClock) Now() time.Time { return c.t }
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
 
 const svcYAML = `apiVersion: hugai.io/v1
 kind: Service
 metadata: {name: demo}
 spec:
   target: {type: local, local: {command: ["./demo"], listen: "127.0.0.1:1", replicas: 2}}
+  database: {rollback: ["./migrate", "down"]}
   environments:
     production:
+      successCriteria: error_rate<1%
+      analysis: {interval: 10s, minimumSamples: 20}
+    staging:
       successCriteria: error_rate<1%
       analysis: {interval: 10s, minimumSamples: 20}
 `
@@ -109,47 +90,84 @@ spec:
       - setWeight: 100
 `
 
+// world is what outlives an engine: the store's file, each environment's target, the clock, and
+// the people told about rollouts.
 type world struct {
-	t      *testing.T
-	told   recorder
-	dbPath string
-	clock  *fakeClock
-	target *fakeTarget
-	errPct float64
+	t       *testing.T
+	told    recorder
+	dbPath  string
+	clock   Clock
+	fake    *fakeClock // the clock, when it is fake
+	target  *fake.Target
+	targets map[string]*fake.Target // by environment; production's is target
+	errPct  atomic.Value            // float64: the candidate's error rate, in percent
+	dbRuns  atomic.Int32            // database rollbacks run
+	tick    time.Duration
+	logf    func(string, ...any)
+	// notifier replaces told when set; serviceYAML replaces svcYAML.
+	notifier    Notifier
+	serviceYAML string
+	prodTarget  target.Target // wraps production's target when set
 }
 
 func newWorld(t *testing.T) *world {
-	return &world{t: t, dbPath: filepath.Join(t.TempDir(), "hugai.db"), clock: &fakeClock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)},
-		target: &fakeTarget{running: map[string]int{}}}
+	fc := &fakeClock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
+	w := &world{t: t, dbPath: filepath.Join(t.TempDir(), "hugai.db"), clock: fc, fake: fc,
+		targets: map[string]*fake.Target{"production": fake.New(), "staging": fake.New()}, logf: t.Logf}
+	w.target = w.targets["production"]
+	w.errPct.Store(0.0)
+	return w
 }
 
-// engine starts an engine on the world's store and target, as a server (re)start does.
+// engine starts an engine on the world's store and targets, as a server (re)start does.
 func (w *world) engine() (*Engine, *envRuntime, store.Store) {
+	w.t.Helper()
+	e, st := w.newEngine()
+	rt, err := e.runtime(context.Background(), "demo", "production")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return e, rt, st
+}
+
+func (w *world) newEngine() (*Engine, store.Store) {
 	w.t.Helper()
 	st, err := sqlite.Open(w.dbPath)
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	w.t.Cleanup(func() { st.Close() })
-	svc, err := plan.ParseService("hugai.yaml", []byte(svcYAML))
+	yaml := svcYAML
+	if w.serviceYAML != "" {
+		yaml = w.serviceYAML
+	}
+	svc, err := plan.ParseService("hugai.yaml", []byte(yaml))
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	metrics := metric.Func(func(_ context.Context, q metric.Query) (analysis.Value, error) {
-		return analysis.Value{Value: w.errPct, Samples: 100}, nil
+		return analysis.Value{Value: w.errPct.Load().(float64), Samples: 100}, nil
 	})
-	e := New(Config{Store: st, Clock: w.clock, Notifiers: map[string]Notifier{"demo": &w.told}, Services: []*ServiceFile{{Path: "hugai.yaml", Data: []byte(svcYAML), Service: svc}},
-		NewRuntime: func(context.Context, *ServiceFile, *plan.Env) (*Runtime, error) {
-			return &Runtime{Target: w.target, Metrics: metrics}, nil
+	var n Notifier = &w.told
+	if w.notifier != nil {
+		n = w.notifier
+	}
+	e := New(Config{Store: st, Clock: w.clock, Tick: w.tick, Logf: w.logf, Notifiers: map[string]Notifier{"demo": n},
+		Services: []*ServiceFile{{Path: "hugai.yaml", Data: []byte(yaml), Service: svc}},
+		NewRuntime: func(_ context.Context, _ *ServiceFile, env *plan.Env) (*Runtime, error) {
+			var t target.Target = w.targets[env.Name]
+			if env.Name == "production" && w.prodTarget != nil {
+				t = w.prodTarget
+			}
+			return &Runtime{Target: t, Metrics: metrics, DatabaseRollback: func(context.Context) (bool, string) {
+				w.dbRuns.Add(1)
+				return true, "migrated down"
+			}}, nil
 		}})
 	if err := e.Recover(context.Background()); err != nil {
 		w.t.Fatal(err)
 	}
-	rt, err := e.runtime(context.Background(), "demo", "production")
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return e, rt, st
+	return e, st
 }
 
 // run ticks the engine every second of fake time until the rollout is terminal or n ticks pass.
@@ -160,6 +178,7 @@ func (w *world) run(e *Engine, rt *envRuntime, id string, n int) api.Rollout {
 		if _, err := e.reconcile(ctx, rt); err != nil {
 			w.t.Fatal(err)
 		}
+		e.bg.Wait() // the smoke tests and database runs the tick started report on the next one
 		v, err := e.Get(ctx, id)
 		if err != nil {
 			w.t.Fatal(err)
@@ -167,7 +186,7 @@ func (w *world) run(e *Engine, rt *envRuntime, id string, n int) api.Rollout {
 		if v.Terminal {
 			return v
 		}
-		w.clock.t = w.clock.t.Add(time.Second)
+		w.fake.Add(time.Second)
 	}
 	v, _ := e.Get(ctx, id)
 	return v
@@ -206,7 +225,7 @@ func TestEngineCanaryAndRestart(t *testing.T) {
 	if _, err := e2.reconcile(ctx, rt2); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := w.target.running["v1"]; ok {
+	if _, ok := w.target.Running()["v1"]; ok {
 		t.Fatal("v1 still runs after v2 was promoted")
 	}
 
@@ -245,7 +264,7 @@ func TestEngineRollsBackAndRefusesBadInput(t *testing.T) {
 	first, _ := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(canaryPlan), Version: "v1"})
 	w.run(e, rt, first.ID, 60)
 
-	w.errPct = 30
+	w.errPct.Store(30.0)
 	bad, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(canaryPlan), Version: "v3"})
 	if err != nil {
 		t.Fatal(err)
@@ -257,7 +276,7 @@ func TestEngineRollsBackAndRefusesBadInput(t *testing.T) {
 	if _, err := e.reconcile(ctx, rt); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := w.target.running["v3"]; ok {
+	if _, ok := w.target.Running()["v3"]; ok {
 		t.Fatal("the rolled-back candidate still runs")
 	}
 	waitForPhase := func(phase, severity string) {

@@ -45,6 +45,14 @@ func (e *Engine) step(ctx context.Context, rt *envRuntime, status target.Status)
 	if len(active) > 0 {
 		r := active[0]
 		spec, st, err := decodeState(r)
+		if bad, ok := asInvalid(err); ok {
+			if err := e.failInvalid(ctx, r, bad); err != nil {
+				return desired, next, err
+			}
+			// Failed, like a rollback that failed: the last release is what runs.
+			desired, err = e.releaseDesired(ctx, rt)
+			return desired, next, err
+		}
 		if err != nil {
 			return desired, next, err
 		}
@@ -179,7 +187,7 @@ func nonZero(m map[string]int) map[string]int {
 // transaction — before anything is done about it. A succeeded rollout records its release in the
 // same transaction.
 func (e *Engine) commit(ctx context.Context, r store.Rollout, spec rollout.Spec, st rollout.State, events []rollout.Event, w *rollout.Window, approvals []store.Approval) (store.Rollout, error) {
-	state, err := json.Marshal(frozenPlan{Spec: spec, State: st})
+	state, err := encodeState(spec, st)
 	if err != nil {
 		return r, err
 	}
@@ -234,21 +242,24 @@ func (e *Engine) startRun(ctx context.Context, rt *envRuntime, id string, run fu
 		return
 	}
 	rt.runMu.Lock()
-	defer rt.runMu.Unlock()
 	if rt.runs == nil {
 		rt.runs = map[string]*rollout.RunResult{}
 	}
-	if _, seen := rt.runs[id]; seen {
+	_, seen := rt.runs[id]
+	if !seen {
+		rt.runs[id] = nil // running
+	}
+	rt.runMu.Unlock()
+	if seen {
 		return
 	}
-	rt.runs[id] = nil
-	go func() {
+	e.background(func() {
 		passed, output := run(ctx)
 		rt.runMu.Lock()
 		rt.runs[id] = &rollout.RunResult{ID: id, Passed: passed, Output: output, At: e.cfg.Clock.Now()}
 		rt.runMu.Unlock()
-		e.kick()
-	}()
+		rt.kick()
+	})
 }
 
 // result is the result of the run a state asks for, once it has one.
@@ -280,8 +291,7 @@ func (e *Engine) notify(ctx context.Context, r store.Rollout, spec rollout.Spec,
 		return
 	}
 	sev, ok := notifySeverity[after.Phase]
-	n := e.cfg.Notifiers[r.Service]
-	if !ok || n == nil || spec.AlertsOff {
+	if !ok || spec.AlertsOff {
 		return
 	}
 	ev := notify.Event{
@@ -298,9 +308,25 @@ func (e *Engine) notify(ctx context.Context, r store.Rollout, spec rollout.Spec,
 			}
 		}
 	}
-	go func() {
-		if err := n.Notify(context.WithoutCancel(ctx), ev); err != nil {
-			e.cfg.Logf("notify %s %s: %v", r.ID, after.Phase, err)
+	e.send(ctx, r.Service, ev)
+}
+
+// notifyTimeout bounds one delivery: a shutdown waits for deliveries under way, not for ever.
+const notifyTimeout = 30 * time.Second
+
+// send delivers ev to the service's channels off the tick, tracked so that Run waits for it: a
+// rollback's notification is not lost because the server was stopped just after it.
+func (e *Engine) send(ctx context.Context, service string, ev notify.Event) {
+	n := e.cfg.Notifiers[service]
+	if n == nil {
+		return
+	}
+	e.background(func() {
+		// Not cancelled with the tick: a notification outlives the request that caused it.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notifyTimeout)
+		defer cancel()
+		if err := n.Notify(ctx, ev); err != nil {
+			e.cfg.Logf("notify %s %s: %v", ev.RolloutID, ev.Phase, err)
 		}
-	}()
+	})
 }

@@ -18,6 +18,17 @@ import (
 // and the approval it waits for.
 func (e *Engine) view(_ context.Context, r store.Rollout) (api.Rollout, error) {
 	spec, st, err := decodeState(r)
+	if bad, ok := asInvalid(err); ok {
+		// What the store's own columns say: a rollout whose state cannot be read is still listed,
+		// and says why.
+		phase := rollout.Phase(r.Phase)
+		return api.Rollout{
+			ID: r.ID, Service: r.Service, Environment: r.Environment, Version: r.Version, PreviousVersion: r.PreviousVersion,
+			Strategy: r.Strategy, Phase: r.Phase, Reason: r.Reason, Message: bad.err.Error(), Revision: r.Revision,
+			CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, PlanSHA256: r.PlanSHA256,
+			Terminal: phase.Terminal(), ExitCode: phase.ExitCode(),
+		}, nil
+	}
 	if err != nil {
 		return api.Rollout{}, err
 	}

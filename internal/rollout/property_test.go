@@ -61,7 +61,7 @@ func TestStepProperties(t *testing.T) {
 			s.smokeFails = rapid.IntRange(0, 5).Draw(rt, "smokeFails") == 0
 			obs := s.observe()
 			if kind := rapid.SampledFrom([]string{"", "", "", "", "approve", "reject", "promote", "abort", "resume", "rollback"}).Draw(rt, "cmd"); kind != "" {
-				c := Command{Kind: kind, Actor: "alice", Full: rapid.Bool().Draw(rt, "full")}
+				c := Command{Kind: CommandKind(kind), Actor: "alice", Full: rapid.Bool().Draw(rt, "full")}
 				if Validate(spec, s.st, c) == nil {
 					obs.Command = &c
 				}

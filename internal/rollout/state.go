@@ -206,8 +206,8 @@ type Window struct {
 
 // Command is a person's action on a rollout.
 type Command struct {
-	Kind  string `json:"kind"` // approve, reject, promote, abort, resume, rollback
-	Actor string `json:"actor"`
+	Kind  CommandKind `json:"kind"`
+	Actor string      `json:"actor"`
 	// Gate names the gate or checkpoint an approve or reject is for ("": the one waited at).
 	Gate      string `json:"gate,omitempty"`
 	Comment   string `json:"comment,omitempty"`

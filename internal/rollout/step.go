@@ -91,16 +91,16 @@ func (p *stepper) command(c *Command) {
 	if c.Comment != "" {
 		payload["comment"] = c.Comment
 	}
-	if _, ok := p.spec.signOffCheckpoint(c.Gate); c.Kind == "approve" && ok {
+	if _, ok := p.spec.signOffCheckpoint(c.Gate); c.Kind == CommandApprove && ok {
 		p.signOff(c)
 		return
 	}
 	switch c.Kind {
-	case "approve":
+	case CommandApprove:
 		s.Approvals = append(s.Approvals, Approval{Actor: c.Actor, Comment: c.Comment, At: p.now})
 		payload["gate"] = p.gate().Name
 		p.emit("rollout.approved", c.Actor, payload)
-	case "reject":
+	case CommandReject:
 		payload["gate"] = p.gate().Name
 		p.emit("rollout.rejected", c.Actor, payload)
 		if s.RollbackAt != nil {
@@ -109,15 +109,15 @@ func (p *stepper) command(c *Command) {
 			return
 		}
 		p.setPhase(Aborted, ReasonRejected, fmt.Sprintf("rejected by %s", c.Actor))
-	case "abort":
+	case CommandAbort:
 		p.emit("rollout.abort", c.Actor, payload)
 		p.setPhase(Aborted, ReasonAborted, fmt.Sprintf("aborted by %s", c.Actor))
-	case "rollback":
+	case CommandRollback:
 		payload["emergency"] = c.Emergency
 		p.emit("rollout.rollback", c.Actor, payload)
 		s.Emergency = c.Emergency
 		p.setPhase(RollingBack, ReasonManual, fmt.Sprintf("rolled back by %s", c.Actor))
-	case "resume":
+	case CommandResume:
 		p.emit("rollout.resumed", c.Actor, payload)
 		s.Tally = analysis.Tally{}
 		s.StepTally = analysis.Tally{}
@@ -132,7 +132,7 @@ func (p *stepper) command(c *Command) {
 			p.nextStep()
 		}
 		p.setPhase(Progressing, "", "")
-	case "promote":
+	case CommandPromote:
 		payload["full"] = c.Full
 		p.emit("rollout.promote", c.Actor, payload)
 		if s.PromotedAt != nil {
@@ -174,9 +174,9 @@ func Validate(spec Spec, st State, cmd Command) error {
 		return &CommandError{Conflict: true, Msg: fmt.Sprintf("the rollout is %s: nothing to %s", st.Phase, cmd.Kind)}
 	}
 	switch cmd.Kind {
-	case "approve", "reject":
+	case CommandApprove, CommandReject:
 		if cp, ok := spec.signOffCheckpoint(cmd.Gate); ok {
-			if cmd.Kind == "reject" {
+			if cmd.Kind == CommandReject {
 				return &CommandError{Conflict: true, Msg: fmt.Sprintf("%s is an optional checkpoint: sign it off, or leave it", cmd.Gate)}
 			}
 			if len(cp.Approvers) > 0 && !slices.Contains(cp.Approvers, cmd.Actor) {
@@ -203,19 +203,19 @@ func Validate(spec Spec, st State, cmd Command) error {
 			return &CommandError{Denied: true, Msg: fmt.Sprintf("%s is not an approver of %s (approvers: %s)", cmd.Actor, g.Name, strings.Join(g.Approvers, ", "))}
 		}
 		for _, a := range st.Approvals {
-			if a.Actor == cmd.Actor && cmd.Kind == "approve" {
+			if a.Actor == cmd.Actor && cmd.Kind == CommandApprove {
 				return &CommandError{Conflict: true, Msg: fmt.Sprintf("%s already approved %s", cmd.Actor, g.Name)}
 			}
 		}
-	case "promote":
+	case CommandPromote:
 		if st.Phase != Progressing && st.Phase != Paused {
 			return &CommandError{Conflict: true, Msg: fmt.Sprintf("the rollout is %s: only a progressing or paused rollout can be promoted", st.Phase)}
 		}
-	case "resume":
+	case CommandResume:
 		if st.Phase != Paused {
 			return &CommandError{Conflict: true, Msg: fmt.Sprintf("the rollout is %s, not paused", st.Phase)}
 		}
-	case "abort", "rollback":
+	case CommandAbort, CommandRollback:
 		if st.RollbackAt != nil {
 			return &CommandError{Conflict: true, Msg: "the rollout is already rolling back"}
 		}

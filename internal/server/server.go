@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hugai-dev/hugai/internal/api"
+	"github.com/hugai-dev/hugai/internal/rollout"
 )
 
 // Engine runs rollouts; the server is its API. Errors of type *api.Error carry their code, any
@@ -181,10 +182,14 @@ func (h *handler) do(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, badInput("command: kind is missing"))
 		return
 	}
+	if !cmd.Kind.Known() {
+		writeError(w, http.StatusBadRequest, badInput("unknown command %q (known: %v)", cmd.Kind, rollout.CommandKinds()))
+		return
+	}
 	id := r.PathValue("id")
 	ro, err := h.e.Do(r.Context(), id, Actor(r.Context()), cmd)
 	if err != nil {
-		h.fail(w, cmd.Kind+" "+id, err)
+		h.fail(w, string(cmd.Kind)+" "+id, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, ro)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hugai-dev/hugai/internal/api"
 	"github.com/hugai-dev/hugai/internal/client"
+	"github.com/hugai-dev/hugai/internal/rollout"
 	"github.com/hugai-dev/hugai/internal/server"
 	"github.com/hugai-dev/hugai/internal/server/servertest"
 )
@@ -140,6 +141,7 @@ func TestErrorsCarryCodeAndStatus(t *testing.T) {
 		{"GET", "/api/v1/rollouts/x", "", 404},
 		{"GET", "/api/v1/nothing", "", 404},
 		{"POST", "/api/v1/rollouts/x/commands", `{}`, 400},
+		{"POST", "/api/v1/rollouts/x/commands", `{"kind":"aprove"}`, 400},
 		{"GET", "/api/v1/rollouts/x?wait=abc", "", 400},
 	} {
 		code, body := raw(t, s.Socket, tc.method, tc.path, tc.body)
@@ -148,7 +150,7 @@ func TestErrorsCarryCodeAndStatus(t *testing.T) {
 		}
 	}
 	f.Add(api.Rollout{ID: "done", Terminal: true, Phase: "Succeeded"})
-	_, err = c.Do(context.Background(), "done", api.Command{Kind: api.CommandAbort})
+	_, err = c.Do(context.Background(), "done", api.Command{Kind: rollout.CommandAbort})
 	if !errors.As(err, &ae) || ae.Code != api.CodeConflict {
 		t.Fatalf("abort a finished rollout: %v, want conflict", err)
 	}
@@ -199,7 +201,7 @@ func TestCommandsRecordTheActor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := c.Do(ctx, r.ID, api.Command{Kind: api.CommandReject, Comment: "too risky"})
+	got, err := c.Do(ctx, r.ID, api.Command{Kind: rollout.CommandReject, Comment: "too risky"})
 	if err != nil || got.Phase != "Aborted" {
 		t.Fatalf("reject: %+v, %v", got, err)
 	}

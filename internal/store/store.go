@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hugai-dev/hugai/internal/audit"
+	"github.com/hugai-dev/hugai/internal/rollout"
 )
 
 // Sentinel errors; backends wrap them, so test with errors.Is.
@@ -21,17 +22,18 @@ var (
 	ErrConflict = errors.New("conflict: the record changed since it was read")
 )
 
-// TerminalPhases lists the phases in which a rollout is no longer active, for backends' queries.
-func TerminalPhases() []string { return []string{"Succeeded", "RolledBack", "Aborted", "Failed"} }
+// TerminalPhases lists the phases in which a rollout is no longer active, for backends' queries:
+// rollout.Phase.Terminal decides, so the store's filter cannot drift from the state machine.
+func TerminalPhases() []string {
+	var out []string
+	for _, p := range rollout.TerminalPhases() {
+		out = append(out, string(p))
+	}
+	return out
+}
 
 // IsActive reports whether a rollout in phase is still running (or waiting).
-func IsActive(phase string) bool {
-	switch phase {
-	case "Succeeded", "RolledBack", "Aborted", "Failed":
-		return false
-	}
-	return true
-}
+func IsActive(phase string) bool { return !rollout.Phase(phase).Terminal() }
 
 // Rollout is a frozen plan and service file plus the engine's state of running them.
 type Rollout struct {

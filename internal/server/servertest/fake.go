@@ -1,5 +1,7 @@
-// Package servertest holds a fake Engine and a helper that serves it on a real unix socket, for
-// tests of the server, the client and the CLI's acting commands.
+// Package servertest serves engines on a real unix socket for tests: Harness, the real engine on
+// SQLite and the fake target, for anything that depends on how rollouts behave (the CLI's
+// commands); and Fake, an engine that does what the test says, for tests of the HTTP layer alone
+// (the server's error mapping and long polls, the client's transport).
 package servertest
 
 import (
@@ -13,24 +15,14 @@ import (
 	"time"
 
 	"github.com/hugai-dev/hugai/internal/api"
+	"github.com/hugai-dev/hugai/internal/rollout"
 	"github.com/hugai-dev/hugai/internal/server"
 )
 
 var _ server.Engine = (*Fake)(nil)
 
-// StartCall is one Start the fake received.
-type StartCall struct {
-	Actor string
-	Req   api.StartRequest
-}
-
-// CommandCall is one Do the fake received.
-type CommandCall struct {
-	ID, Actor string
-	Cmd       api.Command
-}
-
-// Fake is an in-memory Engine. Rollouts change only when a test says so (Update, Finish), or by
+// Fake is an in-memory Engine for tests of the HTTP layer: it has none of the engine's rules.
+// Rollouts change only when a test says so (Update, Finish), or by
 // the commands' simple default effects; every change bumps the revision and wakes waiters.
 type Fake struct {
 	// OnStart shapes a new rollout before Start answers (e.g. to end it at once); an error refuses
@@ -113,10 +105,7 @@ func (f *Fake) Finish(id, phase string) {
 // End sets r's terminal phase and exit code.
 func End(r *api.Rollout, phase string) {
 	r.Phase, r.Terminal, r.Approval = phase, true, nil
-	r.ExitCode = map[string]int{"Succeeded": 0, "RolledBack": 3, "Aborted": 4}[phase]
-	if phase == "Failed" {
-		r.ExitCode = 1
-	}
+	r.ExitCode = rollout.Phase(phase).ExitCode()
 }
 
 func (f *Fake) notifyLocked() {
@@ -184,19 +173,19 @@ func (f *Fake) Do(ctx context.Context, id, actor string, cmd api.Command) (api.R
 	}
 	var bad error
 	f.Update(id, func(r *api.Rollout) {
-		if r.Terminal && cmd.Kind != api.CommandRollback {
+		if r.Terminal && cmd.Kind != rollout.CommandRollback {
 			bad = &api.Error{Code: api.CodeConflict, Message: fmt.Sprintf("rollout %s is %s", id, r.Phase)}
 			return
 		}
 		switch cmd.Kind {
-		case api.CommandApprove, api.CommandResume:
+		case rollout.CommandApprove, rollout.CommandResume:
 			r.Phase, r.Approval = "Progressing", nil
-		case api.CommandPromote:
+		case rollout.CommandPromote:
 			r.Phase = "Promoting"
-		case api.CommandReject, api.CommandAbort:
+		case rollout.CommandReject, rollout.CommandAbort:
 			End(r, "Aborted")
-			r.Reason = map[string]string{api.CommandReject: "rejected", api.CommandAbort: "aborted"}[cmd.Kind]
-		case api.CommandRollback:
+			r.Reason = map[rollout.CommandKind]string{rollout.CommandReject: "rejected", rollout.CommandAbort: "aborted"}[cmd.Kind]
+		case rollout.CommandRollback:
 			End(r, "RolledBack")
 		default:
 			bad = &api.Error{Code: api.CodeBadInput, Message: fmt.Sprintf("unknown command %q", cmd.Kind)}
