@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hugai-dev/hugai/internal/eventually"
 )
 
 func TestGoodCanaryThenBadCanary(t *testing.T) {
@@ -13,8 +15,7 @@ func TestGoodCanaryThenBadCanary(t *testing.T) {
 	if r := e.canary("v1"); r.code != 0 {
 		t.Fatalf("first deploy: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	load := e.load(150)
-	time.Sleep(time.Second)
+	load := e.steadyLoad(150)
 
 	r := e.canary("v2")
 	if r.code != 0 {
@@ -60,11 +61,5 @@ func TestGoodCanaryThenBadCanary(t *testing.T) {
 
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	eventually.True(t, d, what, cond)
 }

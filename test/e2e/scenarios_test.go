@@ -20,8 +20,7 @@ func TestSlowCanaryRollsBack(t *testing.T) {
 	e := newEnv(t, "")
 	e.startServer()
 	e.deployFirst("v1")
-	load := e.load(150)
-	time.Sleep(time.Second)
+	load := e.steadyLoad(150)
 
 	r := e.canary("v4")
 	if r.code != 3 {

@@ -92,8 +92,7 @@ func TestWatchTriggerRollsBack(t *testing.T) {
 	e := newEnv(t, watchPolicy)
 	e.startServer()
 	e.deployFirst("v1")
-	load := e.load(150)
-	time.Sleep(time.Second)
+	load := e.steadyLoad(150)
 
 	c := e.hugaiStart(e.watchCanaryArgs("v8")...)
 	done := background(c)
@@ -152,8 +151,7 @@ func TestQuietWatchSucceeds(t *testing.T) {
 	e := newEnv(t, watchPolicy)
 	e.startServer()
 	e.deployFirst("v1")
-	load := e.load(150)
-	time.Sleep(time.Second)
+	load := e.steadyLoad(150)
 
 	start := time.Now()
 	c := e.hugaiStart(e.watchCanaryArgs("v2")...)
