@@ -1,3 +1,5 @@
+//go:build e2e
+
 // Package e2e runs hugai as a user does: the built binary, a real server process, the real proxy
 // and real demo processes, steady HTTP load, and the exit codes a pipeline sees.
 package e2e
