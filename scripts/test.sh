@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test hugai has, as CI runs it: formatting, vet, all tests with the race detector (unit,
-# integration with real processes and the end-to-end tests with the built binary), then each fuzz
-# target for a few seconds. Longer fuzzing: scripts/fuzz.sh.
+# integration with real processes), then the slow suites behind the e2e build tag (the end-to-end
+# tests with the built binary), then each fuzz target for a few seconds. Longer fuzzing:
+# scripts/fuzz.sh. The tags and what each suite needs: docs/testing.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
@@ -18,11 +19,23 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 
+# HUGAI_TEST_TAGS adds the suites whose needs this machine meets (e.g. kubernetes).
+tags="e2e${HUGAI_TEST_TAGS:+,$HUGAI_TEST_TAGS}"
+
 echo "== go vet"
 go vet ./...
+# Every known tag at once, so that no tagged file escapes vet.
+go vet -tags e2e,kubernetes,chromium ./...
 
-echo "== go test -race"
+echo "== go test -race (the fast loop)"
 go test -race -count=1 -timeout 20m ./...
+
+# Every package with a test file behind the e2e tag: a new slow suite is run without editing this.
+slow=$(git ls-files -co --exclude-standard '*_test.go' | xargs grep -lE '^//go:build .*\be2e\b' | xargs -r -n1 dirname | sort -u | sed 's|^|./|' || true)
+if [ -n "$slow" ]; then
+	echo "== go test -race -tags $tags (slow suites:" $slow ")"
+	go test -race -count=1 -timeout 30m -tags "$tags" $slow
+fi
 
 echo "== fuzz (${FUZZTIME:=5s} each)"
 FUZZTIME="$FUZZTIME" scripts/fuzz.sh

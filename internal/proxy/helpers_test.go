@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hugai-dev/hugai/internal/eventually"
 )
 
 // testProxy is a proxy serving on loopback listeners picked at run time.
@@ -127,13 +129,7 @@ func setRoutes(t *testing.T, tp *testProxy, r Routes) {
 // waitFor polls cond until it holds or the test's patience (10s) runs out.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	eventually.True(t, 10*time.Second, what, cond)
 }
 
 func statusCode(err error) int {

@@ -174,7 +174,7 @@ func toStrings[S ~string](xs []S) []string {
 // Check: the engine never fails a healthy rollout as invalid-state.
 func TestCheckHoldsOnEveryReachableState(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
-		spec := anySpec(t, rt)
+		spec := drawSpec(t, rt, rapid.SampledFrom(variants).Draw(rt, "variant"))
 		spec.AutoRollback = rapid.Bool().Draw(rt, "autoRollback")
 		if rapid.Bool().Draw(rt, "gate") {
 			spec.Gates = []Gate{{Name: "start", Count: 1, Timeout: 5 * time.Minute}}

@@ -278,8 +278,10 @@ func (p *stepper) advance() {
 	case Progressing:
 		p.progress()
 	case Paused:
-		p.health()
-		p.consumeWindow()
+		// A candidate failing its health check is rolled back: no window may then pause it again.
+		if p.health() {
+			p.consumeWindow()
+		}
 	case Verifying:
 		p.watch()
 	case RollingBack:
@@ -345,7 +347,9 @@ func (p *stepper) awaitApproval() {
 	}
 	if s.DeployedAt != nil {
 		// An approval step mid-canary: the candidate keeps being judged while people look.
-		p.health()
+		if !p.health() {
+			return
+		}
 		p.consumeWindow()
 	}
 	p.wake(deadline.Sub(p.now))

@@ -1,9 +1,13 @@
+//go:build e2e
+
 package e2e
 
 import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hugai-dev/hugai/internal/eventually"
 )
 
 func TestGoodCanaryThenBadCanary(t *testing.T) {
@@ -11,8 +15,7 @@ func TestGoodCanaryThenBadCanary(t *testing.T) {
 	e := newEnv(t, "")
 	e.startServer()
 	e.deployFirst("v1")
-	load := e.load(150)
-	time.Sleep(time.Second)
+	load := e.steadyLoad(150)
 
 	r := e.canary("v2")
 	if r.code != 0 {
@@ -58,11 +61,5 @@ func TestGoodCanaryThenBadCanary(t *testing.T) {
 
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	eventually.True(t, d, what, cond)
 }

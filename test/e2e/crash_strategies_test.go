@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -30,6 +32,8 @@ func (e *env) crashRun(c *running, done <-chan result, load *loadgen.Run, at str
 	e.killServer()
 	e.t.Logf("killed the server: %s", at)
 
+	// Not a wait for a condition: the server stays down a while, during which the proxy must
+	// serve and the command must wait.
 	time.Sleep(3 * time.Second)
 	if r := e.hugai("deploy", "list", "-o", "json"); r.code == 0 {
 		e.t.Fatal("the server still answers after kill -9")
@@ -84,8 +88,7 @@ func TestServerKilledMidBlueGreen(t *testing.T) {
 	e := newEnv(t, "")
 	e.startServer()
 	e.deployFirst("v1")
-	load := e.load(150)
-	time.Sleep(time.Second)
+	load := e.steadyLoad(150)
 
 	c := e.hugaiStart(e.deployArgs("blue-green", "v2", "--switch-strategy", "instant", "--validation-period", "9s", "--scale-down-delay", "3s")...)
 	done := background(c)
@@ -113,8 +116,7 @@ func TestServerKilledMidRolling(t *testing.T) {
 	e := newEnv(t, "      target: {local: {replicas: 4}}\n")
 	e.startServer()
 	e.deployFirst("v1")
-	load := e.load(150)
-	time.Sleep(time.Second)
+	load := e.steadyLoad(150)
 
 	c := e.hugaiStart(e.deployArgs("rolling", "v2", "--max-surge", "1")...)
 	done := background(c)
@@ -141,8 +143,7 @@ func TestServerKilledMidRecreate(t *testing.T) {
 	e.deployFirst("v1")
 	// Load runs for the record: while the server is down nothing may be ready, and the proxy
 	// holds requests; the check here is that the rollout finishes.
-	load := e.load(100)
-	time.Sleep(time.Second)
+	load := e.steadyLoad(100)
 
 	c, idc := e.hugaiStartFirstLine(e.deployArgs("recreate", "v2")...)
 	done := background(c)

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -27,8 +29,7 @@ func TestServerKilledMidCanary(t *testing.T) {
 	e := newEnv(t, "")
 	e.startServer()
 	e.deployFirst("v1")
-	load := e.load(150)
-	time.Sleep(time.Second)
+	load := e.steadyLoad(150)
 
 	split := []int{10, 30, 60, 100}
 	c := e.hugaiStart("deploy", "canary", "-f", e.file, "--environment", "production", "--version", "v2",
@@ -46,6 +47,8 @@ func TestServerKilledMidCanary(t *testing.T) {
 	e.killServer()
 	t.Logf("killed the server at step %d, weights %v", st.CurrentStep, st.Weights)
 
+	// Not a wait for a condition: the server stays down a while, during which the proxy must
+	// serve and the command must wait.
 	time.Sleep(3 * time.Second)
 	if r := e.hugai("deploy", "list", "-o", "json"); r.code == 0 {
 		t.Fatal("the server still answers after kill -9")

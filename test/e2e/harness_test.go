@@ -1,3 +1,5 @@
+//go:build e2e
+
 // Package e2e runs hugai as a user does: the built binary, a real server process, the real proxy
 // and real demo processes, steady HTTP load, and the exit codes a pipeline sees.
 package e2e
@@ -20,6 +22,7 @@ import (
 	"time"
 
 	"github.com/hugai-dev/hugai/internal/api"
+	"github.com/hugai-dev/hugai/internal/eventually"
 	"github.com/hugai-dev/hugai/internal/loadgen"
 )
 
@@ -165,17 +168,10 @@ func (e *env) startServer() {
 	}
 	e.server = cmd
 	go func() { _ = cmd.Wait(); logf.Close() }()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if r := e.hugai("deploy", "list", "-o", "json"); r.code == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(logf.Name())
-			e.t.Fatalf("server did not come up:\n%s", b)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	// Its log is shown by dumpLogs when this fails.
+	eventually.True(e.t, 20*time.Second, "the server to answer", func() bool {
+		return e.hugai("deploy", "list", "-o", "json").code == 0
+	})
 }
 
 // killServer kills the server with SIGKILL, as a crash would.
@@ -183,12 +179,10 @@ func (e *env) killServer() {
 	e.t.Helper()
 	if e.server != nil && e.server.Process != nil {
 		_ = e.server.Process.Signal(syscall.SIGKILL)
-		for i := 0; i < 100; i++ {
-			if err := e.server.Process.Signal(syscall.Signal(0)); err != nil {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		// Signal 0 fails once startServer's Wait has reaped it.
+		eventually.True(e.t, 10*time.Second, "the killed server to be gone", func() bool {
+			return e.server.Process.Signal(syscall.Signal(0)) != nil
+		})
 	}
 	e.server = nil
 }
@@ -317,6 +311,22 @@ func (e *env) status(id string) api.Rollout {
 func (e *env) load(rate int) *loadgen.Run {
 	run := loadgen.Start(context.Background(), "http://"+e.listen+"/", rate)
 	e.t.Cleanup(func() { run.Stop() })
+	return run
+}
+
+// steadyLoad starts traffic and returns once a second's worth of it has been answered, so the
+// serving version has a record of traffic before a rollout starts. (A fixed sleep got fewer
+// answers, or none, on a loaded machine.)
+func (e *env) steadyLoad(rate int) *loadgen.Run {
+	e.t.Helper()
+	run := e.load(rate)
+	eventually.True(e.t, 30*time.Second, fmt.Sprintf("%d answers through the proxy", rate), func() bool {
+		n := 0
+		for _, c := range run.Snapshot().ByVersion {
+			n += c.OK + c.Errors
+		}
+		return n >= rate
+	})
 	return run
 }
 

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -21,8 +23,7 @@ func TestSlowCanaryRollsBack(t *testing.T) {
 	e := newEnv(t, "")
 	e.startServer()
 	e.deployFirst("v1")
-	load := e.load(150)
-	time.Sleep(time.Second)
+	load := e.steadyLoad(150)
 
 	r := e.canary("v4")
 	if r.code != 3 {

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -92,8 +94,7 @@ func TestWatchTriggerRollsBack(t *testing.T) {
 	e := newEnv(t, watchPolicy)
 	e.startServer()
 	e.deployFirst("v1")
-	load := e.load(150)
-	time.Sleep(time.Second)
+	load := e.steadyLoad(150)
 
 	c := e.hugaiStart(e.watchCanaryArgs("v8")...)
 	done := background(c)
@@ -152,8 +153,7 @@ func TestQuietWatchSucceeds(t *testing.T) {
 	e := newEnv(t, watchPolicy)
 	e.startServer()
 	e.deployFirst("v1")
-	load := e.load(150)
-	time.Sleep(time.Second)
+	load := e.steadyLoad(150)
 
 	start := time.Now()
 	c := e.hugaiStart(e.watchCanaryArgs("v2")...)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hugai-dev/hugai/internal/analysis"
 	"github.com/hugai-dev/hugai/internal/criteria"
+	"github.com/hugai-dev/hugai/internal/eventually"
 	"github.com/hugai-dev/hugai/internal/metric"
 	"github.com/hugai-dev/hugai/internal/proxy"
 )
@@ -267,11 +268,5 @@ func TestProxyUnreachable(t *testing.T) {
 // exhausts.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	eventually.True(t, 15*time.Second, what, cond)
 }

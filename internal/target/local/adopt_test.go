@@ -14,19 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hugai-dev/hugai/internal/eventually"
 	"github.com/hugai-dev/hugai/internal/target"
 )
 
 // waitUntil polls cond until it holds or timeout passes.
 func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	eventually.True(t, timeout, what, cond)
 }
 
 // replicaProcs lists the target's replica processes, sorted by pid.
