@@ -9,7 +9,7 @@
 //	run/<service>/proxy.json               pid file of the proxy
 //	run/<service>/proxy-state.json         the proxy's own copy of its last routes
 //	run/<service>/admin-socket             the admin socket's path (proxy.sock here, unless too long)
-//	logs/<service>/<v>-<i>.log, proxy.log  process output
+//	logs/<service>/<v>-<i>.log, proxy.log  process output, rotated by size (logrotate.go)
 package local
 
 import (
@@ -63,7 +63,13 @@ type Options struct {
 	// RestartBackoff and MaxRestartBackoff bound the delay before a replica that exited is started
 	// again (default 500ms doubling to 10s).
 	RestartBackoff, MaxRestartBackoff time.Duration
-	Logf                              func(format string, args ...any)
+	// LogMaxBytes and LogFiles bound each process's log: rotated past LogMaxBytes, LogFiles files
+	// kept in all (default 10 MiB and 5).
+	LogMaxBytes int64
+	LogFiles    int
+	// LogCheckEvery is how often log sizes are checked (default 5s).
+	LogCheckEvery time.Duration
+	Logf          func(format string, args ...any)
 }
 
 // Target runs one service's versions. Close leaves proxy and processes running; Shutdown stops them.
@@ -205,6 +211,15 @@ func defaults(o *Options) error {
 	}
 	if o.MaxRestartBackoff < o.RestartBackoff {
 		o.MaxRestartBackoff = max(10*time.Second, o.RestartBackoff)
+	}
+	if o.LogMaxBytes <= 0 {
+		o.LogMaxBytes = defaultLogMaxBytes
+	}
+	if o.LogFiles <= 0 {
+		o.LogFiles = defaultLogFiles
+	}
+	if o.LogCheckEvery <= 0 {
+		o.LogCheckEvery = defaultLogCheckEvery
 	}
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
