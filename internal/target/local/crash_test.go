@@ -225,3 +225,14 @@ func TestMarkerDecides(t *testing.T) {
 		t.Fatalf("scan read %+v", p)
 	}
 }
+
+// BenchmarkScanMarked is what a start and a Shutdown pay to find every process of the target:
+// one pass over /proc (stat, then environ of the session leaders).
+func BenchmarkScanMarked(b *testing.B) {
+	tg := &Target{opts: Options{Service: "demo", DataDir: b.TempDir()}}
+	for b.Loop() {
+		if _, err := tg.scanMarked(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
