@@ -19,14 +19,15 @@ import (
 // dir (no server needed, so it works while the server is down too).
 func (a *app) logsCmd() *cobra.Command {
 	var f struct {
-		dataDir, service, env string
-		follow, proxy         bool
+		dataDir, service, env, run string
+		follow, proxy              bool
 	}
 	c := &cobra.Command{
 		Use:   "logs [VERSION]",
 		Short: "Show the output of a version's processes on the local target (-f: follow)",
 		Long: "logs prints the logs of a version's replicas (default: the current release, the version serving\n" +
-			"users), each line prefixed with its replica when there are several; --proxy prints the proxy's.\n" +
+			"users), each line prefixed with its replica when there are several; --proxy prints the proxy's,\n" +
+			"--run smoke-test the smoke test's runs (each starts with a --- line).\n" +
 			"Logs are rotated by size (10 MiB, 5 files each): the rotated copies are printed first. With -f it\n" +
 			"then follows them, across rotations, until interrupted.",
 		Example: "  hugai logs\n  hugai logs --environment production v2 -f",
@@ -36,8 +37,8 @@ func (a *app) logsCmd() *cobra.Command {
 			if len(args) == 1 {
 				version = args[0]
 			}
-			if version != "" && f.proxy {
-				return badInput(errors.New("give a VERSION or --proxy, not both"))
+			if n := len(args) + btoi(f.proxy) + btoi(f.run != ""); n > 1 {
+				return badInput(errors.New("give one of VERSION, --proxy and --run"))
 			}
 			dataDir, err := findDataDir(f.dataDir)
 			if err != nil {
@@ -53,9 +54,15 @@ func (a *app) logsCmd() *cobra.Command {
 			}
 			var list func() []local.LogSource
 			prefix := false
-			if f.proxy {
+			switch {
+			case f.proxy:
 				list = func() []local.LogSource { return []local.LogSource{sl.ProxyLog()} }
-			} else {
+			case f.run != "":
+				if !slices.Contains(sl.Runs, f.run) {
+					return badInput(fmt.Errorf("no log of a %q run of %s in %s (runs with logs: %s)", f.run, tl.service, tl.env, orNone(sl.Runs)))
+				}
+				list = func() []local.LogSource { return []local.LogSource{sl.RunLog(f.run)} }
+			default:
 				if version, err = pickVersion(sl, version, tl); err != nil {
 					return err
 				}
@@ -77,6 +84,7 @@ func (a *app) logsCmd() *cobra.Command {
 	fl.StringVar(&f.dataDir, "data-dir", "", "hugai's data dir (default: $HUGAI_DATA_DIR, else the nearest .hugai/)")
 	fl.BoolVarP(&f.follow, "follow", "f", false, "keep printing what is written, across rotations")
 	fl.BoolVar(&f.proxy, "proxy", false, "the service's proxy's log instead of a version's")
+	fl.StringVar(&f.run, "run", "", "the log of a command hugai runs for the service instead (smoke-test, database-rollback)")
 	return c
 }
 
@@ -141,6 +149,20 @@ func findTargetLogs(dataDir, service, env string) (targetLogs, error) {
 		return targetLogs{}, badInput(fmt.Errorf("%s has logs in several environments: pass --environment (one of %s)", all[0].service, strings.Join(envs, ", ")))
 	}
 	return all[0], nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }
 
 func names(ts []targetLogs, key func(targetLogs) string) []string {

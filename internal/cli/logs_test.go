@@ -125,7 +125,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // prefixed with its replica; a named version alone; a single replica unprefixed.
 func TestLogsShowsTheReplicas(t *testing.T) {
 	data := t.TempDir()
-	startDemoTarget(t, data, "staging")
+	tg := startDemoTarget(t, data, "staging")
 
 	code, out, errOut := run(t, "logs", "--data-dir", data)
 	if code != 0 {
@@ -149,6 +149,11 @@ func TestLogsShowsTheReplicas(t *testing.T) {
 	if code, out, _ = run(t, "logs", "--data-dir", data, "--proxy"); code != 0 {
 		t.Fatalf("hugai logs --proxy: exit %d:\n%s", code, out)
 	}
+	ok, _ := tg.Run(context.Background(), "smoke-test", []string{"sh", "-c", "echo smoke passed"}, t.TempDir(), nil, 10*time.Second)
+	code, out, errOut = run(t, "logs", "--data-dir", data, "--run", "smoke-test")
+	if !ok || code != 0 || !strings.HasPrefix(out, "--- ") || !strings.HasSuffix(out, "smoke passed\n") {
+		t.Fatalf("hugai logs --run smoke-test: exit %d:\n%s%s", code, out, errOut)
+	}
 }
 
 // TestLogsUnknownIsBadInput: an environment, version or service with no logs exits 2, naming what
@@ -163,7 +168,8 @@ func TestLogsUnknownIsBadInput(t *testing.T) {
 		{[]string{"-e", "production"}, `no logs of demo in environment "production" (environments with logs: staging)`},
 		{[]string{"v9"}, `no logs of version "v9" of demo in staging (versions with logs: v1 (current), v2)`},
 		{[]string{"--service", "shop"}, `no logs of service "shop"`},
-		{[]string{"v1", "--proxy"}, "not both"},
+		{[]string{"v1", "--proxy"}, "give one of VERSION, --proxy and --run"},
+		{[]string{"--run", "smoke-test"}, `no log of a "smoke-test" run of demo in staging (runs with logs: none)`},
 	} {
 		code, _, errOut := run(t, append([]string{"logs", "--data-dir", data}, c.args...)...)
 		if code != ExitBadInput || !strings.Contains(errOut, c.want) {

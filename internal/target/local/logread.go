@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -23,6 +24,8 @@ type ServiceLogs struct {
 	Current string
 	// Replicas lists, per version with logs, the replica indexes that have one.
 	Replicas map[string][]int
+	// Runs names the one-shot commands with a log (Target.Run's name: smoke-test, …), sorted.
+	Runs []string
 }
 
 // ReadServiceLogs lists the logs of service in the local target's data dir dir.
@@ -37,7 +40,11 @@ func ReadServiceLogs(dir, service string) (ServiceLogs, error) {
 		if ok && !slices.Contains(sl.Replicas[v], i) {
 			sl.Replicas[v] = append(sl.Replicas[v], i)
 		}
+		if name, ok := strings.CutPrefix(e.Name(), "run-"); ok && strings.HasSuffix(name, ".log") {
+			sl.Runs = append(sl.Runs, strings.TrimSuffix(name, ".log"))
+		}
 	}
+	slices.Sort(sl.Runs)
 	for v := range sl.Replicas {
 		slices.Sort(sl.Replicas[v])
 	}
@@ -90,6 +97,11 @@ func (sl ServiceLogs) VersionLogs(version string) []LogSource {
 		})
 	}
 	return out
+}
+
+// RunLog is the log of the one-shot command name (Target.Run).
+func (sl ServiceLogs) RunLog(name string) LogSource {
+	return LogSource{Name: name, Path: filepath.Join(sl.Dir, "run-"+name+".log")}
 }
 
 // ProxyLog is the log of the service's proxy.
