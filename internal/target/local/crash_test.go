@@ -236,3 +236,51 @@ func BenchmarkScanMarked(b *testing.B) {
 		}
 	}
 }
+
+// TestExecedBeforeReadyIsAdopted: the leak the soaks found. A release script execs the real
+// binary, so the command line changes; it was recorded only once the replica was ready. A server
+// killed in between left a pid file whose command line no longer matched: the next server dropped
+// it, started a second process in the slot and never stopped the first. The marker still names it.
+func TestExecedBeforeReadyIsAdopted(t *testing.T) {
+	o := testOptions(t, t.TempDir())
+	ctx := context.Background()
+	a, err := New(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Deploy(ctx, target.Revision{Version: "never-ready"}, 1); err != nil {
+		t.Fatal(err)
+	}
+	var pf pidFile
+	waitUntil(t, 15*time.Second, "the release script's exec", func() bool {
+		ps := replicaProcs(a)
+		if len(ps) != 1 {
+			return false
+		}
+		pf = ps[0]
+		cl, err := readCmdline(pf.PID)
+		return err == nil && !equalArgv(cl, pf.Argv)
+	})
+	t.Cleanup(func() { terminate(pf.PID, pf.StartTime, time.Second) })
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b := newTarget(t, o)
+	got := replicaProcs(b)
+	if len(got) != 1 || got[0].PID != pf.PID {
+		t.Fatalf("replicas after restart %+v, want pid %d adopted", got, pf.PID)
+	}
+	found, err := b.scanMarked()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var replicas int
+	for _, p := range found {
+		if p.Role == roleReplica {
+			replicas++
+		}
+	}
+	if replicas != 1 {
+		t.Fatalf("%d replica processes run, want 1: %+v", replicas, found)
+	}
+}
