@@ -120,6 +120,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.proxyCmd(),
 		a.auditCmd(),
 		a.serverCmd(),
+		a.logsCmd(),
 	)
 	return root
 }

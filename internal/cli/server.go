@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -129,9 +128,9 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string) 
 			Target:           t,
 			Metrics:          builtin.New(pc.Stats, usage),
 			Check:            t.Check,
-			SmokeTest:        smokeTester(sf, env),
-			DatabaseRollback: databaseRollback(sf),
-			Run:              runner(sf, env),
+			SmokeTest:        smokeTester(sf, env, t.Run),
+			DatabaseRollback: databaseRollback(sf, t.Run),
+			Run:              commandRunner(sf, env, t.Run),
 		}, nil
 	}
 	notifiers := map[string]engine.Notifier{}
@@ -267,7 +266,7 @@ const smokeTimeout = 3 * time.Minute
 // smokeTester runs hugai.yaml's smokeTest argv (no shell) in the service file's directory against
 // the live address or, for a version not yet switched to, the preview address: the URL is in
 // $HUGAI_URL and fills {{.URL}} in the arguments. Exit 0 passes.
-func smokeTester(sf *engine.ServiceFile, env *plan.Env) func(ctx context.Context, preview bool) (bool, string) {
+func smokeTester(sf *engine.ServiceFile, env *plan.Env, run runner) func(ctx context.Context, preview bool) (bool, string) {
 	argv := sf.Service.Spec.SmokeTest
 	if len(argv) == 0 {
 		return nil
@@ -287,7 +286,7 @@ func smokeTester(sf *engine.ServiceFile, env *plan.Env) func(ctx context.Context
 			}
 			args[i] = a
 		}
-		return runArgv(ctx, args, filepath.Dir(sf.Path), []string{"HUGAI_URL=" + url}, smokeTimeout)
+		return run(ctx, "smoke-test", args, filepath.Dir(sf.Path), []string{"HUGAI_URL=" + url}, smokeTimeout)
 	}
 }
 
@@ -296,23 +295,29 @@ const databaseTimeout = 2 * time.Minute
 
 // databaseRollback runs hugai.yaml's database.rollback argv (no shell) in the service file's
 // directory.
-func databaseRollback(sf *engine.ServiceFile) func(ctx context.Context) (bool, string) {
+func databaseRollback(sf *engine.ServiceFile, run runner) func(ctx context.Context) (bool, string) {
 	db := sf.Service.Spec.Database
 	if db == nil || len(db.Rollback) == 0 {
 		return nil
 	}
 	return func(ctx context.Context) (bool, string) {
-		return runArgv(ctx, db.Rollback, filepath.Dir(sf.Path), nil, databaseTimeout)
+		return run(ctx, "database-rollback", db.Rollback, filepath.Dir(sf.Path), nil, databaseTimeout)
 	}
 }
+
+// runner runs a user's command as the local target runs its processes (local.Target.Run): marked,
+// in its own session, its output in the target's logs, so a server killed meanwhile leaves
+// nothing running that the next one does not find.
+type runner func(ctx context.Context, name string, argv []string, dir string, env []string, timeout time.Duration) (bool, string)
 
 // runTimeout bounds a checkpoint's command or the database migration.
 const runTimeout = 10 * time.Minute
 
-// runner runs the commands a rollout asks for before anything is deployed: an automated
-// checkpoint's from hugai.yaml's spec.checkpoints, or database.migrate. They run in the service
-// file's directory with $HUGAI_URL set to the service's address.
-func runner(sf *engine.ServiceFile, env *plan.Env) func(ctx context.Context, name string) (bool, string) {
+// commandRunner runs the commands a rollout asks for before anything is deployed: an automated
+// checkpoint's from hugai.yaml's spec.checkpoints, or database.migrate. They run through the
+// target (marked, logged as run-NAME) in the service file's directory, with $HUGAI_URL set to the
+// service's address.
+func commandRunner(sf *engine.ServiceFile, env *plan.Env, run runner) func(ctx context.Context, name string) (bool, string) {
 	return func(ctx context.Context, name string) (bool, string) {
 		argv := sf.Service.Spec.Checkpoints[name]
 		if name == rollout.RunMigrate && sf.Service.Spec.Database != nil {
@@ -325,25 +330,6 @@ func runner(sf *engine.ServiceFile, env *plan.Env) func(ctx context.Context, nam
 		if l := env.Target.Local; l != nil {
 			envv = append(envv, "HUGAI_URL=http://"+l.Listen)
 		}
-		return runArgv(ctx, argv, filepath.Dir(sf.Path), envv, runTimeout)
+		return run(ctx, name, argv, filepath.Dir(sf.Path), envv, runTimeout)
 	}
-}
-
-// runArgv runs a user's command with a timeout; exit 0 passes. The output's tail is kept for
-// the audit log.
-func runArgv(ctx context.Context, args []string, dir string, env []string, timeout time.Duration) (bool, string) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.CombinedOutput()
-	text := strings.TrimSpace(string(out))
-	if len(text) > 2000 {
-		text = "…" + text[len(text)-2000:]
-	}
-	if err != nil {
-		return false, strings.TrimSpace(fmt.Sprintf("%s: %v\n%s", strings.Join(args, " "), err, text))
-	}
-	return true, text
 }

@@ -327,16 +327,22 @@ func (t *Target) kickPush() {
 	}
 }
 
-// syncLoop pushes routes when readiness changes, retries a push that failed, and starts the proxy
-// again if it died.
+// syncLoop pushes routes when readiness changes, retries a push that failed, starts the proxy
+// again if it died, and rotates the logs.
 func (t *Target) syncLoop() {
 	defer t.wg.Done()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	logTick := time.NewTicker(t.opts.LogCheckEvery)
+	defer logTick.Stop()
+	t.rotateLogs() // the logs grew while no server ran
 	for {
 		select {
 		case <-t.ctx.Done():
 			return
+		case <-logTick.C:
+			t.rotateLogs()
+			continue
 		case <-t.kick:
 		case <-tick.C:
 			t.ensureProxy(t.ctx)

@@ -9,7 +9,7 @@
 //	run/<service>/proxy.json               pid file of the proxy
 //	run/<service>/proxy-state.json         the proxy's own copy of its last routes
 //	run/<service>/admin-socket             the admin socket's path (proxy.sock here, unless too long)
-//	logs/<service>/<v>-<i>.log, proxy.log  process output
+//	logs/<service>/<v>-<i>.log, proxy.log  process output, rotated by size (logrotate.go)
 package local
 
 import (
@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"text/template"
@@ -62,7 +63,13 @@ type Options struct {
 	// RestartBackoff and MaxRestartBackoff bound the delay before a replica that exited is started
 	// again (default 500ms doubling to 10s).
 	RestartBackoff, MaxRestartBackoff time.Duration
-	Logf                              func(format string, args ...any)
+	// LogMaxBytes and LogFiles bound each process's log: rotated past LogMaxBytes, LogFiles files
+	// kept in all (default 10 MiB and 5).
+	LogMaxBytes int64
+	LogFiles    int
+	// LogCheckEvery is how often log sizes are checked (default 5s).
+	LogCheckEvery time.Duration
+	Logf          func(format string, args ...any)
 }
 
 // Target runs one service's versions. Close leaves proxy and processes running; Shutdown stops them.
@@ -88,6 +95,10 @@ type Target struct {
 	dirty    bool // the proxy has not been given the latest routes
 	proxyPID pidFile
 	cpu      map[int]cpuSample
+
+	// afterSpawn, when set (tests only), is called between the start of a process and the pid
+	// file that records it: the moment a crash would leave a process no pid file names.
+	afterSpawn func(pidFile)
 }
 
 type cpuSample struct {
@@ -126,11 +137,21 @@ func New(ctx context.Context, opts Options) (*Target, error) {
 			return nil, fmt.Errorf("create %s: %w", d, err)
 		}
 	}
-	if err := t.startProxy(ctx); err != nil {
+	return t.start(ctx)
+}
+
+// start adopts or stops every process an earlier Target on the data dir left running, and starts
+// the proxy if none is left.
+func (t *Target) start(ctx context.Context) (*Target, error) {
+	found, err := t.scanMarked()
+	if err != nil {
+		return nil, err
+	}
+	if err := t.startProxy(ctx, found); err != nil {
 		return nil, err
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
-	if err := t.restore(ctx); err != nil {
+	if err := t.restore(ctx, found); err != nil {
 		t.cancel()
 		return nil, err
 	}
@@ -191,6 +212,15 @@ func defaults(o *Options) error {
 	if o.MaxRestartBackoff < o.RestartBackoff {
 		o.MaxRestartBackoff = max(10*time.Second, o.RestartBackoff)
 	}
+	if o.LogMaxBytes <= 0 {
+		o.LogMaxBytes = defaultLogMaxBytes
+	}
+	if o.LogFiles <= 0 {
+		o.LogFiles = defaultLogFiles
+	}
+	if o.LogCheckEvery <= 0 {
+		o.LogCheckEvery = defaultLogCheckEvery
+	}
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
@@ -226,6 +256,9 @@ func (t *Target) Shutdown(ctx context.Context) error {
 	t.mu.Unlock()
 	t.stopReplicas(reps)
 	t.stopProxy()
+	// Whatever else carries this target's marker (a process a crash left unrecorded that nothing
+	// adopted since, a one-shot command) goes too: `server stop --all` leaves nothing running.
+	t.stopStrays(nil)
 	// Nothing runs any more: a later start begins afresh, not with routes to dead replicas.
 	for _, f := range []string{t.statePath(), t.proxyStatePath()} {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -262,9 +295,51 @@ func (t *Target) saveLocked() {
 	}
 }
 
+// adoptLocked takes a running replica process into its slot; t.mu is held.
+func (t *Target) adoptLocked(pf pidFile, how string) *replica {
+	rv := t.revs[pf.Version]
+	if rv == nil {
+		// Running but no longer asked for (a Remove cut short): adopted, then stopped by restore.
+		rv = &revision{version: pf.Version, desired: 0, replicas: map[int]*replica{}}
+		t.revs[pf.Version] = rv
+	}
+	r := t.newReplica(rv.version, pf.Replica)
+	r.proc = pf
+	r.adopted = true
+	rv.replicas[pf.Replica] = r
+	t.opts.Logf("local target %s: adopted %s replica %d (pid %d, port %d), found by %s",
+		t.opts.Service, pf.Version, pf.Replica, pf.PID, pf.Port, how)
+	return r
+}
+
+// stopStrays stops processes of this target that nothing tracks, all at once; nil scans /proc
+// for every process carrying the marker.
+func (t *Target) stopStrays(procs []pidFile) {
+	if procs == nil {
+		found, err := t.scanMarked()
+		if err != nil {
+			t.opts.Logf("local target %s: %v", t.opts.Service, err)
+			return
+		}
+		for _, p := range found {
+			procs = append(procs, p.pidFile)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, p := range procs {
+		t.opts.Logf("local target %s: stopping untracked process pid %d (%s)", t.opts.Service, p.PID, strings.Join(p.Argv, " "))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			terminate(p.PID, p.StartTime, t.opts.GracePeriod)
+		}()
+	}
+	wg.Wait()
+}
+
 // restore adopts the replicas of an earlier Target, probes them once so the routes pushed next
 // carry exactly the ready ones, and starts what is missing.
-func (t *Target) restore(ctx context.Context) error {
+func (t *Target) restore(ctx context.Context, found []markedProc) error {
 	var st state
 	b, err := os.ReadFile(t.statePath())
 	hadState := err == nil
@@ -288,24 +363,36 @@ func (t *Target) restore(ctx context.Context) error {
 	}
 	for _, f := range files {
 		pf, err := readPidFile(f)
-		if err != nil || !adoptable(pf) {
+		if err != nil || !adoptable(pf) || !t.markedBy(pf.PID, roleReplica, pf.Version, pf.Replica) {
 			_ = os.Remove(f)
 			continue
 		}
-		rv := t.revs[pf.Version]
-		if rv == nil {
-			// Running but no longer asked for (a Remove cut short): adopted, then stopped below.
-			rv = &revision{version: pf.Version, desired: 0, replicas: map[int]*replica{}}
-			t.revs[pf.Version] = rv
+		adopted = append(adopted, t.adoptLocked(pf, "pid file"))
+	}
+	// Then every replica process the scan found that no pid file names: the server died between
+	// starting it and recording it. A slot still wanted and empty adopts it (and records it now);
+	// anything else is stopped, or it would run on with nothing tracking it.
+	var strays []pidFile
+	for _, p := range found {
+		if p.Role == roleProxy || slices.ContainsFunc(adopted, func(r *replica) bool { return r.proc.PID == p.PID }) {
+			continue
 		}
-		r := t.newReplica(rv.version, pf.Replica)
-		r.proc = pf
-		r.adopted = true
-		rv.replicas[pf.Replica] = r
-		adopted = append(adopted, r)
-		t.opts.Logf("local target %s: adopted %s replica %d (pid %d, port %d)", t.opts.Service, pf.Version, pf.Replica, pf.PID, pf.Port)
+		rv := t.revs[p.Version]
+		if p.Role != roleReplica || checkVersion(p.Version) != nil || p.Port == 0 ||
+			rv == nil || p.Replica < 0 || p.Replica >= rv.desired || rv.replicas[p.Replica] != nil {
+			strays = append(strays, p.pidFile)
+			continue
+		}
+		if err := writePidFile(t.pidPath(p.Version, p.Replica), p.pidFile); err != nil {
+			t.mu.Unlock()
+			return err
+		}
+		adopted = append(adopted, t.adoptLocked(p.pidFile, "its marker"))
 	}
 	t.mu.Unlock()
+	if len(strays) > 0 {
+		t.stopStrays(strays)
+	}
 
 	var wg sync.WaitGroup
 	for _, r := range adopted {

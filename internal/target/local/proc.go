@@ -19,6 +19,7 @@ const clockTicks = 100
 // procStat is what hugai reads of /proc/PID/stat.
 type procStat struct {
 	state     byte
+	session   int    // session id: the pid of a process hugai started, which leads its own session
 	cpuTicks  uint64 // utime + stime
 	startTime uint64 // clock ticks after boot: with the pid, names one process for good
 }
@@ -42,10 +43,11 @@ func readProcStat(pid int) (procStat, error) {
 	ut, err1 := strconv.ParseUint(f[11], 10, 64)
 	st, err2 := strconv.ParseUint(f[12], 10, 64)
 	start, err3 := strconv.ParseUint(f[19], 10, 64)
-	if err := errors.Join(err1, err2, err3); err != nil {
+	sid, err4 := strconv.Atoi(f[3])
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		return procStat{}, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
 	}
-	return procStat{state: f[0][0], cpuTicks: ut + st, startTime: start}, nil
+	return procStat{state: f[0][0], session: sid, cpuTicks: ut + st, startTime: start}, nil
 }
 
 func readCmdline(pid int) ([]string, error) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -55,21 +56,42 @@ func (t *Target) socketPath() (string, error) {
 
 // startProxy adopts the service's running proxy, or starts one in its own session and waits until
 // its admin socket answers.
-func (t *Target) startProxy(ctx context.Context) error {
+func (t *Target) startProxy(ctx context.Context, found []markedProc) error {
 	sock, err := t.socketPath()
 	if err != nil {
 		return err
 	}
 	t.socket = sock
 	t.client = proxy.NewClient(sock)
-	if pf, err := readPidFile(t.proxyPidPath()); err == nil && adoptable(pf) {
-		if err := t.waitProxy(ctx, pf); err == nil {
+	// The recorded proxy first, then any other proxy of this target the scan found (one started
+	// by a server killed before it wrote the pid file): the first that answers is adopted, the
+	// others stopped, as they would hold the listen address the proxy needs.
+	var candidates []pidFile
+	if pf, err := readPidFile(t.proxyPidPath()); err == nil && adoptable(pf) && t.markedBy(pf.PID, roleProxy, "", 0) {
+		candidates = append(candidates, pf)
+	}
+	for _, p := range found {
+		if p.Role == roleProxy && !slices.ContainsFunc(candidates, func(c pidFile) bool { return c.PID == p.PID }) {
+			candidates = append(candidates, p.pidFile)
+		}
+	}
+	adopted := false
+	for _, pf := range candidates {
+		if !adopted && t.waitProxy(ctx, pf) == nil {
+			if err := writePidFile(t.proxyPidPath(), pf); err != nil {
+				return err
+			}
 			t.setProxyPID(pf)
 			t.opts.Logf("local target %s: adopted proxy (pid %d)", t.opts.Service, pf.PID)
-			return nil
+			adopted = true
+			continue
 		}
-		// Alive but not answering: replace it rather than run a deploy blind.
+		// Alive but not answering, or a second one: replace it rather than run a deploy blind.
+		t.opts.Logf("local target %s: stopping proxy pid %d", t.opts.Service, pf.PID)
 		terminate(pf.PID, pf.StartTime, t.opts.GracePeriod)
+	}
+	if adopted {
+		return nil
 	}
 	return t.launchProxy(ctx)
 }
@@ -86,9 +108,16 @@ func (t *Target) launchProxy(ctx context.Context) error {
 	}
 	_ = os.Remove(t.socket) // a stale socket of a dead proxy would refuse the bind
 	logPath := filepath.Join(t.logDir, "proxy.log")
-	pf, err := t.spawn(argv, t.opts.Workdir, os.Environ(), logPath)
+	env := append(os.Environ(), t.markEnv(roleProxy, "", 0)...)
+	pf, err := t.spawn(argv, t.opts.Workdir, env, logPath)
 	if err != nil {
 		return fmt.Errorf("start proxy: %w", err)
+	}
+	t.mu.Lock()
+	hook := t.afterSpawn
+	t.mu.Unlock()
+	if hook != nil {
+		hook(pf)
 	}
 	if err := writePidFile(t.proxyPidPath(), pf); err != nil {
 		terminate(pf.PID, pf.StartTime, t.opts.GracePeriod)

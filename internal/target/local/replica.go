@@ -145,12 +145,19 @@ func (t *Target) startReplica(r *replica) error {
 		env = append(env, k+"="+v)
 	}
 	env = append(env, "PORT="+strconv.Itoa(port))
+	env = append(env, t.markEnv(roleReplica, r.version, r.index)...)
 	logPath := filepath.Join(t.logDir, fmt.Sprintf("%s-%d.log", r.version, r.index))
 	pf, exited, err := t.spawnWatched(argv, env, logPath)
 	if err != nil {
 		return err
 	}
 	pf.Port, pf.Version, pf.Replica = port, r.version, r.index
+	t.mu.Lock()
+	hook := t.afterSpawn
+	t.mu.Unlock()
+	if hook != nil {
+		hook(pf) // a test stops here: the process runs, no pid file names it
+	}
 	if err := writePidFile(t.pidPath(r.version, r.index), pf); err != nil {
 		terminate(pf.PID, pf.StartTime, t.opts.GracePeriod)
 		return err
