@@ -23,7 +23,7 @@ var core = []string{"plan", "criteria", "risk", "change", "policy", "planner", "
 // on purpose: core (and checked) or not.
 var notCore = []string{
 	"api", "cli", "client", "coredeps", "engine", "eventually", "git", "loadgen", "metric", "notify", "proxy",
-	"server", "store", "target",
+	"schema", "server", "store", "target",
 }
 
 // forbidden may not be reached by the core even through a library (the source check in check.go
