@@ -95,6 +95,8 @@ spec:
       preview: %s
       gracePeriod: 3s
   smokeTest: ["%s", "smoke", "{{.URL}}/smoke"]
+  checkpoints:
+    security-scan: ["sh", "-c", "echo scanned >> scans.log"]
   progressDeadline: 10s
   healthChecks:
     - name: ready
