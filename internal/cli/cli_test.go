@@ -79,3 +79,26 @@ func TestUsageErrorsAreBadInput(t *testing.T) {
 		}
 	}
 }
+
+// validate given the service file too checks each plan against it: a metric no provider measures
+// is refused with the plan's line, exit 2.
+func TestValidateChecksPlansAgainstTheService(t *testing.T) {
+	svc := writeFile(t, "hugai.yaml", demoServiceFile(t))
+	p := writeFile(t, "plan.yaml", `apiVersion: hugai.io/v1
+kind: DeploymentPlan
+spec:
+  environment: production
+  strategy: {type: canary}
+  successCriteria: error_rate<1%,orders_per_minute>10
+  monitoring:
+    metrics: [throughput, cpu_utilization]
+`)
+	code, _, errOut := run(t, "validate", svc, p)
+	if code != ExitBadInput || !strings.Contains(errOut, "plan.yaml:6: spec.successCriteria: metric orders_per_minute is neither builtin nor declared") {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	// Alone, the plan cannot be checked against a service, and is valid as a document.
+	if code, _, errOut := run(t, "validate", p); code != 0 {
+		t.Fatalf("the plan alone: exit %d\n%s", code, errOut)
+	}
+}
