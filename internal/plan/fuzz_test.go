@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"bytes"
 	"os"
 	"reflect"
 	"testing"
@@ -39,6 +40,39 @@ func FuzzParseFile(f *testing.F) {
 			}
 			if !reflect.DeepEqual(again[0].Value, d.Value) {
 				t.Fatalf("write → parse changed the document:\n%s", out)
+			}
+		}
+	})
+}
+
+// FuzzCheckAgainst reads arbitrary bytes as a plan to run (a DeploymentPlan or a HugAIDeployment)
+// and checks it against the reference service: it must never panic, and every problem must name
+// the plan's file.
+func FuzzCheckAgainst(f *testing.F) {
+	b, err := os.ReadFile("testdata/seed-plan.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, doc := range bytes.Split(b, []byte("\n---\n")) {
+		f.Add(doc)
+	}
+	f.Add([]byte("apiVersion: hugai.io/v1\nkind: HugAIDeployment\nmetadata: {namespace: production}\nspec:\n  strategy: {type: canary}\n  rollout: {steps: [{weight: 5, pause: 3s}, {weight: 100}]}\n"))
+	ref, err := os.ReadFile("testdata/service-reference.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	svc, err := ParseService("hugai.yaml", ref)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		run, err := ParseRun("p.yaml", data)
+		if err != nil {
+			return
+		}
+		for _, e := range CheckAgainst("p.yaml", run.Positions, run.Plan, run.Rename, svc, run.Plan.Spec.Environment) {
+			if e.File != "p.yaml" {
+				t.Fatalf("a problem without the plan's file: %v", e)
 			}
 		}
 	})
