@@ -221,3 +221,31 @@ func TestSplitStepsKeepsThePolicysApproval(t *testing.T) {
 		t.Fatalf("steps %+v: want weight, pause, approval, 100", steps)
 	}
 }
+
+// --monitor-health and --auto-rollback-on-failure confirm the plan and send nothing; only their
+// explicit =false (and --no-auto-rollback) override it.
+func TestConfirmingFlagsNeverOverrideThePlan(t *testing.T) {
+	s := startServer(t)
+	planFile := writeFile(t, "plan.yaml", testPlan)
+	for _, tc := range []struct {
+		args                     []string
+		noMonitoring, noRollback bool
+	}{
+		{nil, false, false},
+		{[]string{"--monitor-health", "--auto-rollback-on-failure"}, false, false},
+		{[]string{"--monitor-health=false"}, true, false},
+		{[]string{"--auto-rollback-on-failure=false"}, false, true},
+		{[]string{"--no-auto-rollback"}, false, true},
+	} {
+		args := append([]string{"deploy", "execute", "--plan", planFile, "--detach", "--server", s.socket()}, tc.args...)
+		if code, _, errOut := run(t, args...); code != 0 {
+			t.Fatalf("%v: exit %d %s", tc.args, code, errOut)
+		}
+		calls := s.StartCalls()
+		req := calls[len(calls)-1].Req
+		if req.NoMonitoring != tc.noMonitoring || req.NoAutoRollback != tc.noRollback {
+			t.Errorf("%v: sent noMonitoring %v noAutoRollback %v", tc.args, req.NoMonitoring, req.NoAutoRollback)
+		}
+		s.Do(<-s.Started(), "alice", api.Command{Kind: rollout.CommandAbort})
+	}
+}

@@ -51,6 +51,27 @@ func TestSeverityIsAChannelMinimum(t *testing.T) {
 	}
 }
 
+// An event that names its channels (a plan's monitoring.alerting.channels) reaches only those.
+func TestEventChannelsRouteIt(t *testing.T) {
+	a, b := newFake(t, nil), newFake(t, nil)
+	f, err := FromConfig([]plan.Notification{{Type: "webhook", URL: a.URL}, {Name: "ops", Type: "webhook", URL: b.URL}}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := testEvent()
+	e.Channels = []int{1}
+	if err := f.Notify(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	e.Channels = []int{} // the plan named channels, none of them here: nobody
+	if err := f.Notify(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.requests()) != 0 || len(b.requests()) != 1 {
+		t.Fatalf("routed: %d to the first, %d to ops; want 0 and 1", len(a.requests()), len(b.requests()))
+	}
+}
+
 // ${VAR} is read when a channel sends, so a changed variable takes effect at once, and a missing
 // one fails that channel only, with an error naming the variable and nothing sent.
 func TestVariablesAreReadAtSendTime(t *testing.T) {
