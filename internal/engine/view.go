@@ -118,7 +118,6 @@ func (e *Engine) view(_ context.Context, r store.Rollout) (api.Rollout, error) {
 // checkpointsView says where each of the plan's checkpoints stands.
 func checkpointsView(spec rollout.Spec, st rollout.State) []api.Checkpoint {
 	var out []api.Checkpoint
-	run := 0
 	for _, c := range spec.Checkpoints {
 		v := api.Checkpoint{Name: c.Name, Required: c.Required, How: c.How, State: "pending"}
 		switch c.How {
@@ -166,7 +165,6 @@ func checkpointsView(spec rollout.Spec, st rollout.State) []api.Checkpoint {
 			case i == st.RunIndex && st.RunRequestedAt != nil:
 				v.State = "running"
 			}
-			run++
 		}
 		out = append(out, v)
 	}
