@@ -34,6 +34,9 @@ func isHop(k string) bool {
 // ServeHTTP forwards one user request to a version chosen by weight or by X-Hugai-Route.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	// sent is when the request went to a version: a version's latency is its own, not the time
+	// the proxy held the request while no version could serve it (a first deploy, a recreate).
+	sent := start
 	var body *replayBody
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 		body = &replayBody{rc: r.Body}
@@ -55,6 +58,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			if e == nil {
 				if t != nil && p.hold(r.Context(), wake, start.Add(t.routes.HoldTimeout)) {
+					sent = time.Now()
 					continue
 				}
 				hv := noneHV
@@ -68,7 +72,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		b.stats.requests.Add(1)
-		err := p.forward(w, r, b, e, body, start)
+		err := p.forward(w, r, b, e, body, sent)
 		if err == nil {
 			return
 		}

@@ -371,3 +371,31 @@ func TestInFlightRequestFinishesWhereItStarted(t *testing.T) {
 		t.Fatalf("in-flight request: %+v, want 200 from v1", r)
 	}
 }
+
+// A held request's wait is the proxy's, not the version's: the version's latency is counted from
+// when the request went to it, so a first deploy or a recreate is not judged slow for its start.
+func TestHeldTimeIsNotTheVersionsLatency(t *testing.T) {
+	tp := startProxy(t, Options{})
+	v1 := upstream(t, "v1")
+	setRoutes(t, tp, Routes{Generation: 1, HoldTimeout: time.Minute, Backends: []Backend{{Version: "v1", Weight: 0}}})
+	from := time.Now()
+	res := make(chan int, 1)
+	go func() {
+		code, _, _, _ := get(t, newClient(t), tp.url+"/")
+		res <- code
+	}()
+	waitFor(t, "the request to be held", func() bool { return tp.held.Load() == 1 })
+	time.Sleep(1500 * time.Millisecond) // held, as while a first version starts
+	setRoutes(t, tp, Routes{Generation: 2, HoldTimeout: time.Minute, Backends: []Backend{{Version: "v1", Weight: 100, Endpoints: []string{hostport(v1)}}}})
+	if code := <-res; code != 200 {
+		t.Fatalf("held request: %d", code)
+	}
+	var w Window
+	waitFor(t, "the answer's second in the history", func() bool {
+		w = tp.hist.stats(from).Window("v1", from.Truncate(time.Second), time.Now().Add(time.Hour))
+		return w.Requests == 1
+	})
+	if q := w.Quantile(1); q > 500*time.Millisecond {
+		t.Fatalf("v1's latency %s includes the %s the request was held", q, 1500*time.Millisecond)
+	}
+}
