@@ -107,7 +107,7 @@ spec:
       successThreshold: 1
   environments:
     production:
-      successCriteria: error_rate<1%%,latency_p95<500ms
+      successCriteria: error_rate<1%%,latency_p95<700ms
       analysis:
         interval: 3s
         minimumSamples: 10
