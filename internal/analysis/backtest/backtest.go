@@ -297,4 +297,3 @@ func simulate(r *rand.Rand, s Scenario, rl rules) (outcome, error) {
 	}
 	return o, nil
 }
-
