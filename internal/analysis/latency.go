@@ -81,7 +81,7 @@ func EvaluateLatency(e LatencyEvidence, c Config) (Result, error) {
 	if err := e.Check(); err != nil {
 		return Result{}, err
 	}
-	r := fail("latency_p95", e.Slow, c)
+	r := baseResult("latency_p95", e.Slow, c)
 	base := rate(e.Slow.Baseline)
 	if e.Slow.Baseline.Requests == 0 {
 		base = tailShare

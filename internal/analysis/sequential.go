@@ -58,7 +58,7 @@ const (
 
 func gridRatio(i int) float64 { return math.Exp2(float64(i-gridHalf) * gridStep) }
 
-// gridLog is ln θ of each grid point, computed once per call site: the core keeps no globals.
+// gridLog is ln θ_i, computed rather than tabled: the core keeps no package state.
 func gridLog(i int) float64 { return float64(i-gridHalf) * gridStep * math.Ln2 }
 
 // Evidence is everything the test remembers: cumulative counts for the live view and the log

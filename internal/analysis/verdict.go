@@ -45,8 +45,8 @@ func (c Config) check() error {
 	return nil
 }
 
-// fail fills the part of a result both tests share: the statistic, the boundary, the counts.
-func fail(metric string, e Evidence, c Config) Result {
+// baseResult fills the part of a result both tests share: the statistic, the boundary, the counts.
+func baseResult(metric string, e Evidence, c Config) Result {
 	r := Result{
 		Metric:    metric,
 		Decision:  Continue,
@@ -73,7 +73,7 @@ func EvaluateErrors(e Evidence, c Config) (Result, error) {
 	if err := e.Check(); err != nil {
 		return Result{}, err
 	}
-	r := fail("error_rate", e, c)
+	r := baseResult("error_rate", e, c)
 	pb := baselineRate(e.Baseline)
 	r.Effect = rate(e.Canary) - rate(e.Baseline)
 	r.EffectLow = (r.Ratio.Low - 1) * pb
