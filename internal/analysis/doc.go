@@ -7,9 +7,10 @@
 // # Methods
 //
 // Judge is the threshold method: each condition of the success criteria against the candidate's
-// own reading. The statistical method (a canary-vs-baseline test, plan's "sequential") is a later
-// issue; it belongs here as a second function that reads the candidate and the baseline and returns
-// the same []Measurement, so that Tally, Limits and Verdict serve both methods unchanged.
+// own reading. The sequential method (sequential.go, verdict.go, latency.go) compares the
+// candidate with the baseline over the same seconds with an always-valid test whose evidence
+// (Evidence, LatencyEvidence) the caller persists; docs/analysis.md gives its math. Its
+// calibration by simulation is the backtest subpackage.
 package analysis
 
 // Method is how a window's readings are judged, as hugai.yaml's analysis.method names it.
