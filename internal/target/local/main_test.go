@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -100,13 +101,20 @@ func testOptions(t *testing.T, dataDir string) Options {
 	}
 }
 
+// loopbackAddr picks an address for a proxy to listen on later. It draws from below the kernel's
+// ephemeral range (32768 up): a port from there (a replica's, a client's) is handed out by the
+// kernel meanwhile and would collide, as seen in CI ("bind: address already in use").
 func loopbackAddr(t *testing.T) string {
 	t.Helper()
-	p, err := freePort()
-	if err != nil {
-		t.Fatal(err)
+	for range 200 {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(20000+rand.IntN(12000)))
+		if l, err := net.Listen("tcp", addr); err == nil {
+			l.Close()
+			return addr
+		}
 	}
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
+	t.Fatal("no free port below the ephemeral range")
+	return ""
 }
 
 // newTarget starts a Target and makes sure everything it started is stopped when the test ends.
