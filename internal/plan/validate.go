@@ -162,10 +162,21 @@ func (s *Service) validate(c *checker) {
 			if provider == ProviderPrometheus && m.Query == "" {
 				c.errorf(p+".query", "missing: the prometheus provider needs a query")
 			}
+			if provider == ProviderWeb && m.Query != "" {
+				c.errorf(p+".query", "the web provider takes no query: template its address, e.g. http://host/kpi?version={{.Version}}")
+			}
+			if provider == ProviderWeb && m.JSONPath == "" {
+				c.errorf(p+".jsonPath", "missing: the web provider needs a JSONPath to the value, e.g. $.data.value")
+			}
 		}
 		if m.Query != "" {
 			if _, err := template.New("q").Parse(m.Query); err != nil {
 				c.errorf(p+".query", "bad template: %v", err)
+			}
+		}
+		if provider == ProviderWeb && m.Address != "" {
+			if _, err := template.New("a").Parse(m.Address); err != nil {
+				c.errorf(p+".address", "bad template: %v", err)
 			}
 		}
 	}
