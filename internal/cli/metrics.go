@@ -21,10 +21,10 @@ func outsideMetrics(svc *plan.Service) (metric.Providers, map[string]string, err
 		case plan.ProviderBuiltin:
 			continue // an override of a builtin metric: read from builtin, as if undeclared
 		case plan.ProviderPrometheus, "":
-			proms = append(proms, prometheus.Metric{Name: m.Name, Address: m.Address, Query: m.Query})
+			proms = append(proms, prometheus.Metric{Name: m.Name, Address: m.Address, Query: m.Query, Headers: m.Headers})
 			routes[m.Name] = plan.ProviderPrometheus
 		case plan.ProviderWeb:
-			webs = append(webs, web.Metric{Name: m.Name, URL: m.Address, JSONPath: m.JSONPath})
+			webs = append(webs, web.Metric{Name: m.Name, URL: m.Address, JSONPath: m.JSONPath, Headers: m.Headers})
 			routes[m.Name] = plan.ProviderWeb
 		default:
 			// Validation refuses other names; NewRouter would too, listing the known ones.

@@ -218,6 +218,7 @@ func TestNamedMetricProviders(t *testing.T) {
       provider: web
       address: http://127.0.0.1:9092/kpi?version={{.Version}}
       jsonPath: $.data.value
+      headers: {Authorization: "Bearer ${KPI_TOKEN}"}
 `
 	withCriteria := func(s string) string {
 		s = strings.Replace(s, metrics, metrics+kpi, 1)
@@ -231,9 +232,10 @@ func TestNamedMetricProviders(t *testing.T) {
 	}
 	for _, tc := range []struct{ old, new, want string }{
 		{"provider: prometheus", "provider: datadog", `hugai.yaml:45: spec.metrics[0].provider: "datadog" is not one of builtin, prometheus, web`},
-		{"jsonPath: $.data.value\n", "", "hugai.yaml:48: spec.metrics[1].jsonPath: missing: the web provider needs a JSONPath"},
+		{"      jsonPath: $.data.value\n", "", "hugai.yaml:48: spec.metrics[1].jsonPath: missing: the web provider needs a JSONPath"},
 		{"jsonPath: $.data.value", "jsonPath: $.data.value\n      query: up", "hugai.yaml:52: spec.metrics[1].query: the web provider takes no query"},
 		{"kpi?version={{.Version}}", "kpi?version={{.Version}", "hugai.yaml:50: spec.metrics[1].address: bad template"},
+		{"headers: {Authorization:", `headers: {"Bad Name": x, Authorization:`, `hugai.yaml:52: spec.metrics[1].headers: "Bad Name" is not a header name`},
 	} {
 		s := withCriteria(base)
 		if !strings.Contains(s, tc.old) {

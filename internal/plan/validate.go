@@ -117,6 +117,9 @@ func (c *checker) hostPort(path, addr string) {
 	}
 }
 
+// headerName is an HTTP header's name (RFC 9110's token).
+var headerName = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_|~-]+$")
+
 // validate checks a service file; it returns every error and warning at once.
 func (s *Service) validate(c *checker) {
 	c.header(s.APIVersion, s.Kind, KindService)
@@ -150,6 +153,14 @@ func (s *Service) validate(c *checker) {
 				if v != "" {
 					c.errorf(p+"."+f, "the builtin provider takes no %s", f)
 				}
+			}
+			if len(m.Headers) > 0 {
+				c.errorf(p+".headers", "the builtin provider takes no headers")
+			}
+		}
+		for _, k := range sortedKeys(m.Headers) {
+			if !headerName.MatchString(k) {
+				c.errorf(p+".headers", "%q is not a header name", k)
 			}
 		}
 		if m.JSONPath != "" && provider != ProviderWeb {

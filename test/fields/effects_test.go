@@ -59,6 +59,7 @@ var serviceEffects = map[string]effect{
 	"spec.metrics[].address":                                    {"prometheus: its base URL; web: the URL fetched, a template like the query", func(f *fx) { f.svc.Spec.Metrics[0].Address = "http://x" }},
 	"spec.metrics[].query":                                      {"prometheus: the PromQL template ({{.Service}}, {{.Version}}, {{.Environment}}, {{.Window}}, {{.From}}, {{.To}}); refused for web and builtin", func(f *fx) { f.svc.Spec.Metrics[0].Query = "up" }},
 	"spec.metrics[].jsonPath":                                   {"the web provider's JSONPath to the value ($.a.b, $.a[0].b, $['a'])", func(f *fx) { f.svc.Spec.Metrics[0].JSONPath = "$.v" }},
+	"spec.metrics[].headers":                                    {"sent with each web or prometheus request, ${VAR} read from the environment then; refused for builtin", func(f *fx) { f.svc.Spec.Metrics[0].Headers = map[string]string{"Authorization": "Bearer ${T}"} }},
 
 	"spec.environments.*.target.type":                                          {"must equal spec.target.type (an environment overrides fields, not the kind)", setProd(func(e *plan.Environment) { e.Target.Type = plan.TargetKubernetes })},
 	"spec.environments.*.target.local.command":                                 {"overrides spec.target.local.command", setProd(func(e *plan.Environment) { e.Target.Local.Command = []string{"./x"} })},

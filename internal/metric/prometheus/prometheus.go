@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,14 +34,16 @@ const maxPoints = 60
 // Metric is one named metric: the Prometheus it is read from and its PromQL template.
 type Metric struct {
 	Name    string
-	Address string // base URL, e.g. http://127.0.0.1:9090 (a path prefix is kept)
-	Query   string // a text/template over metric.Vars
+	Address string            // base URL, e.g. http://127.0.0.1:9090 (a path prefix is kept)
+	Query   string            // a text/template over metric.Vars
+	Headers map[string]string // sent with each query; ${VAR} read from the environment then, never stored
 }
 
 // Options tune a Provider; the zero value is ready to use.
 type Options struct {
-	Timeout time.Duration // per query; DefaultTimeout when 0
-	Client  *http.Client  // http.DefaultClient's transport when nil
+	Timeout time.Duration       // per query; DefaultTimeout when 0
+	Client  *http.Client        // a fresh client when nil
+	Getenv  func(string) string // reads ${VAR} in headers; os.Getenv when nil
 }
 
 // Provider reads its metrics from Prometheus.
@@ -48,18 +51,23 @@ type Provider struct {
 	metrics map[string]compiled
 	client  *http.Client
 	timeout time.Duration
+	getenv  func(string) string
 }
 
 type compiled struct {
-	base  *url.URL
-	query *metric.Template
+	base    *url.URL
+	query   *metric.Template
+	headers map[string]string
 }
 
 var _ metric.Provider = (*Provider)(nil)
 
 // New checks each metric's address and template; a bad one is an error before anything runs.
 func New(metrics []Metric, o Options) (*Provider, error) {
-	p := &Provider{metrics: map[string]compiled{}, client: o.Client, timeout: o.Timeout}
+	p := &Provider{metrics: map[string]compiled{}, client: o.Client, timeout: o.Timeout, getenv: o.Getenv}
+	if p.getenv == nil {
+		p.getenv = os.Getenv
+	}
 	if p.client == nil {
 		p.client = &http.Client{}
 	}
@@ -75,7 +83,7 @@ func New(metrics []Metric, o Options) (*Provider, error) {
 		if err != nil {
 			return nil, fmt.Errorf("metric %s: %w", m.Name, err)
 		}
-		p.metrics[m.Name] = compiled{base: u, query: t}
+		p.metrics[m.Name] = compiled{base: u, query: t, headers: m.Headers}
 	}
 	return p, nil
 }
@@ -118,7 +126,7 @@ func (p *Provider) Query(ctx context.Context, q metric.Query) (analysis.Value, e
 		form.Set("end", unix(q.To))
 		form.Set("step", metric.PromDuration(step))
 	}
-	v, err := p.post(ctx, m.base.JoinPath(path).String(), form)
+	v, err := p.post(ctx, m.base.JoinPath(path).String(), form, m.headers)
 	if err != nil {
 		return analysis.Value{Value: math.NaN(), Err: fmt.Sprintf("prometheus query %q: %v", expr, err)}, nil
 	}
@@ -130,13 +138,16 @@ func unix(t time.Time) string {
 }
 
 // post runs one query and returns its value (NaN for none).
-func (p *Provider) post(ctx context.Context, u string, form url.Values) (float64, error) {
+func (p *Provider) post(ctx context.Context, u string, form url.Values, headers map[string]string) (float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
 	if err != nil {
 		return math.NaN(), err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
+	for k, v := range headers {
+		req.Header.Set(k, os.Expand(v, p.getenv))
+	}
 	resp, err := p.client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {

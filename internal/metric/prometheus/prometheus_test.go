@@ -127,3 +127,38 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestHeaders: a Prometheus behind authentication (a hosted one, a proxy in front) gets each
+// metric's headers, ${VAR} read from the environment at the query, and the query as a form.
+func TestHeaders(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer t0k3n" {
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, `{"status":"error","errorType":"unauthorized","error":"no token"}`)
+			return
+		}
+		// A query that does not read the window is a range query over it, a point per second.
+		if r.URL.Path != "/prom/api/v1/query_range" || r.FormValue("query") != `up{version="v2"}` || r.FormValue("step") != "1s" || r.FormValue("start") == "" {
+			http.Error(w, "unexpected "+r.URL.Path+" "+r.FormValue("query"), http.StatusBadRequest)
+			return
+		}
+		io.WriteString(w, `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"1"],[2,"0"]]}]}}`)
+	}))
+	defer srv.Close()
+	env := map[string]string{"PROM_TOKEN": "t0k3n"}
+	p, err := New([]Metric{
+		{Name: "ok", Address: srv.URL + "/prom", Query: `up{version="{{.Version}}"}`, Headers: map[string]string{"Authorization": "Bearer ${PROM_TOKEN}"}},
+		{Name: "anonymous", Address: srv.URL + "/prom", Query: `up{version="{{.Version}}"}`},
+	}, Options{Getenv: func(k string) string { return env[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if v, err := p.Query(context.Background(), queryAt("ok", "v2", now.Add(-time.Minute), now)); err != nil || v.Value != 0.5 || v.Err != "" {
+		t.Errorf("with the token: %+v, %v", v, err)
+	}
+	if v, _ := p.Query(context.Background(), queryAt("anonymous", "v2", now.Add(-time.Minute), now)); !strings.Contains(v.Err, "HTTP 401: unauthorized: no token") {
+		t.Errorf("without: %+v", v)
+	}
+}
