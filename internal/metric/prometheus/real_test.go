@@ -4,6 +4,7 @@ package prometheus
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"math"
 	"net"
@@ -21,6 +22,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/eventually"
 	"github.com/hugai-dev/hugai/internal/metric"
 	"github.com/hugai-dev/hugai/internal/metric/builtin"
+	"github.com/hugai-dev/hugai/internal/metric/prometheus/promtest"
 	"github.com/hugai-dev/hugai/internal/proxy"
 )
 
@@ -244,4 +246,40 @@ func send(t *testing.T, url, route string, n int) {
 		}()
 	}
 	wg.Wait()
+}
+
+// BenchmarkRealPrometheusQuery: what one measurement costs against a local Prometheus, instant
+// (a query that reads the window) and range (one that does not: 60 points averaged).
+func BenchmarkRealPrometheusQuery(b *testing.B) {
+	exporter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "# TYPE kpi gauge\nkpi{version=\"v1\"} 97.5\n")
+	}))
+	defer exporter.Close()
+	base := promtest.Start(b, exporter.Listener.Addr().String())
+	p, err := New([]Metric{
+		{Name: "instant", Address: base, Query: `max_over_time(kpi{version="{{.Version}}"}[{{.Window}}])`},
+		{Name: "range", Address: base, Query: `kpi{version="{{.Version}}"}`},
+	}, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	eventually.NoError(b, 30*time.Second, "a scrape", func() error {
+		now := time.Now()
+		v, _ := p.Query(context.Background(), queryAt("instant", "v1", now.Add(-10*time.Second), now))
+		if v.Value != 97.5 {
+			return fmt.Errorf("%+v", v)
+		}
+		return nil
+	})
+	for _, m := range []string{"instant", "range"} {
+		b.Run(m, func(b *testing.B) {
+			now := time.Now()
+			q := queryAt(m, "v1", now.Add(-time.Minute), now)
+			for b.Loop() {
+				if v, err := p.Query(context.Background(), q); err != nil || v.Err != "" {
+					b.Fatal(v.Err, err)
+				}
+			}
+		})
+	}
 }
