@@ -4,7 +4,8 @@
 set -euo pipefail
 
 need=()
-for pair in "git:git"; do
+# command:package. prometheus: the real Prometheus the `e2e && prometheus` tests start themselves.
+for pair in "git:git" "prometheus:prometheus"; do
 	cmd=${pair%%:*} pkg=${pair#*:}
 	command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done

@@ -19,13 +19,14 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 
-# HUGAI_TEST_TAGS adds the suites whose needs this machine meets (e.g. kubernetes).
-tags="e2e${HUGAI_TEST_TAGS:+,$HUGAI_TEST_TAGS}"
+# HUGAI_TEST_TAGS adds the suites whose needs this machine meets (e.g. kubernetes). prometheus is
+# always on: install-deps.sh above installs Debian's prometheus, which those tests start themselves.
+tags="e2e,prometheus${HUGAI_TEST_TAGS:+,$HUGAI_TEST_TAGS}"
 
 echo "== go vet"
 go vet ./...
 # Every known tag at once, so that no tagged file escapes vet.
-go vet -tags e2e,kubernetes,chromium ./...
+go vet -tags e2e,kubernetes,chromium,prometheus ./...
 
 echo "== go test -race (the fast loop)"
 go test -race -count=1 -timeout 20m ./...

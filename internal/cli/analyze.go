@@ -15,13 +15,15 @@ import (
 	"github.com/hugai-dev/hugai/internal/analysis/backtest"
 )
 
-// analyzeCmd groups the commands that study the analysis itself; they need no server.
+// analyzeCmd groups the commands that look at measurements and at the analysis itself, without
+// acting on a rollout.
 func (a *app) analyzeCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "analyze",
-		Short: "Study how hugai judges a rollout",
+		Short: "Look at what hugai measures and how it judges, without a rollout",
+		Args:  cobra.NoArgs,
 	}
-	c.AddCommand(a.backtestCmd())
+	c.AddCommand(a.analyzeMetricsCmd(), a.backtestCmd())
 	return c
 }
 

@@ -124,14 +124,25 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string) 
 			rs, ok := s.Revisions[version]
 			return rs.CPUPercent, rs.MemoryBytes, ok
 		}
+		metrics, err := metricSource(sf.Service, env.Name, builtin.New(pc.Stats, usage))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", sf.Path, err)
+		}
 		return &engine.Runtime{
 			Target:           t,
-			Metrics:          builtin.New(pc.Stats, usage),
+			Metrics:          metrics,
 			Check:            t.Check,
 			SmokeTest:        smokeTester(sf, env, t.Run),
 			DatabaseRollback: databaseRollback(sf, t.Run),
 			Run:              commandRunner(sf, env, t.Run),
 		}, nil
+	}
+	for _, sf := range services {
+		// A named metric whose provider cannot be built would fail every window of a rollout:
+		// refuse it before the server starts.
+		if _, _, err := outsideMetrics(sf.Service); err != nil {
+			return badInput(fmt.Errorf("%s: %w", sf.Path, err))
+		}
 	}
 	notifiers := map[string]engine.Notifier{}
 	for _, sf := range services {

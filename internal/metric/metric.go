@@ -1,6 +1,6 @@
 // Package metric is the port through which the engine reads a version's metrics over an analysis
 // window, and the resolution of a metric source's name (hugai.yaml's `provider:`) to the adapter
-// that serves it. The adapters live in subpackages (builtin; prometheus and web later) and import
+// that serves it. The adapters live in subpackages (builtin, prometheus, web) and import
 // this package, never the other way round.
 package metric
 
@@ -16,11 +16,12 @@ import (
 
 // Query asks for one metric of one version over the window [From, To).
 type Query struct {
-	Service string
-	Version string
-	Metric  string // a criteria metric name, e.g. error_rate or a named metric of hugai.yaml
-	From    time.Time
-	To      time.Time
+	Service     string
+	Version     string
+	Environment string // filled by a Router when the caller leaves it empty
+	Metric      string // a criteria metric name, e.g. error_rate or a named metric of hugai.yaml
+	From        time.Time
+	To          time.Time
 }
 
 // Provider is a metric source. A query that fails (the source is down, times out, answers

@@ -63,10 +63,10 @@ func CheckAgainst(file string, pos Positions, p *DeploymentPlan, rename func(str
 			mp := fmt.Sprintf("%s.metrics[%d]", tp, j)
 			metrics(mp+".successCondition", m.SuccessCondition)
 			if m.Provider != "" && m.Provider != ProviderBuiltin {
-				c.errorf(mp+".provider", "%s is not available in this hugai yet (available: %s); declare the metric in the service file's spec.metrics", m.Provider, strings.Join(AvailableProviders, ", "))
+				c.errorf(mp+".provider", "%s: a template's metric is builtin or a named metric of the service file; declare it with its provider in the service file's spec.metrics and name it in successCondition", m.Provider)
 			}
 			if m.Query != "" {
-				c.errorf(mp+".query", "the builtin provider takes no query: declare a metric with a query in the service file's spec.metrics once its provider is available")
+				c.errorf(mp+".query", "a template's metric takes no query: declare a named metric with its query in the service file's spec.metrics and name it in successCondition")
 			}
 			if m.Interval != nil && m.Interval.Duration != env.AnalysisInterval {
 				c.errorf(mp+".interval", "%s: every metric is measured on the environment's analysis windows (%s); set spec.environments.%s.analysis.interval instead", m.Interval, D(env.AnalysisInterval), envName)

@@ -11,7 +11,7 @@ import (
 // AvailableProviders are the metric sources this hugai can query. A criterion, trigger or
 // monitor on a metric no available source measures is refused before anything starts: measured
 // as an error in every window, it would be a gate that does not exist.
-var AvailableProviders = []string{ProviderBuiltin}
+var AvailableProviders = []string{ProviderBuiltin, ProviderPrometheus, ProviderWeb}
 
 // Automated checkpoints hugai runs itself; any other automated checkpoint needs a command in the
 // service file's spec.checkpoints.
@@ -57,7 +57,10 @@ func (s *Service) Unmeasurable(metric, targetType string) string {
 	if m := s.metric(metric); m != nil {
 		provider := providerOf(m)
 		if !slices.Contains(AvailableProviders, provider) {
-			return fmt.Sprintf("metric %s: its provider %s is not available in this hugai yet (available: %s)", metric, provider, strings.Join(AvailableProviders, ", "))
+			return fmt.Sprintf("metric %s: its provider %s is not available in this hugai (available: %s)", metric, provider, strings.Join(AvailableProviders, ", "))
+		}
+		if provider != ProviderBuiltin {
+			return "" // its own provider measures it, whatever the target
 		}
 	}
 	canonical := criteria.Canonical(metric)

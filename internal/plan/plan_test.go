@@ -206,3 +206,44 @@ func TestServiceErrors(t *testing.T) {
 		}
 	}
 }
+
+// Named metrics of the prometheus and web providers are measurable: criteria on them run. A
+// provider hugai does not have is refused with the known ones, and each provider's own fields are
+// checked with the file's line.
+func TestNamedMetricProviders(t *testing.T) {
+	base := string(readTestdata(t, "service-reference.yaml"))
+	const metrics = `      query: sum(rate(orders_total{version="{{.Version}}"}[1m])) / sum(rate(visits_total{version="{{.Version}}"}[1m])) * 100
+`
+	const kpi = `    - name: kpi
+      provider: web
+      address: http://127.0.0.1:9092/kpi?version={{.Version}}
+      jsonPath: $.data.value
+      headers: {Authorization: "Bearer ${KPI_TOKEN}"}
+`
+	withCriteria := func(s string) string {
+		s = strings.Replace(s, metrics, metrics+kpi, 1)
+		return strings.Replace(s, "successCriteria: error_rate<1%,latency_p95<2s", "successCriteria: error_rate<1%,business_conversion_rate>95,kpi>1", 1)
+	}
+	if !strings.Contains(base, metrics) {
+		t.Fatal("the reference's metric changed")
+	}
+	if _, err := ParseService("hugai.yaml", []byte(withCriteria(base))); err != nil {
+		t.Fatalf("criteria on prometheus and web metrics: %v", err)
+	}
+	for _, tc := range []struct{ old, new, want string }{
+		{"provider: prometheus", "provider: datadog", `hugai.yaml:45: spec.metrics[0].provider: "datadog" is not one of builtin, prometheus, web`},
+		{"      jsonPath: $.data.value\n", "", "hugai.yaml:48: spec.metrics[1].jsonPath: missing: the web provider needs a JSONPath"},
+		{"jsonPath: $.data.value", "jsonPath: $.data.value\n      query: up", "hugai.yaml:52: spec.metrics[1].query: the web provider takes no query"},
+		{"kpi?version={{.Version}}", "kpi?version={{.Version}", "hugai.yaml:50: spec.metrics[1].address: bad template"},
+		{"headers: {Authorization:", `headers: {"Bad Name": x, Authorization:`, `hugai.yaml:52: spec.metrics[1].headers: "Bad Name" is not a header name`},
+	} {
+		s := withCriteria(base)
+		if !strings.Contains(s, tc.old) {
+			t.Fatalf("fixture lacks %q", tc.old)
+		}
+		_, err := ParseService("hugai.yaml", []byte(strings.Replace(s, tc.old, tc.new, 1)))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s → %v, want %q", tc.new, err, tc.want)
+		}
+	}
+}

@@ -123,6 +123,9 @@ type Metric struct {
 	Query    string `json:"query,omitempty"`
 	// JSONPath picks the value out of a web provider's response.
 	JSONPath string `json:"jsonPath,omitempty"`
+	// Headers are sent with each request of a web or prometheus provider, e.g. Authorization:
+	// "Bearer ${TOKEN}"; ${VAR} is read from the environment at each request and never stored.
+	Headers map[string]string `json:"headers,omitempty"`
 }
 
 // Environment is a place a service is deployed to, with its own rules.

@@ -117,6 +117,9 @@ func (c *checker) hostPort(path, addr string) {
 	}
 }
 
+// headerName is an HTTP header's name (RFC 9110's token).
+var headerName = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_|~-]+$")
+
 // validate checks a service file; it returns every error and warning at once.
 func (s *Service) validate(c *checker) {
 	c.header(s.APIVersion, s.Kind, KindService)
@@ -151,6 +154,14 @@ func (s *Service) validate(c *checker) {
 					c.errorf(p+"."+f, "the builtin provider takes no %s", f)
 				}
 			}
+			if len(m.Headers) > 0 {
+				c.errorf(p+".headers", "the builtin provider takes no headers")
+			}
+		}
+		for _, k := range sortedKeys(m.Headers) {
+			if !headerName.MatchString(k) {
+				c.errorf(p+".headers", "%q is not a header name", k)
+			}
 		}
 		if m.JSONPath != "" && provider != ProviderWeb {
 			c.errorf(p+".jsonPath", "only the web provider reads a JSONPath")
@@ -162,10 +173,21 @@ func (s *Service) validate(c *checker) {
 			if provider == ProviderPrometheus && m.Query == "" {
 				c.errorf(p+".query", "missing: the prometheus provider needs a query")
 			}
+			if provider == ProviderWeb && m.Query != "" {
+				c.errorf(p+".query", "the web provider takes no query: template its address, e.g. http://host/kpi?version={{.Version}}")
+			}
+			if provider == ProviderWeb && m.JSONPath == "" {
+				c.errorf(p+".jsonPath", "missing: the web provider needs a JSONPath to the value, e.g. $.data.value")
+			}
 		}
 		if m.Query != "" {
 			if _, err := template.New("q").Parse(m.Query); err != nil {
 				c.errorf(p+".query", "bad template: %v", err)
+			}
+		}
+		if provider == ProviderWeb && m.Address != "" {
+			if _, err := template.New("a").Parse(m.Address); err != nil {
+				c.errorf(p+".address", "bad template: %v", err)
 			}
 		}
 	}
