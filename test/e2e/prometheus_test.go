@@ -33,7 +33,7 @@ func TestPromQLCriterionRollsBackCanary(t *testing.T) {
 	svc := strings.Replace(string(b), "  environments:", metrics+"  environments:", 1)
 	// The plan's rollback triggers come from the environment's criteria: without error_rate there,
 	// no builtin error-rate trigger races the PromQL criterion to the rollback.
-	if svc2 := strings.Replace(svc, "successCriteria: error_rate<1%,latency_p95<500ms", "successCriteria: latency_p95<500ms", 1); svc2 != svc {
+	if svc2 := strings.Replace(svc, "successCriteria: error_rate<1%,latency_p95<700ms", "successCriteria: latency_p95<700ms", 1); svc2 != svc {
 		svc = svc2
 	} else {
 		t.Fatalf("the scenario's criteria changed:\n%s", svc)
