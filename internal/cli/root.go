@@ -121,6 +121,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.auditCmd(),
 		a.serverCmd(),
 		a.logsCmd(),
+		a.analyzeCmd(),
 	)
 	return root
 }
