@@ -202,4 +202,3 @@ func (a *app) listDockerRules() error {
 	}
 	return nil
 }
-

@@ -105,6 +105,9 @@ func depInstall(cmds []command) string {
 			p == "bundle" && (sub == "install" || sub == ""),
 			p == "composer" && sub == "install",
 			p == "cargo" && sub == "fetch":
+			if p == "go" {
+				return "go mod download"
+			}
 			return strings.TrimSpace(p + " " + sub)
 		}
 	}

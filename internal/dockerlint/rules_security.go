@@ -74,7 +74,7 @@ func securityRules() []Rule {
 		},
 		{
 			ID: "HG005", Group: Security, Severity: Error, Title: "Secret in ARG or ENV",
-			Description: "An ARG default or ENV value is a literal for a name that holds a secret (PASSWORD, PASSWD, SECRET, TOKEN, CREDENTIALS, PRIVATE, APIKEY, or KEY after API, ACCESS, SECRET, PRIVATE, AUTH, ENCRYPTION, SIGNING or MASTER). Build args and env end up in the image's history and config. Empty values and `$VAR` references do not fire; GPG_KEY-style fingerprints do not either.",
+			Description: "An ARG default or ENV value is a literal for a name that holds a secret (PASSWORD, PASSWD, SECRET, TOKEN, CREDENTIALS, PRIVATE, APIKEY, or KEY after API, ACCESS, SECRET, PRIVATE, AUTH, ENCRYPTION, SIGNING or MASTER). Build args and env end up in the image's history and config. Empty values, `$VAR` references and names ending in PATH, FILE, DIR, NAME, URL, URI, ENDPOINT, ID, TYPE, HEADER, VAR, ENV, VERSION or LENGTH (they point at a secret) do not fire; GPG_KEY-style fingerprints do not either.",
 			Fix:         "Pass it at build time as a secret: `RUN --mount=type=secret,id=token …` with `docker build --secret id=token,env=TOKEN`, or at run time from the orchestrator's secret store.",
 			check: func(f *File, emit func(int, string)) {
 				check := func(in *Instr) {
@@ -297,11 +297,18 @@ func securityRules() []Rule {
 	}
 }
 
+var referenceSuffix = map[string]bool{"PATH": true, "FILE": true, "DIR": true, "NAME": true, "URL": true, "URI": true, "ENDPOINT": true, "ID": true, "TYPE": true, "HEADER": true, "VAR": true, "ENV": true, "VERSION": true, "LENGTH": true}
+
 var keyQualifiers = map[string]bool{"API": true, "ACCESS": true, "SECRET": true, "PRIVATE": true, "AUTH": true, "ENCRYPTION": true, "SIGNING": true, "MASTER": true}
 
 // secretName tells whether a variable name says it holds a secret.
 func secretName(name string) bool {
 	toks := strings.FieldsFunc(strings.ToUpper(name), func(r rune) bool { return r == '_' || r == '-' || r == '.' })
+	// A name that ends in PATH, FILE, NAME… points at a secret (SECRET_FILE=/run/secrets/x) and
+	// holds none.
+	if len(toks) == 0 || referenceSuffix[toks[len(toks)-1]] {
+		return false
+	}
 	for i, t := range toks {
 		switch t {
 		case "PASSWORD", "PASSWD", "SECRET", "TOKEN", "CREDENTIALS", "CREDENTIAL", "PRIVATE", "APIKEY", "PASS":
