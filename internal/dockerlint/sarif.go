@@ -19,6 +19,10 @@ type SARIFLog struct {
 type SARIFRun struct {
 	Tool    SARIFTool     `json:"tool"`
 	Results []SARIFResult `json:"results"`
+	// Language and NewlineSequences are the schema's defaults, written out because some readers
+	// (go-sarif among them) otherwise fill in values the schema refuses.
+	Language         string   `json:"language"`
+	NewlineSequences []string `json:"newlineSequences"`
 }
 
 // SARIFTool names the tool and its rules.
@@ -29,6 +33,7 @@ type SARIFTool struct {
 // SARIFDriver is the tool component.
 type SARIFDriver struct {
 	Name           string      `json:"name"`
+	Language       string      `json:"language"`
 	Version        string      `json:"version,omitempty"`
 	InformationURI string      `json:"informationUri,omitempty"`
 	Rules          []SARIFRule `json:"rules"`
@@ -102,7 +107,7 @@ func sarifLevel(s Severity) string {
 func SARIF(r Report, version string) SARIFLog {
 	rules := Rules()
 	index := map[string]int{}
-	driver := SARIFDriver{Name: "hugai", Version: version, InformationURI: "https://github.com/hugai-dev/hugai/blob/main/docs/docker.md"}
+	driver := SARIFDriver{Name: "hugai", Language: "en-US", Version: version, InformationURI: "https://github.com/hugai-dev/hugai/blob/main/docs/docker.md"}
 	for i, rule := range rules {
 		index[rule.ID] = i
 		driver.Rules = append(driver.Rules, SARIFRule{
@@ -129,5 +134,7 @@ func SARIF(r Report, version string) SARIFLog {
 			}}},
 		})
 	}
-	return SARIFLog{Schema: SARIFSchema, Version: "2.1.0", Runs: []SARIFRun{{Tool: SARIFTool{Driver: driver}, Results: results}}}
+	return SARIFLog{Schema: SARIFSchema, Version: "2.1.0", Runs: []SARIFRun{{
+		Tool: SARIFTool{Driver: driver}, Results: results, Language: "en-US", NewlineSequences: []string{"\r\n", "\n"},
+	}}}
 }
