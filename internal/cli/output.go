@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -55,9 +56,10 @@ func outputTarget(value string, formats []string, exts [][2]string) (format, fil
 	if slices.Contains(formats, value) {
 		return value, "", nil
 	}
-	lower := strings.ToLower(value)
+	// The file's own name must be more than the extension: "out/.json" is a slip, not a file.
+	base := strings.ToLower(filepath.Base(value))
 	for _, e := range exts {
-		if strings.HasSuffix(lower, e[0]) && len(value) > len(e[0]) {
+		if strings.HasSuffix(base, e[0]) && len(base) > len(e[0]) {
 			return e[1], value, nil
 		}
 	}
