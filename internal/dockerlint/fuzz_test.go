@@ -90,3 +90,24 @@ func BenchmarkAnalyze(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "dockerfiles/s")
 }
+
+// BenchmarkParse is the floor BenchmarkAnalyze is measured against: buildkit's parser and
+// instruction typing alone, no rule.
+func BenchmarkParse(b *testing.B) {
+	files, _ := filepath.Glob("testdata/corpus/*.Dockerfile")
+	var srcs [][]byte
+	for _, p := range files {
+		src, err := os.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		srcs = append(srcs, src)
+	}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		_, _ = Parse("Dockerfile", srcs[n%len(srcs)])
+		n++
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "dockerfiles/s")
+}
