@@ -109,6 +109,9 @@ func TestParseRefusesWhatBuildkitRefuses(t *testing.T) {
 	if _, err := Parse("x", []byte("\n\n")); err == nil {
 		t.Error("an empty Dockerfile parsed")
 	}
+	if _, err := Parse("x", []byte("FROM a\nENV PATH\n")); err == nil || !strings.HasPrefix(err.Error(), "x:2: ") {
+		t.Errorf("ENV with no value %v, want it at x:2", err)
+	}
 	if _, err := Parse("x", []byte(strings.Repeat("#", maxSize+1))); err == nil {
 		t.Error("an oversized Dockerfile parsed")
 	}

@@ -5,6 +5,7 @@ package dockerlint
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -60,6 +61,10 @@ func Parse(name string, src []byte) (*File, error) {
 	}
 	res, err := parser.Parse(bytes.NewReader(src))
 	if err != nil {
+		var le *parser.LocationError
+		if errors.As(err, &le) && len(le.Locations) > 0 && len(le.Locations[0]) > 0 {
+			return nil, fmt.Errorf("%s:%d: %w", name, le.Locations[0][0].Start.Line, err)
+		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	f := &File{Name: name, lines: strings.Split(string(src), "\n")}
