@@ -1,6 +1,9 @@
 package dockerlint
 
-import "net/url"
+import (
+	"net/url"
+	"strings"
+)
 
 // SARIF 2.1.0 (OASIS), the subset code-scanning tools read: one run, the rules as
 // tool.driver.rules, each finding as a result pointing at its file and line.
@@ -129,7 +132,7 @@ func SARIF(r Report, version string) SARIFLog {
 			Level:     sarifLevel(f.Severity),
 			Message:   SARIFMessage{Text: f.Message + ". Fix: " + f.Fix},
 			Locations: []SARIFLocation{{PhysicalLocation: SARIFPhysical{
-				ArtifactLocation: SARIFArtifact{URI: (&url.URL{Path: f.File}).String()},
+				ArtifactLocation: SARIFArtifact{URI: artifactURI(f.File)},
 				Region:           SARIFRegion{StartLine: line},
 			}}},
 		})
@@ -137,4 +140,14 @@ func SARIF(r Report, version string) SARIFLog {
 	return SARIFLog{Schema: SARIFSchema, Version: "2.1.0", Runs: []SARIFRun{{
 		Tool: SARIFTool{Driver: driver}, Results: results, Language: "en-US", NewlineSequences: []string{"\r\n", "\n"},
 	}}}
+}
+
+// artifactURI makes a file name a URI: relative names stay relative (scanners resolve them against
+// the checkout), absolute ones become file:// URIs.
+func artifactURI(name string) string {
+	u := &url.URL{Path: name}
+	if strings.HasPrefix(name, "/") {
+		u.Scheme = "file"
+	}
+	return u.String()
 }

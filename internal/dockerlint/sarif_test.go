@@ -133,3 +133,17 @@ func missingIn(a, b any, path string) string {
 	}
 	return ""
 }
+
+func TestArtifactURI(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"Dockerfile":             "Dockerfile",
+		"svc/api/Dockerfile":     "svc/api/Dockerfile",
+		"/src/my app/Dockerfile": "file:///src/my%20app/Dockerfile",
+		"dir#1/Dockerfile":       "dir%231/Dockerfile",
+	} {
+		if got := artifactURI(in); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}
