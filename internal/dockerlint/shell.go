@@ -101,6 +101,8 @@ func (c command) program() (string, []string) {
 		switch {
 		case w[0] == "sudo" || w[0] == "env" || w[0] == "exec" || w[0] == "command":
 			afterSudo = w[0] == "sudo"
+		case afterSudo && (w[0] == "-u" || w[0] == "-g") && len(w) > 1:
+			w = w[1:] // the user or group the flag takes
 		case isAssignment(w[0]), afterSudo && strings.HasPrefix(w[0], "-"):
 		default:
 			prog := w[0]
