@@ -39,6 +39,8 @@ var corpus = map[string][]string{
 	"pipefail-shell.Dockerfile":   {"HG003:1", "HG033:1"},
 	"platform.Dockerfile":         {"HG003:1", "HG012:1", "HG003:6"},
 	"python-good.Dockerfile":      {},
+	"python-gcc-final.Dockerfile": {"HG003:1", "HG003:4", "HG023:6"},
+	"rust-chef.Dockerfile":        {"HG023:1"},
 	"python-naive.Dockerfile":     {"HG003:1", "HG004:1", "HG022:1", "HG033:1", "HG005:2", "HG005:3", "HG026:5", "HG018:6", "HG018:7", "HG030:8"},
 	"rhel-dnf.Dockerfile":         {"HG003:1", "HG033:1", "HG025:2", "HG021:3", "HG011:4"},
 	"root-user.Dockerfile":        {"HG003:1", "HG033:1", "HG010:4", "HG004:5"},

@@ -120,26 +120,25 @@ func sizeRules() []Rule {
 		},
 		{
 			ID: "HG023", Group: Size, Severity: Warning, Title: "Build tools in the final image",
-			Description: "A single-stage Dockerfile compiles in the image it ships: a build base (golang, rust, maven, gradle, a JDK), a compiler installed (gcc, g++, make, build-essential, clang, cmake), or a build command (go build, cargo build, mvn package, gradle build, npm run build). A multi-stage build leaves them behind.",
+			Description: "The image that ships (the final stage and the stages it is built FROM) compiles in itself: a build base (golang, rust, maven, gradle, gcc, buildpack-deps, a JDK tag), a compiler installed (gcc, g++, make, build-essential, clang, cmake), or a build command (go build, cargo build, mvn package, gradle build, npm run build). Building in an earlier stage and copying only the output leaves them behind; a builder stage does not fire.",
 			Fix:         "Build in a first stage (`FROM golang:1.23 AS build`) and copy only the output into a small final stage (`COPY --from=build /out/app /app`).",
 			check: func(f *File, emit func(int, string)) {
-				if len(f.Stages) != 1 {
-					return
-				}
-				s := f.Stages[0]
-				r := parseImage(s.Base)
-				if buildBases[r.short()] || strings.Contains(r.tag, "jdk") && !strings.Contains(r.tag, "jre") {
-					emit(s.Line, fmt.Sprintf("%s is a build image, shipped as the runtime", s.Base))
-					return
-				}
-				for _, in := range s.Instrs {
-					text, ok := runText(in)
-					if !ok {
-						continue
-					}
-					if what := buildStep(commands(text)); what != "" {
-						emit(in.Line, what+" in a single-stage build: the toolchain ships in the image")
+				// The final stage and those it is built FROM: what ships.
+				for s := f.Final(); s != nil; s = f.parent(s) {
+					r := parseImage(s.Base)
+					if f.isExternal(s) && (buildBases[r.short()] || strings.Contains(r.tag, "jdk")) {
+						emit(s.Line, fmt.Sprintf("%s is a build image, shipped as the runtime", s.Base))
 						return
+					}
+					for _, in := range s.Instrs {
+						text, ok := runText(in)
+						if !ok {
+							continue
+						}
+						if what := buildStep(commands(text)); what != "" {
+							emit(in.Line, what+" in the final image: the toolchain ships with it")
+							return
+						}
 					}
 				}
 			},
