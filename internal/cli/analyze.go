@@ -15,15 +15,15 @@ import (
 	"github.com/hugai-dev/hugai/internal/analysis/backtest"
 )
 
-// analyzeCmd groups the commands that look at measurements and at the analysis itself, without
-// acting on a rollout.
+// analyzeCmd groups the commands that need no rollout: pre-flight checks of what is about to ship,
+// what hugai measures, and how it judges.
 func (a *app) analyzeCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "analyze",
-		Short: "Look at what hugai measures and how it judges, without a rollout",
+		Short: "Check what is about to ship, what hugai measures and how it judges, without a rollout",
 		Args:  cobra.NoArgs,
 	}
-	c.AddCommand(a.analyzeMetricsCmd(), a.backtestCmd())
+	c.AddCommand(a.analyzeDockerCmd(), a.analyzeMetricsCmd(), a.backtestCmd())
 	return c
 }
 
