@@ -2,10 +2,12 @@ package local
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Every process the target starts carries a marker in its environment, so that a server killed at
@@ -54,7 +56,18 @@ func (t *Target) markEnv(role, version string, replica int) []string {
 // started with, which survives an exec (a release script that execs the real binary keeps it).
 // ok is false when the process carries no marker or cannot be read (gone, or not ours).
 func readMarker(pid int) (m marker, ok bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	var b []byte
+	var err error
+	// A process in the middle of an exec (a release script exec'ing the real binary) shows an
+	// empty environ for a moment: read again before deciding it carries no marker, or a scan at
+	// that moment loses track of it (seen in CI).
+	for try := 0; try < 5; try++ {
+		b, err = os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		if err == nil && len(b) > 0 || errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err != nil {
 		return m, false
 	}
