@@ -20,7 +20,6 @@ import (
 	"github.com/hugai-dev/hugai/internal/criteria"
 	"github.com/hugai-dev/hugai/internal/metric"
 	"github.com/hugai-dev/hugai/internal/metric/builtin"
-	"github.com/hugai-dev/hugai/internal/plan"
 	"github.com/hugai-dev/hugai/internal/proxy"
 	"github.com/hugai-dev/hugai/internal/store"
 	"github.com/hugai-dev/hugai/internal/store/sqlite"
@@ -80,17 +79,9 @@ type metricsReport struct {
 }
 
 func (a *app) analyzeMetrics(ctx context.Context, f analyzeMetricsFlags) error {
-	path, err := findServiceFile(f.file)
+	path, svc, err := loadServiceFile(f.file)
 	if err != nil {
 		return err
-	}
-	data, err := readInput(path)
-	if err != nil {
-		return err
-	}
-	svc, err := plan.ParseService(path, data)
-	if err != nil {
-		return badInput(err)
 	}
 	env, err := svc.Env(f.environment)
 	if err != nil {

@@ -93,17 +93,9 @@ func (a *app) runDeployPlan(ctx context.Context, f *planFlags) error {
 		}
 		at = t
 	}
-	path, err := findServiceFile(f.file)
+	path, svc, err := loadServiceFile(f.file)
 	if err != nil {
 		return err
-	}
-	data, err := readInput(path)
-	if err != nil {
-		return err
-	}
-	svc, err := plan.ParseService(path, data)
-	if err != nil {
-		return badInput(err)
 	}
 	envName := f.environment
 	if envName == "" {

@@ -233,17 +233,9 @@ func (f *canaryFlags) request(ctx context.Context) (api.StartRequest, error) {
 // friends are held to the same policy: the same history, the same change analysis (context here,
 // not input: without it the plan says why).
 func adhocPlan(ctx context.Context, file, envFlag, version, strategy string) (*plan.DeploymentPlan, *plan.Service, *plan.Env, error) {
-	path, err := findServiceFile(file)
+	path, svc, err := loadServiceFile(file)
 	if err != nil {
 		return nil, nil, nil, err
-	}
-	data, err := readInput(path)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	svc, err := plan.ParseService(path, data)
-	if err != nil {
-		return nil, nil, nil, badInput(err)
 	}
 	envName := envFlag
 	if envName == "" {

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"github.com/hugai-dev/hugai/internal/plan"
 	"io"
 	"io/fs"
 	"os"
@@ -11,6 +12,24 @@ import (
 
 // findServiceFile returns the service file to use: the flag's value, or hugai.yaml found walking up
 // from the working directory, as git finds its repository.
+// loadServiceFile finds the service file (-f, else hugai.yaml walking up), reads and parses it; a
+// file that does not parse is bad input.
+func loadServiceFile(flagValue string) (string, *plan.Service, error) {
+	path, err := findServiceFile(flagValue)
+	if err != nil {
+		return "", nil, err
+	}
+	data, err := readInput(path)
+	if err != nil {
+		return "", nil, err
+	}
+	svc, err := plan.ParseService(path, data)
+	if err != nil {
+		return "", nil, badInput(err)
+	}
+	return path, svc, nil
+}
+
 func findServiceFile(flagValue string) (string, error) {
 	if flagValue != "" {
 		if _, err := os.Stat(flagValue); err != nil {
