@@ -5,9 +5,7 @@ package prometheus
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -24,9 +22,6 @@ import (
 // DefaultTimeout bounds one query: a Prometheus that does not answer within it is a failed
 // measurement, and the judge moves on to the next window rather than hang a step.
 const DefaultTimeout = 10 * time.Second
-
-// maxBody bounds what is read of an answer: one value needs little, a runaway query much.
-const maxBody = 8 << 20
 
 // maxPoints is how many points a range query asks for at most, whatever the window.
 const maxPoints = 60
@@ -144,23 +139,11 @@ func (p *Provider) post(ctx context.Context, u string, form url.Values, headers 
 		return math.NaN(), err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	for k, v := range headers {
-		req.Header.Set(k, os.Expand(v, p.getenv))
-	}
-	resp, err := p.client.Do(req)
+	status, body, err := metric.Fetch(ctx, p.client, req, headers, p.getenv, p.timeout)
 	if err != nil {
-		if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
-			return math.NaN(), fmt.Errorf("no answer within %s", p.timeout)
-		}
 		return math.NaN(), err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return math.NaN(), fmt.Errorf("read the answer: %w", err)
-	}
-	return Decode(resp.StatusCode, body)
+	return Decode(status, body)
 }
 
 // answer is the envelope of every /api/v1 answer.
@@ -182,7 +165,7 @@ func Decode(status int, body []byte) (float64, error) {
 	var a answer
 	if err := json.Unmarshal(body, &a); err != nil {
 		if status/100 != 2 {
-			return math.NaN(), fmt.Errorf("HTTP %d: %s", status, snippet(body))
+			return math.NaN(), fmt.Errorf("HTTP %d: %s", status, metric.Snippet(body))
 		}
 		return math.NaN(), fmt.Errorf("bad JSON: %v", err)
 	}
@@ -253,24 +236,15 @@ type sample []json.RawMessage
 func (s sample) value() (float64, error) {
 	if len(s) != 2 {
 		b, _ := json.Marshal(s)
-		return math.NaN(), fmt.Errorf("bad sample %s", snippet(b))
+		return math.NaN(), fmt.Errorf("bad sample %s", metric.Snippet(b))
 	}
 	var str string
 	if err := json.Unmarshal(s[1], &str); err != nil {
-		return math.NaN(), fmt.Errorf("bad sample value %s", snippet(s[1]))
+		return math.NaN(), fmt.Errorf("bad sample value %s", metric.Snippet(s[1]))
 	}
 	v, err := strconv.ParseFloat(str, 64)
 	if err != nil {
 		return math.NaN(), fmt.Errorf("bad sample value %q", str)
 	}
 	return v, nil
-}
-
-// snippet is the start of a body, for an error message.
-func snippet(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return strconv.Quote(s)
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -23,8 +22,6 @@ import (
 
 // DefaultTimeout bounds one request.
 const DefaultTimeout = 10 * time.Second
-
-const maxBody = 8 << 20
 
 // Metric is one named metric read over HTTP.
 type Metric struct {
@@ -127,24 +124,16 @@ func (p *Provider) get(ctx context.Context, u string, m compiled) (float64, erro
 	if err != nil {
 		return math.NaN(), err
 	}
-	req.Header.Set("Accept", "application/json")
-	for k, v := range m.headers {
-		req.Header.Set(k, os.Expand(v, p.getenv))
-	}
-	resp, err := p.client.Do(req)
+	status, body, err := metric.Fetch(ctx, p.client, req, m.headers, p.getenv, p.timeout)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-			return math.NaN(), fmt.Errorf("no answer within %s", p.timeout)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the *url.Error repeats the URL
 		}
-		return math.NaN(), errors.Unwrap(err) // the *url.Error repeats the URL
+		return math.NaN(), err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return math.NaN(), fmt.Errorf("read the answer: %w", err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return math.NaN(), fmt.Errorf("HTTP %d: %s", resp.StatusCode, snippet(body))
+	if status/100 != 2 {
+		return math.NaN(), fmt.Errorf("HTTP %d: %s", status, metric.Snippet(body))
 	}
 	return Extract(body, m.path)
 }
@@ -195,12 +184,4 @@ func redact(u string) string {
 		return "the metric's URL"
 	}
 	return pu.Redacted()
-}
-
-func snippet(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return strconv.Quote(s)
 }
