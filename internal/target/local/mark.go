@@ -125,6 +125,11 @@ func (t *Target) scanMarked() ([]markedProc, error) {
 			continue
 		}
 		cl, err := readCmdline(pid)
+		for try := 0; try < 5 && (err != nil && !errors.Is(err, os.ErrNotExist) || err == nil && len(cl) == 0); try++ {
+			// Ours, caught in the middle of an exec: its command line shows again in a moment.
+			time.Sleep(10 * time.Millisecond)
+			cl, err = readCmdline(pid)
+		}
 		if err != nil {
 			continue
 		}
