@@ -238,6 +238,8 @@ func (s *Service) channelNames() string {
 
 // Run is a document hugai can run: a DeploymentPlan, or a HugAIDeployment read as the
 // DeploymentPlan it stands for.
+//
+// +kubebuilder:object:generate=false
 type Run struct {
 	Plan *DeploymentPlan
 	// Kind is the document's kind in the file.

@@ -29,6 +29,8 @@ const (
 
 // Env is an environment of a service with its overrides merged and every default applied: what
 // the planner and the engine read.
+//
+// +kubebuilder:object:generate=false
 type Env struct {
 	Name             string
 	Target           Target

@@ -55,6 +55,8 @@ func NormalizeStrategy(s string) string {
 
 // Strategy is how traffic moves to the new version.
 type Strategy struct {
+	// Type is the strategy: canary, blueGreen (or blue-green), rolling or recreate.
+	// +kubebuilder:validation:Enum=canary;Canary;blueGreen;blue-green;bluegreen;BlueGreen;rolling;Rolling;rollingUpdate;RollingUpdate;recreate;Recreate
 	Type       string              `json:"type"`
 	Canary     *CanaryStrategy     `json:"canary,omitempty"`
 	BlueGreen  *BlueGreenStrategy  `json:"blueGreen,omitempty"`
@@ -74,6 +76,8 @@ type CanaryStrategy struct {
 
 // CanaryStep is one action (Argo's form), or a setWeight with its pause (the seed's form).
 type CanaryStep struct {
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
 	SetWeight *int          `json:"setWeight,omitempty"`
 	Pause     *Pause        `json:"pause,omitempty"`
 	Analysis  *AnalysisRef  `json:"analysis,omitempty"`
@@ -113,8 +117,11 @@ const (
 type BlueGreenStrategy struct {
 	PreviewService   string    `json:"previewService,omitempty"`
 	ValidationPeriod *Duration `json:"validationPeriod,omitempty"`
-	Switch           string    `json:"switch,omitempty"`
+	// +kubebuilder:validation:Enum=instant;gradual
+	Switch string `json:"switch,omitempty"`
 	// SwitchSteps are the weights of a gradual switch.
+	// +kubebuilder:validation:items:Minimum=1
+	// +kubebuilder:validation:items:Maximum=100
 	SwitchSteps    []int     `json:"switchSteps,omitempty"`
 	ScaleDownDelay *Duration `json:"scaleDownDelay,omitempty"`
 	AutoSwitchBack *bool     `json:"autoSwitchBack,omitempty"`
@@ -191,17 +198,22 @@ type Rollback struct {
 }
 
 // Trigger fires a rollback when its condition holds. Exactly one field is set per trigger.
+//
+// +kubebuilder:validation:XValidation:rule="[has(self.errorRateThreshold), has(self.latencyThreshold), has(self.customMetricThreshold)].filter(x, x).size() == 1",message="set exactly one of errorRateThreshold, latencyThreshold, customMetricThreshold"
 type Trigger struct {
 	// ErrorRateThreshold is a percentage: 1.0 means one percent.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
 	ErrorRateThreshold    *float64               `json:"errorRateThreshold,omitempty"`
 	LatencyThreshold      *Duration              `json:"latencyThreshold,omitempty"`
 	CustomMetricThreshold *CustomMetricThreshold `json:"customMetricThreshold,omitempty"`
 }
 
 type CustomMetricThreshold struct {
-	Metric     string  `json:"metric"`
-	Threshold  float64 `json:"threshold"`
-	Comparison string  `json:"comparison"`
+	Metric    string  `json:"metric"`
+	Threshold float64 `json:"threshold"`
+	// +kubebuilder:validation:Enum=less_than;less_than_or_equal;greater_than;greater_than_or_equal;equal;not_equal
+	Comparison string `json:"comparison"`
 }
 
 // Rollback step actions, in the order a rollback runs them.
@@ -214,7 +226,8 @@ const (
 
 // RollbackStep is one ordered step of a rollback, with the time it may take.
 type RollbackStep struct {
-	Name             string    `json:"name"`
+	Name string `json:"name"`
+	// +kubebuilder:validation:Enum=redirect_traffic;deploy_previous_version;apply_database_migrations;verify_rollback
 	Action           string    `json:"action"`
 	Target           string    `json:"target,omitempty"`
 	MaxDuration      *Duration `json:"maxDuration,omitempty"`
@@ -238,7 +251,10 @@ type Alerting struct {
 
 // Risk is the change's assessed risk, each factor with its reason.
 type Risk struct {
-	Score   int          `json:"score"`
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	Score int `json:"score"`
+	// +kubebuilder:validation:Enum=low;medium;high;critical
 	Level   string       `json:"level"`
 	Factors []RiskFactor `json:"factors,omitempty"`
 }
@@ -297,6 +313,8 @@ type RolloutSteps struct {
 }
 
 type WeightStep struct {
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
 	Weight int      `json:"weight"`
 	Pause  *Seconds `json:"pause,omitempty"`
 }

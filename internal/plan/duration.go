@@ -12,6 +12,8 @@ import (
 
 // Duration is a span of time written with a unit (`30s`, `5m`, `2000ms`, `62h`). plan has its own
 // type, not metav1.Duration, so the core imports nothing of Kubernetes.
+//
+// +kubebuilder:validation:Type=string
 type Duration struct{ time.Duration }
 
 // D is shorthand for building Durations in code.

@@ -14,6 +14,8 @@ import (
 )
 
 // Document is one YAML document of a file: a Service, a DeploymentPlan or a HugAIDeployment.
+//
+// +kubebuilder:object:generate=false
 type Document struct {
 	Kind string
 	Line int

@@ -42,12 +42,26 @@ func ExtractComments(root string) (map[string]string, error) {
 	walked := path.Join(modulePath, filepath.ToSlash(dir)) + "."
 	out := make(map[string]string, len(r.CommentMap))
 	for k, v := range r.CommentMap {
+		v = dropMarkers(v)
 		if rest, ok := strings.CutPrefix(k, walked); ok && v != "" {
 			// A comment's line breaks are the source's wrapping, not the reader's.
 			out[modulePath+"/"+planDir+"."+rest] = strings.Join(strings.Fields(v), " ")
 		}
 	}
 	return out, nil
+}
+
+// dropMarkers removes the comment lines that are controller-gen markers (`+kubebuilder:…`, which
+// shape the CRDs made from the same types): they are for the generator, not for the reader.
+func dropMarkers(comment string) string {
+	lines := strings.Split(comment, "\n")
+	kept := lines[:0]
+	for _, l := range lines {
+		if !strings.HasPrefix(strings.TrimSpace(l), "+") {
+			kept = append(kept, l)
+		}
+	}
+	return strings.TrimSpace(strings.Join(kept, "\n"))
 }
 
 // comments returns the embedded comment map.
