@@ -250,11 +250,21 @@ type Run struct {
 	Warnings Errors
 }
 
-// ParseRun reads a file holding one DeploymentPlan or one HugAIDeployment.
+// ParseRun reads a file holding one DeploymentPlan or one HugAIDeployment, and perhaps the CRD of
+// its kind (the seed's operator manifest holds both): a definition deploys nothing.
 func ParseRun(file string, data []byte) (*Run, error) {
-	docs, err := ParseFile(file, data)
+	all, err := ParseFile(file, data)
 	if err != nil {
 		return nil, err
+	}
+	var docs []Document
+	for _, d := range all {
+		if d.Kind != KindCustomResourceDefinition {
+			docs = append(docs, d)
+		}
+	}
+	if len(docs) == 0 {
+		return nil, Errors{{File: file, Line: all[0].Line, Msg: "no DeploymentPlan or HugAIDeployment, only a CustomResourceDefinition"}}
 	}
 	if len(docs) > 1 {
 		return nil, Errors{{File: file, Line: docs[1].Line, Msg: "a plan file holds one DeploymentPlan or HugAIDeployment"}}

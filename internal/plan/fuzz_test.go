@@ -10,7 +10,7 @@ import (
 // FuzzParseFile feeds arbitrary bytes to the parser: it must never panic, every error must be an
 // Errors list, and whatever it accepts must survive write → parse unchanged.
 func FuzzParseFile(f *testing.F) {
-	for _, name := range []string{"seed-plan.yaml", "service-reference.yaml"} {
+	for _, name := range []string{"seed-plan.yaml", "service-reference.yaml", "seed-operator.yaml"} {
 		b, err := os.ReadFile("testdata/" + name)
 		if err != nil {
 			f.Fatal(err)

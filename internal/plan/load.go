@@ -13,13 +13,14 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Document is one YAML document of a file: a Service, a DeploymentPlan or a HugAIDeployment.
+// Document is one YAML document of a file: a Service, a DeploymentPlan or a HugAIDeployment (or the
+// CustomResourceDefinition of one of hugai's kinds, which is recognised and skipped).
 //
 // +kubebuilder:object:generate=false
 type Document struct {
 	Kind string
 	Line int
-	// Value is *Service, *DeploymentPlan or *HugAIDeployment.
+	// Value is *Service, *DeploymentPlan, *HugAIDeployment or *CRD.
 	Value     any
 	Positions Positions
 	// Warnings are problems that do not stop validation (an unknown analysis template: `execute`
@@ -100,6 +101,8 @@ func parseDocument(file string, n *yaml.Node) (*Document, Errors) {
 		v = &DeploymentPlan{}
 	case KindHugAIDeployment:
 		v = &HugAIDeployment{}
+	case KindCustomResourceDefinition:
+		return parseCRD(file, n, apiVersion)
 	case "":
 		return nil, Errors{{File: file, Line: n.Line, Path: "kind", Msg: "missing; want Service, DeploymentPlan or HugAIDeployment"}}
 	default:
