@@ -199,7 +199,7 @@ type Rollback struct {
 
 // Trigger fires a rollback when its condition holds. Exactly one field is set per trigger.
 //
-// +kubebuilder:validation:XValidation:rule="[has(self.errorRateThreshold), has(self.latencyThreshold), has(self.customMetricThreshold)].filter(x, x).size() == 1",message="set exactly one of errorRateThreshold, latencyThreshold, customMetricThreshold"
+// +kubebuilder:validation:XValidation:rule="(has(self.errorRateThreshold) ? 1 : 0) + (has(self.latencyThreshold) ? 1 : 0) + (has(self.customMetricThreshold) ? 1 : 0) == 1",message="set exactly one of errorRateThreshold, latencyThreshold, customMetricThreshold"
 type Trigger struct {
 	// ErrorRateThreshold is a percentage: 1.0 means one percent.
 	// +kubebuilder:validation:Minimum=0
