@@ -164,8 +164,10 @@ func next(cur Version, b Bump, pre string) Version {
 			base.Pre = fmt.Sprintf("%s.%d", pre, n+1)
 			return base
 		}
-		base.Pre = pre + ".1"
-		return base
+		if cand := (Version{Major: base.Major, Minor: base.Minor, Patch: base.Patch, Pre: pre + ".1"}); cand.Compare(cur) > 0 {
+			return cand // beta.3 -> rc.1: a later identifier for the same version
+		}
+		// An identifier that sorts before the current one cannot follow it on the same version.
 	}
 	switch b {
 	case Major:
