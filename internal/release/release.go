@@ -66,7 +66,7 @@ type Release struct {
 type Counts struct {
 	Commits         int `json:"commits"`
 	InNotes         int `json:"inNotes"`
-	Hidden          int `json:"hidden"`          // conventional types release notes leave out (chore, docs, …)
+	Hidden          int `json:"hidden"`          // conventional types that release nothing (chore, docs, …)
 	NotConventional int `json:"notConventional"` // subjects that do not follow the format
 	Merges          int `json:"merges"`
 	Reverted        int `json:"reverted"` // commits reverted within the range, and their reverts
@@ -291,7 +291,7 @@ func decide(in Input, commits []parsed) (Version, Bump, string, error) {
 		var why string
 		for i := len(commits) - 1; i >= 0; i-- { // oldest first: the first to ask for the largest names it
 			p := commits[i]
-			if !p.msg.Releasable() {
+			if !p.msg.InNotes() {
 				continue
 			}
 			b, w := Patch, p.msg.Type
@@ -341,7 +341,7 @@ func nothingReason(in Input, commits []parsed) string {
 		return "no commits " + since
 	}
 	return fmt.Sprintf("none of the %d commits %s calls for a release (no feat, fix, perf, revert or breaking change; "+
-		"chore, docs, style, refactor, test, build and ci do not, nor do commits that are not Conventional Commits); "+
+		"chore, docs, style, refactor, test, build, ci and types of your own do not, nor do commits that are not Conventional Commits); "+
 		"pass --bump to release anyway", len(in.Changes.Commits), since)
 }
 
@@ -374,7 +374,7 @@ func notesData(in Input, r *Release, commits, authored []parsed) NotesData {
 		}
 	}
 	for _, p := range commits {
-		if !p.msg.Conventional || !p.msg.Releasable() {
+		if !p.msg.InNotes() {
 			continue
 		}
 		e := Entry{Type: p.msg.Type, Scope: p.msg.Scope, Text: p.msg.Description, Hash: p.c.Hash,
@@ -382,6 +382,7 @@ func notesData(in Input, r *Release, commits, authored []parsed) NotesData {
 		if e.Breaking {
 			e.Text = firstParagraph(p.msg.BreakingNote)
 		}
+		e.Text = trimRefSuffix(e.Text, p.msg.Refs)
 		for _, id := range p.msg.Refs {
 			e.Refs = append(e.Refs, Ref{ID: id, URL: in.Forge.IssueURL(id)})
 		}
@@ -432,4 +433,15 @@ func planRisk(a risk.Assessment) plan.Risk {
 		r.Factors = append(r.Factors, plan.RiskFactor{Name: f.Name, Contribution: f.Contribution, Reason: f.Reason})
 	}
 	return r
+}
+
+// trimRefSuffix drops the " (#12)" GitHub appends to a squashed pull request's subject: the
+// entry links its references already.
+func trimRefSuffix(text string, refs []string) string {
+	for _, r := range refs {
+		if t, ok := strings.CutSuffix(text, " (#"+r+")"); ok {
+			return t
+		}
+	}
+	return text
 }

@@ -317,25 +317,32 @@ func firstLine(s string) string {
 	return s
 }
 
-// Hidden lists the types release-please leaves out of release notes and does not release for:
-// they change nothing a user of the release sees.
-var Hidden = []string{"build", "chore", "ci", "docs", "refactor", "style", "test"}
+// Visible lists the types that call for a release and appear in release notes, as
+// release-please's default changelog sections (plus deps and security, which both ship to users).
+// Every other type (chore, docs, style, refactor, test, build, ci, and any type of a project's
+// own, such as "defeat") changes nothing a user of the release sees: it releases nothing on its
+// own and stays out of the notes, unless it is a breaking change.
+var Visible = []string{"feat", "feature", "fix", "perf", "revert", "deps", "security"}
 
-// Releasable reports whether a commit, on its own, calls for a release: a breaking change, a
-// Release-As footer, or a conventional type that is not hidden.
-func (c Commit) Releasable() bool {
+// Releasable reports whether a commit, on its own, calls for a release: a Release-As footer, or
+// what belongs in the notes (InNotes).
+func (c Commit) Releasable() bool { return c.ReleaseAs != "" || c.InNotes() }
+
+// InNotes reports whether release notes list the commit: a conventional breaking change or a
+// visible type.
+func (c Commit) InNotes() bool {
 	if c.Merge || !c.Conventional {
-		return c.ReleaseAs != ""
+		return false
 	}
-	if c.Breaking || c.ReleaseAs != "" {
+	if c.Breaking {
 		return true
 	}
-	for _, h := range Hidden {
-		if c.Type == h {
-			return false
+	for _, v := range Visible {
+		if c.Type == v {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // Format writes a conventional commit's header back ("" for one that is not conventional).
