@@ -222,30 +222,46 @@ func validPre(s string) bool {
 // commits count on their own), and commits reverted within the range together with their reverts.
 // The second list is every commit but merges: whoever wrote a commit of the range is a contributor,
 // whatever its message says.
-func classify(cs []change.Commit) ([]parsed, []parsed, Counts) {
+func classify(cs []change.Commit) ([]*parsed, []*parsed, Counts) {
 	counts := Counts{Commits: len(cs)}
 	all := make([]parsed, 0, len(cs))
 	for _, c := range cs {
 		all = append(all, parsed{c: c, msg: conventional.Parse(c.Subject, c.Body)})
 	}
 	dropped := make(map[int]bool)
-	for i, p := range all {
-		rv := p.msg.Revert
+	var index map[string]int // full hash -> position, built at the first revert
+	for i := range all {
+		rv := all[i].msg.Revert
 		if rv == nil || rv.Hash == "" {
 			continue
 		}
-		// Commits are newest first: the reverted commit comes after its revert.
-		for j := i + 1; j < len(all); j++ {
-			if !dropped[j] && strings.HasPrefix(all[j].c.Hash, rv.Hash) {
-				dropped[i], dropped[j] = true, true
-				counts.Reverted += 2
-				break
+		if index == nil {
+			index = make(map[string]int, len(all))
+			for k := range all {
+				index[all[k].c.Hash] = k
 			}
 		}
+		// Commits are newest first: the reverted commit comes after its revert.
+		j, ok := index[rv.Hash]
+		if !ok && len(rv.Hash) < 40 {
+			for k := i + 1; k < len(all); k++ {
+				if strings.HasPrefix(all[k].c.Hash, rv.Hash) {
+					j, ok = k, true
+					break
+				}
+			}
+		}
+		if ok && j > i && !dropped[j] && !dropped[i] {
+			dropped[i], dropped[j] = true, true
+			counts.Reverted += 2
+		}
 	}
-	out := all[:0:0]
-	var authored []parsed
-	for i, p := range all {
+	// Pointers into all: a parsed commit is a few hundred bytes, and 10,000 of them are copied
+	// twice otherwise.
+	out := make([]*parsed, 0, len(all))
+	authored := make([]*parsed, 0, len(all))
+	for i := range all {
+		p := &all[i]
 		if len(p.c.Parents) <= 1 && !p.msg.Merge {
 			authored = append(authored, p)
 		}
@@ -270,7 +286,7 @@ func classify(cs []change.Commit) ([]parsed, []parsed, Counts) {
 
 // decide picks the version: a Release-As footer wins (the newest), then --bump, then the
 // largest change a commit asks for.
-func decide(in Input, commits []parsed) (Version, Bump, string, error) {
+func decide(in Input, commits []*parsed) (Version, Bump, string, error) {
 	for _, p := range commits {
 		if p.msg.ReleaseAs == "" {
 			continue
@@ -329,7 +345,7 @@ func decide(in Input, commits []parsed) (Version, Bump, string, error) {
 	return v, bump, reason, nil
 }
 
-func nothingReason(in Input, commits []parsed) string {
+func nothingReason(in Input, commits []*parsed) string {
 	since := "since " + in.PreviousTag
 	if in.PreviousTag == "" {
 		since = "in the history"
@@ -345,7 +361,7 @@ func nothingReason(in Input, commits []parsed) string {
 		"pass --bump to release anyway", len(in.Changes.Commits), since)
 }
 
-func notesData(in Input, r *Release, commits, authored []parsed) NotesData {
+func notesData(in Input, r *Release, commits, authored []*parsed) NotesData {
 	d := NotesData{
 		Version: r.Version, Tag: r.Tag, PreviousTag: in.PreviousTag, Component: in.Component,
 		Date: in.At.UTC().Format("2006-01-02"), Prerelease: r.Prerelease,
