@@ -340,7 +340,7 @@ func printRelease(w io.Writer, r *release.Release, dryRun bool) error {
 			if e.Rollback != nil && e.Rollback.Automatic != nil {
 				auto = fmt.Sprint(*e.Rollback.Automatic)
 			}
-			if e.Monitoring != nil && e.Monitoring.Duration.Duration > 0 {
+			if e.Monitoring != nil && e.Monitoring.Duration != nil && e.Monitoring.Duration.Duration > 0 {
 				mon = e.Monitoring.Duration.String()
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s (%d)\t%d\t%s\t%s\n", e.Environment, e.Strategy, e.Risk.Level, e.Risk.Score, e.Approvals, auto, mon)
