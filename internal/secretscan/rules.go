@@ -32,8 +32,8 @@ type Rule struct {
 const rotate = "Revoke and rotate the credential now (it is in the history from this commit on), " +
 	"then load it from the environment or a secret manager; rewrite history only after rotating."
 
-// rules is the documented rule list (docs/deployment-analysis.md is generated from it and a test
-// keeps the two in step).
+// rules is the documented rule list: docs/deployment-analysis.md has a row for each, and a test
+// keeps the two in step.
 var rules = []Rule{
 	{ID: "HS001", Title: "Private key", Severity: Critical,
 		Description: "A PEM private key block (RSA, EC, DSA, OpenSSH, PGP, PKCS#8, encrypted or not).",

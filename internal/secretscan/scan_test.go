@@ -1,6 +1,7 @@
 package secretscan
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -137,5 +138,19 @@ func TestEntropy(t *testing.T) {
 	}
 	if e := Entropy("abcd"); e != 2 {
 		t.Errorf("Entropy(abcd) = %v", e)
+	}
+}
+
+// TestDocListsEveryRule: docs/deployment-analysis.md has a row for every rule, as the code has it.
+func TestDocListsEveryRule(t *testing.T) {
+	b, err := os.ReadFile("../../docs/deployment-analysis.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range Rules() {
+		row := "| " + r.ID + " | " + r.Severity + " | " + r.Title + " | " + r.Description + " |"
+		if !strings.Contains(string(b), row) {
+			t.Errorf("docs/deployment-analysis.md lacks the row %q", row)
+		}
 	}
 }
