@@ -7,6 +7,8 @@
 #
 #   bench/release-10k.sh                 # HUGAI=./bin/hugai by default
 #   HUGAI=/path/to/hugai RUNS=20 bench/release-10k.sh
+#   WHAT=deployment bench/release-10k.sh # `hugai analyze deployment` over the same range instead,
+#                                        # next to the `git log -p -U0` it scans (its floor)
 #
 # The repository is generated once with git fast-import and cached under
 # ${XDG_CACHE_HOME:-$HOME/.cache}/hugai-bench. The script builds $HUGAI from ./cmd/hugai first.
@@ -73,7 +75,15 @@ data=$(mktemp -d)
 trap 'rm -rf "$data"' EXIT
 git_cmd="git -C $repo log --numstat -M v1.0.0..HEAD >/dev/null"
 hugai_cmd="$hugai release create --repo $repo -f $config --data-dir $data/d --at 2026-11-25T10:00:00Z >/dev/null"
-"$hugai" release create --repo "$repo" -f "$config" --dry-run --at 2026-11-25T10:00:00Z | sed -n '1,7p'
+name="hugai release create"
+if [[ ${WHAT:-release} == deployment ]]; then
+	git_cmd="git -C $repo log -p -U0 --no-merges v1.0.0..HEAD >/dev/null"
+	hugai_cmd="$hugai analyze deployment --repo $repo -f $config -e production --from v1.0.0 --at 2026-11-25T10:00:00Z -o json >/dev/null"
+	name="hugai analyze deployment"
+	"$hugai" analyze deployment --repo "$repo" -f "$config" -e production --from v1.0.0 --at 2026-11-25T10:00:00Z | sed -n '1,6p'
+else
+	"$hugai" release create --repo "$repo" -f "$config" --dry-run --at 2026-11-25T10:00:00Z | sed -n '1,7p'
+fi
 
 if ! command -v hyperfine >/dev/null 2>&1 && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
 	apt-get install -y -qq hyperfine >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get install -y -qq hyperfine >/dev/null; } || true
@@ -81,7 +91,7 @@ fi
 if command -v hyperfine >/dev/null 2>&1; then
 	csv=$(mktemp)
 	hyperfine --warmup 2 --runs "$runs" --export-csv "$csv" -n git-log "$git_cmd" \
-		-n "hugai release create" --prepare "rm -rf $data/d" "$hugai_cmd"
+		-n "$name" --prepare "rm -rf $data/d" "$hugai_cmd"
 	awk -F, 'NR == 2 { g = $2 } NR == 3 { h = $2 }
 		END { printf "git log: %.3f s   hugai: %.3f s   ratio hugai/git: %.2fx\n", g, h, h / g }' "$csv"
 	rm -f "$csv"

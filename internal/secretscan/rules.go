@@ -78,7 +78,7 @@ var rules = []Rule{
 	{ID: "HS009", Title: "npm or PyPI token", Severity: Critical,
 		Description: "An npm access token (npm_…) or a PyPI upload token (pypi-AgEI…).",
 		Fix:         rotate,
-		keywords:    []string{"npm_", "pypi-ageI"},
+		keywords:    []string{"npm_", "pypi-agei"},
 		re:          regexp.MustCompile(`\b(npm_[A-Za-z0-9]{36}|pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,})\b`), group: 1, minEntropy: 3.0},
 	{ID: "HS010", Title: "AI provider API key", Severity: Critical,
 		Description: "An OpenAI (sk-…T3BlbkFJ…, sk-proj-…) or Anthropic (sk-ant-…) API key.",

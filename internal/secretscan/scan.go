@@ -97,9 +97,10 @@ func (s *Scanner) Scan(l Line) []Finding {
 	return out
 }
 
+// hasAny reports whether the lower-cased line s holds one of the (lower-case) words.
 func hasAny(s string, words []string) bool {
 	for _, w := range words {
-		if strings.Contains(s, strings.ToLower(w)) {
+		if strings.Contains(s, w) {
 			return true
 		}
 	}

@@ -154,3 +154,19 @@ func TestDocListsEveryRule(t *testing.T) {
 		}
 	}
 }
+
+// TestKeywordsAreLowerCase: lines are lower-cased once and matched against the keywords as they
+// are, so a keyword with a capital would never match.
+func TestKeywordsAreLowerCase(t *testing.T) {
+	for _, r := range Rules() {
+		for _, k := range r.keywords {
+			if k != strings.ToLower(k) {
+				t.Errorf("%s: keyword %q is not lower case", r.ID, k)
+			}
+		}
+	}
+	pypi := j("pypi-", "AgEIcHlwaS5vcmc", "CJGI0ZGQ1ZjQ3LTk1YTEtNDE2Ny1hYjMwLTljZDA2NmZhNjE0ZQACKlsz")
+	if fs := New(nil).Scan(Line{Path: ".pypirc", Line: 1, Text: "password = " + pypi}); len(fs) == 0 || fs[0].Rule != "HS009" {
+		t.Errorf("PyPI token: %+v", fs)
+	}
+}
