@@ -81,7 +81,7 @@ recorded); 2 bad input (an unknown ref, a bad --bump, Release-As or template).`,
 	fl.StringVar(&f.forge, "forge-url", "", "web address of the repository for links, e.g. https://github.com/org/repo (default: from the origin remote; HUGAI_FORGE_URL)")
 	fl.StringVar(&f.templateFile, "notes-template", "", "a Go text/template file for the notes (data: docs/releases.md)")
 	fl.StringVar(&f.initial, "initial-version", "1.0.0", "the version of a first release (no tag yet)")
-	fl.StringVarP(&f.file, "file", "f", "", "service file for the deployment plans (default: hugai.yaml at the repository's root, if any)")
+	fl.StringVarP(&f.file, "file", "f", "", "service file for the deployment plans (default: hugai.yaml in --path, else at the repository's root, if any)")
 	fl.StringVar(&f.at, "at", "", "the release's time, RFC 3339 (default: now)")
 	fl.StringVar(&f.notesOut, "notes-out", "", "also write the notes to FILE (- for standard output)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "decide and print, record nothing")
@@ -227,8 +227,12 @@ func (a *app) releaseInput(ctx context.Context, f *releaseFlags) (release.Input,
 	}
 	svcPath := f.file
 	if svcPath == "" {
-		if _, err := os.Stat(filepath.Join(repo, "hugai.yaml")); err == nil {
-			svcPath = filepath.Join(repo, "hugai.yaml")
+		// A monorepo package's own service file first, then the repository's.
+		for _, dir := range []string{filepath.Join(repo, filepath.FromSlash(in.Path)), repo} {
+			if _, err := os.Stat(filepath.Join(dir, "hugai.yaml")); err == nil && (in.Path != "" || dir == repo) {
+				svcPath = filepath.Join(dir, "hugai.yaml")
+				break
+			}
 		}
 	}
 	if svcPath != "" {

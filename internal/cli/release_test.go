@@ -229,6 +229,7 @@ func TestReleaseVersions(t *testing.T) {
 		{
 			name: "monorepo path and tags",
 			setup: func(r *gitRepo) {
+				r.write("services/api/hugai.yaml", demoServiceFile(r.t))
 				r.commitFile("services/api/x", "chore: api")
 				r.commitFile("services/web/x", "chore: web")
 				r.git("tag", "api/v0.1.0")
@@ -255,6 +256,9 @@ func TestReleaseVersions(t *testing.T) {
 			}
 			if rel.Tag != c.tag {
 				t.Errorf("tag = %s (%s), want %s", rel.Tag, rel.Reason, c.tag)
+			}
+			if strings.HasPrefix(c.tag, "api/") && len(rel.Environments) != 2 {
+				t.Errorf("the package's own hugai.yaml gave %d plans, want 2", len(rel.Environments))
 			}
 			if got := sectionTexts(rel); !reflect.DeepEqual(got, c.sections) && (len(got) != 0 || len(c.sections) != 0) {
 				t.Errorf("sections = %q, want %q\n%s", got, c.sections, rel.Notes)
