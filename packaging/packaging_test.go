@@ -57,9 +57,11 @@ func TestNPMPackageOffline(t *testing.T) {
 	t.Parallel()
 	plat := npmPlatform(t)
 	tmp := t.TempDir()
-	// No registry: anything npm would fetch fails, so nothing is downloaded.
+	// No registry: anything npm would fetch fails, so nothing is downloaded. npm's cache and user
+	// config are the test's own (HOME stays: go build keeps its cache there).
 	env := []string{"npm_config_cache=" + filepath.Join(tmp, "cache"), "npm_config_registry=http://127.0.0.1:9/",
-		"npm_config_update_notifier=false", "npm_config_audit=false", "npm_config_fund=false", "HOME=" + tmp}
+		"npm_config_userconfig=" + filepath.Join(tmp, "npmrc"), "npm_config_update_notifier=false",
+		"npm_config_audit=false", "npm_config_fund=false"}
 	out := filepath.Join(tmp, "dist")
 	must(t, "..", append(env, "VERSION=0.0.0-test", "PLATFORMS="+plat, "OUT="+out), "packaging/npm/build.sh")
 
