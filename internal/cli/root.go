@@ -123,6 +123,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.logsCmd(),
 		a.analyzeCmd(),
 		a.releaseCmd(),
+		a.riskCmd(),
 	)
 	return root
 }
