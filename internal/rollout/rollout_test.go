@@ -145,8 +145,8 @@ func (s *sim) observe() Observation {
 		s.smokeRuns[d.SmokeTestID]++
 		obs.SmokeTest = &SmokeResult{ID: d.SmokeTestID, Passed: !s.smokeFails, Output: "GET /healthz 200\nPOST /orders 500", At: s.now}
 	}
-	if from, to, conds, ok := Due(s.spec, s.st, s.now); ok {
-		ms := analysis.Judge(conds, func(metric string) analysis.Value {
+	if l, ok := Due(s.spec, s.st, s.now); ok {
+		ms := analysis.JudgeWith(l.Conditions, func(metric string) analysis.Value {
 			switch metric {
 			case "error_rate":
 				return analysis.Value{Value: s.errorRate, Samples: s.requests}
@@ -154,8 +154,8 @@ func (s *sim) observe() Observation {
 				return analysis.Value{Value: s.latency, Samples: s.requests}
 			}
 			return analysis.Value{Err: "no such metric"}
-		}, s.spec.MinimumSamples, from, to)
-		obs.Window = &Window{From: from, To: to, Measurements: ms}
+		}, s.spec.Rules(), l.Since, l.To)
+		obs.Window = &Window{From: l.From, To: l.To, Since: l.Since, Measurements: ms}
 	}
 	return obs
 }
