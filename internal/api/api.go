@@ -5,6 +5,7 @@ package api
 import (
 	"time"
 
+	"github.com/hugai-dev/hugai/internal/analysis"
 	"github.com/hugai-dev/hugai/internal/rollout"
 )
 
@@ -33,6 +34,10 @@ type Rollout struct {
 	Weights map[string]int `json:"weights,omitempty"`
 	// Analysis is the latest judgement of each success criterion.
 	Analysis []Criterion `json:"analysis,omitempty"`
+	// Comparison is the sequential analysis' last look at each test (analysis.method:
+	// sequential): the statistic against its boundary, samples per version, the effect with its
+	// interval, since the candidate first took traffic.
+	Comparison *Comparison `json:"comparison,omitempty"`
 	// Monitors are the latest values of the plan's monitoring.metrics (Condition empty, never
 	// judged).
 	Monitors []Criterion `json:"monitors,omitempty"`
@@ -56,13 +61,23 @@ type Step struct {
 
 // Criterion is one success criterion and the last measurement of it.
 type Criterion struct {
-	Metric    string    `json:"metric"`
-	Condition string    `json:"condition"`
-	Value     *float64  `json:"value,omitempty"`
-	Display   string    `json:"display,omitempty"` // the value for people: 0.4%, 180ms
-	Phase     string    `json:"phase"`             // Successful | Failed | Inconclusive | Error | Pending
-	Samples   uint64    `json:"samples"`
-	At        time.Time `json:"at,omitempty"`
+	Metric    string   `json:"metric"`
+	Condition string   `json:"condition"`
+	Value     *float64 `json:"value,omitempty"`
+	Display   string   `json:"display,omitempty"` // the value for people: 0.4%, 180ms
+	Phase     string   `json:"phase"`             // Successful | Failed | Inconclusive | Error | Pending
+	Samples   uint64   `json:"samples"`
+	// Needed is how many more requests the criterion needs before it may pass (Pending).
+	Needed uint64 `json:"needed,omitempty"`
+	// Since is where the span it was measured over starts (the step's weight set).
+	Since time.Time `json:"since,omitempty"`
+	At    time.Time `json:"at,omitempty"`
+}
+
+// Comparison is the sequential analysis of a rollout.
+type Comparison struct {
+	Alpha   float64           `json:"alpha"`
+	Results []analysis.Result `json:"results,omitempty"`
 }
 
 // Checkpoint is one of the plan's quality gates: how hugai honours it (gate, sign-off, readiness,
