@@ -121,6 +121,20 @@ func judgeOne(c criteria.Condition, v Value, r Rules, from, to time.Time) Measur
 	case !finite:
 		m.Phase = Inconclusive
 		m.Message = c.Metric + ": no value" + over
+	case r.Alpha > 0 && isRateTrigger(c):
+		// A trigger (error_rate above a limit) holds only beyond doubt: one error in 50 requests
+		// does not fire error_rate>1%.
+		x, n, p0 := rateEvents(c, v)
+		switch {
+		case exceeds(x, n, p0, r.Alpha):
+			m.Phase = Successful
+			m.Message = c.Metric + " " + m.Display + " " + symbol(c.Op, true) + " " + limit + over + ", beyond doubt at α " + strconv.FormatFloat(r.Alpha, 'g', -1, 64)
+		case v.Samples < r.MinimumSamples:
+			short()
+		default:
+			m.Phase = Failed
+			m.Message = c.Metric + " " + m.Display + " not beyond " + limit + over
+		}
 	case r.Alpha > 0 && isRateGuard(c):
 		x, n, p0 := rateEvents(c, v)
 		switch {
@@ -164,12 +178,27 @@ func isRateGuard(c criteria.Condition) bool {
 	return false
 }
 
+// isRateTrigger reports whether c says the share of failed requests is above a limit (error_rate
+// above it, success_rate below): a rollback trigger's form.
+func isRateTrigger(c criteria.Condition) bool {
+	if c.Value <= 0 || c.Value >= 100 {
+		return false
+	}
+	switch c.Metric {
+	case "error_rate":
+		return c.Op == criteria.Greater || c.Op == criteria.GreaterEqual
+	case "success_rate":
+		return c.Op == criteria.Less || c.Op == criteria.LessEqual
+	}
+	return false
+}
+
 // rateEvents turns a rate guard's reading into failed requests x of n and the limit p0 on the
 // share of failures (fractions).
 func rateEvents(c criteria.Condition, v Value) (x, n int64, p0 float64) {
 	n = int64(v.Samples)
 	share, limit := v.Value/100, c.Value/100
-	if c.Metric == "success_rate" {
+	if c.Metric == "success_rate" { // the share of failures is what the tests count
 		share, limit = 1-share, 1-limit
 	}
 	x = int64(math.Round(math.Min(math.Max(share, 0), 1) * float64(n)))

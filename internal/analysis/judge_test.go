@@ -99,6 +99,11 @@ func TestJudgeRateGuard(t *testing.T) {
 		{"success rate healthy", "success_rate>=99%", Value{Value: 99.6, Samples: 500}, Successful},
 		{"latency keeps its point value", "latency_p95<2s", Value{Value: 2.1, Samples: 20}, Failed},
 		{"a limit of 0 keeps its point value", "error_rate<=0%", Value{Value: 5, Samples: 20}, Failed},
+		// Triggers: hold (fire) only beyond doubt.
+		{"trigger: one error in 50 does not fire", "error_rate>1%", Value{Value: 2, Samples: 50}, Failed},
+		{"trigger: 5 in 12 fires below the sample minimum", "error_rate>1%", Value{Value: 41.7, Samples: 12}, Successful},
+		{"trigger: quiet and short is pending", "error_rate>1%", Value{Value: 0, Samples: 5}, Pending},
+		{"trigger: success rate mirrors it", "success_rate<99%", Value{Value: 60, Samples: 20}, Successful},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
