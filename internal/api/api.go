@@ -165,3 +165,47 @@ type ServiceInfo struct {
 	Listen      string `json:"listen,omitempty"`
 	Stable      string `json:"stable,omitempty"`
 }
+
+// Monitor is the current release of a service environment measured now (`hugai monitor`): its
+// replicas' health, its performance against the success criteria, the plan's monitors and named
+// metrics, and whether each of the plan's rollback triggers holds.
+type Monitor struct {
+	Service     string    `json:"service"`
+	Environment string    `json:"environment"`
+	Version     string    `json:"version,omitempty"` // "" before the first release
+	RolloutID   string    `json:"rolloutID,omitempty"`
+	ReleasedAt  time.Time `json:"releasedAt,omitempty"`
+	// Active is the rollout under way in the environment, if any.
+	Active string `json:"active,omitempty"`
+	// From and To is the window measured: the last analysis interval that has settled.
+	From   time.Time `json:"from"`
+	To     time.Time `json:"to"`
+	Health Health    `json:"health"`
+	// Values are grouped by Kind: performance (the builtin metrics, judged against the success
+	// criterion on the same metric when there is one), monitor (the plan's monitoring.metrics),
+	// metric (the service file's named metrics), trigger (the plan's rollback triggers: Phase
+	// Successful means the trigger holds).
+	Values []MonitorValue `json:"values,omitempty"`
+	// Firing lists the triggers that hold now.
+	Firing []string `json:"firing,omitempty"`
+}
+
+// Health is what the target sees of the release's replicas.
+type Health struct {
+	Desired      int    `json:"desired"`
+	Ready        int    `json:"ready"`
+	Restarts     int    `json:"restarts"`
+	CrashLooping bool   `json:"crashLooping,omitempty"`
+	Problem      string `json:"problem,omitempty"`
+}
+
+// MonitorValue is one metric of the release over the window.
+type MonitorValue struct {
+	Kind      string `json:"kind"`
+	Metric    string `json:"metric"`
+	Condition string `json:"condition,omitempty"`
+	Display   string `json:"display,omitempty"`
+	Phase     string `json:"phase"`
+	Samples   uint64 `json:"samples"`
+	Message   string `json:"message,omitempty"`
+}
