@@ -488,6 +488,11 @@ func (p *stepper) consumeWindow() {
 		p.fail(ReasonTrigger, msg)
 		return
 	}
+	if len(w.Pairs) > 0 {
+		// Each second of the comparison, recorded with the look so that a rollout can be
+		// replayed later (hugai analyze replay): the audit trail is the store's measurements.
+		payload["seconds"] = RecordSeconds(w.Pairs, w.LatencyPairs)
+	}
 	failed := p.compare(w, &ms)
 	if s.Evidence != nil && len(s.Evidence.Results) > 0 {
 		payload["evidence"] = s.Evidence.Results
@@ -580,6 +585,28 @@ func (p *stepper) compare(w *Window, ms *[]analysis.Measurement) string {
 		}
 	}
 	return ""
+}
+
+// RecordSeconds packs a look's seconds for the audit trail, one array per second: the candidate's
+// requests and errors, the baseline's requests and errors, then the latency test's window (the
+// candidate's timed requests and slow ones, the baseline's, and the candidate's beyond-maximum
+// count; zeros when not measured). ReplaySecond reads one back.
+func RecordSeconds(pairs []analysis.Window, lats []analysis.LatencyWindow) [][9]int64 {
+	out := make([][9]int64, len(pairs))
+	for i, w := range pairs {
+		out[i] = [9]int64{w.Canary.Requests, w.Canary.Events, w.Baseline.Requests, w.Baseline.Events}
+		if i < len(lats) {
+			l := lats[i]
+			out[i][4], out[i][5], out[i][6], out[i][7], out[i][8] = l.Slow.Canary.Requests, l.Slow.Canary.Events, l.Slow.Baseline.Requests, l.Slow.Baseline.Events, l.BeyondMax
+		}
+	}
+	return out
+}
+
+// ReplaySecond unpacks one second RecordSeconds packed.
+func ReplaySecond(r [9]int64) (analysis.Window, analysis.LatencyWindow) {
+	return analysis.Window{Canary: analysis.Counts{Requests: r[0], Events: r[1]}, Baseline: analysis.Counts{Requests: r[2], Events: r[3]}},
+		analysis.LatencyWindow{Slow: analysis.Window{Canary: analysis.Counts{Requests: r[4], Events: r[5]}, Baseline: analysis.Counts{Requests: r[6], Events: r[7]}}, BeyondMax: r[8]}
 }
 
 // ruledOut reports whether the comparison rules out a regression of the configured size on both

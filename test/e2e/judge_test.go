@@ -3,10 +3,12 @@
 package e2e
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/hugai-dev/hugai/internal/analysis"
+	"github.com/hugai-dev/hugai/internal/analysis/backtest"
 )
 
 // Thin traffic through the real proxy, judged by the sequential method: 12 requests a second, a
@@ -48,6 +50,20 @@ func TestSequentialJudgeThinTraffic(t *testing.T) {
 		t.Fatalf("bad thin canary: %s %s %s", st.Phase, st.Reason, st.Message)
 	}
 	t.Logf("rolled back: %s", st.Message)
+
+	// The store's trail replays both rollouts: the seconds each look read are in it.
+	rp := e.hugai("analyze", "replay", "--data-dir", e.dataDir, "-o", "json")
+	if rp.code != 0 {
+		t.Fatalf("analyze replay: %d %s", rp.code, rp.stderr)
+	}
+	var replayed []backtest.Replayed
+	if err := json.Unmarshal([]byte(rp.stdout), &replayed); err != nil {
+		t.Fatalf("analyze replay: %v\n%s", err, rp.stdout)
+	}
+	if len(replayed) != 2 || !strings.HasPrefix(replayed[0].Outcome, "Succeeded") || !strings.HasPrefix(replayed[1].Outcome, "RolledBack") ||
+		replayed[0].CanaryRequests == 0 || replayed[0].Sequential != nil {
+		t.Errorf("replay: %+v", replayed)
+	}
 	sum := load.Stop()
 	if sum.Failed != 0 {
 		t.Errorf("%d requests failed that no candidate failed: %v", sum.Failed, sum.Reasons)
