@@ -122,6 +122,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.serverCmd(),
 		a.logsCmd(),
 		a.analyzeCmd(),
+		a.monitorCmd(),
 		a.releaseCmd(),
 		a.riskCmd(),
 	)

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"github.com/hugai-dev/hugai/internal/analysis"
 	"slices"
 	"strings"
 	"time"
@@ -38,10 +39,14 @@ type Env struct {
 	AnalysisInterval time.Duration
 	MinimumSamples   int
 	Method           string
-	MonitorDuration  time.Duration
-	StrategyByRisk   map[string]string
-	Policy           Policy
-	Location         *time.Location
+	// Analysis is the sequential analysis' configuration (Alpha also rules the rate criteria
+	// under either method); EarlyPromotion its opt-in.
+	Analysis        analysis.Config
+	EarlyPromotion  bool
+	MonitorDuration time.Duration
+	StrategyByRisk  map[string]string
+	Policy          Policy
+	Location        *time.Location
 }
 
 // EnvironmentNames lists the service's environments in order.
@@ -67,6 +72,7 @@ func (s *Service) Env(name string) (*Env, error) {
 		AnalysisInterval: DefaultAnalysisInterval,
 		MinimumSamples:   DefaultMinimumSamples,
 		Method:           MethodThreshold,
+		Analysis:         analysis.DefaultConfig(),
 		StrategyByRisk:   map[string]string{},
 		Location:         time.UTC,
 	}
@@ -92,6 +98,19 @@ func (s *Service) Env(name string) (*Env, error) {
 		if a.Method != "" {
 			e.Method = a.Method
 		}
+		if a.Alpha != nil {
+			e.Analysis.Alpha = *a.Alpha
+		}
+		if m := a.MaxRegression; m != nil {
+			// Validated before: a bad string never reaches here, and its zero would be refused.
+			if m.ErrorRate != "" {
+				e.Analysis.MaxRegression.ErrorRate, _ = analysis.ParsePoints(m.ErrorRate)
+			}
+			if m.LatencyP95 != "" {
+				e.Analysis.MaxRegression.LatencyP95, _ = analysis.ParsePercent(m.LatencyP95)
+			}
+		}
+		e.EarlyPromotion = a.EarlyPromotion != nil && *a.EarlyPromotion
 	}
 	if m := env.Monitoring; m != nil {
 		e.MonitorDuration = durOr(m.Duration, 0)

@@ -146,9 +146,26 @@ const (
 
 // AnalysisSettings say how often and on how much data a version is judged.
 type AnalysisSettings struct {
+	// Interval is how often the judge looks: every interval the criteria are measured over the
+	// step so far, and the comparison reads the seconds since the last look.
 	Interval       *Duration `json:"interval,omitempty"`
 	MinimumSamples int       `json:"minimumSamples,omitempty"`
 	Method         string    `json:"method,omitempty"`
+	// Alpha is the false-rollback rate allowed: a rate criterion fails only beyond doubt at this
+	// level, and the sequential comparison's two tests share it.
+	Alpha *float64 `json:"alpha,omitempty"`
+	// MaxRegression (sequential) is the regression small enough to accept: ruled out, it lets an
+	// analysis step end early when EarlyPromotion is on.
+	MaxRegression *MaxRegression `json:"maxRegression,omitempty"`
+	// EarlyPromotion (sequential) ends an analysis step once a regression of MaxRegression is
+	// ruled out. It never shortens a pause.
+	EarlyPromotion *bool `json:"earlyPromotion,omitempty"`
+}
+
+// MaxRegression is the largest regression of each metric that is still acceptable.
+type MaxRegression struct {
+	ErrorRate  string `json:"errorRate,omitempty"`  // percentage points: 0.5pp
+	LatencyP95 string `json:"latencyP95,omitempty"` // relative: 10%
 }
 
 // MonitorSettings configure the watch after promotion.
