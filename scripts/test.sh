@@ -19,9 +19,10 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 
-# HUGAI_TEST_TAGS adds the suites whose needs this machine meets (e.g. kubernetes). prometheus is
-# always on: install-deps.sh above installs Debian's prometheus, which those tests start themselves.
-tags="e2e,prometheus${HUGAI_TEST_TAGS:+,$HUGAI_TEST_TAGS}"
+# HUGAI_TEST_TAGS adds the suites whose needs this machine meets (e.g. kubernetes). prometheus and
+# packaging are always on: install-deps.sh above installs Debian's prometheus (which those tests
+# start themselves), npm and python3 with venv.
+tags="e2e,prometheus,packaging${HUGAI_TEST_TAGS:+,$HUGAI_TEST_TAGS}"
 
 echo "== go vet"
 go vet ./...
