@@ -68,15 +68,19 @@ func TestLatencyWindowFromHistograms(t *testing.T) {
 	if _, err := (LatencyEvidence{}).Add(w); err != nil {
 		t.Fatal(err)
 	}
-	// A millisecond-fast service: a shift of a fraction of a millisecond is not slow.
-	fast := []float64{0.0002, 0.0004, 0.0006, 0.0008, 0.0016, 0.0032}
-	fc, fb := []uint64{0, 0, 5, 5, 0, 0}, []uint64{95, 5, 0, 0, 0, 0}
+	// A millisecond-fast service: a shift of a few milliseconds is not slow, one of 10 ms is.
+	fast := []float64{0.0002, 0.0004, 0.0006, 0.0008, 0.0032, 0.0064, 0.0128}
+	fc, fb := []uint64{0, 0, 5, 5, 0, 0, 0}, []uint64{95, 5, 0, 0, 0, 0, 0}
 	if w, err := LatencyWindowFrom(fc, fb, fast, 0.1); err != nil || w.Slow.Canary.Events != 0 {
-		t.Errorf("a 0.4 ms shift counted as slow: %+v %v", w, err)
+		t.Errorf("a sub-millisecond shift counted as slow: %+v %v", w, err)
 	}
-	fc = []uint64{0, 0, 5, 0, 0, 5}
+	fc = []uint64{0, 0, 5, 0, 5, 0, 0}
+	if w, err := LatencyWindowFrom(fc, fb, fast, 0.1); err != nil || w.Slow.Canary.Events != 0 {
+		t.Errorf("a 3 ms shift counted as slow: %+v %v", w, err)
+	}
+	fc = []uint64{0, 0, 5, 0, 0, 0, 5}
 	if w, err := LatencyWindowFrom(fc, fb, fast, 0.1); err != nil || w.Slow.Canary.Events != 5 {
-		t.Errorf("a 3 ms shift not counted as slow: %+v %v", w, err)
+		t.Errorf("a 12 ms shift not counted as slow: %+v %v", w, err)
 	}
 	// Nothing at all is a window with no requests.
 	if w, err := LatencyWindowFrom(make([]uint64, 3), make([]uint64, 3), []float64{1, 2, 3}, 0.1); err != nil || w.Slow.Canary.Requests != 0 {

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hugai-dev/hugai/internal/api"
 )
 
 // release writes a demo release that fails share of its requests.
@@ -92,13 +94,31 @@ func TestJudgeOnRealRollouts(t *testing.T) {
 				writeRelease(t, v, j.share)
 				start := time.Now()
 				r := e.hugai("deploy", "canary", "-f", e.file, "--environment", "production", "--version", v,
-					"--traffic-split", "5,100", "--health-check-interval", hold)
-				took := time.Since(start)
-				if r.code != 0 && r.code != 3 {
+					"--traffic-split", "5,100", "--health-check-interval", hold, "--detach")
+				if r.code != 0 {
 					t.Errorf("%s: exit %d\n%s\n%s", v, r.code, r.stdout, r.stderr)
 					continue
 				}
-				st := e.status(firstLine(r.stdout))
+				id := firstLine(r.stdout)
+				// A rollout the judge cannot decide pauses for a person: counted as paused and
+				// aborted, so the next one can start.
+				var st api.Rollout
+				for {
+					st = e.status(id)
+					if st.Terminal || st.Phase == "Paused" {
+						break
+					}
+					time.Sleep(250 * time.Millisecond)
+				}
+				took := time.Since(start)
+				if st.Phase == "Paused" {
+					if a := e.hugai("deploy", "abort", id, "--detach"); a.code != 0 && a.code != 4 {
+						t.Errorf("abort %s: %d %s", id, a.code, a.stderr)
+					}
+					for !e.status(id).Terminal {
+						time.Sleep(250 * time.Millisecond)
+					}
+				}
 				mu.Lock()
 				runs = append(runs, benchRun{kind: j.kind, phase: st.Phase, decision: took})
 				mu.Unlock()
@@ -109,15 +129,21 @@ func TestJudgeOnRealRollouts(t *testing.T) {
 	t.Cleanup(func() {
 		wg.Wait()
 		var b strings.Builder
-		fmt.Fprintf(&b, "\nKIND  RUNS  ROLLED BACK  MEDIAN TO ROLLBACK  P90\n")
+		fmt.Fprintf(&b, "\nKIND  RUNS  PROMOTED  PAUSED  ROLLED BACK  MEDIAN TO ROLLBACK  P90\n")
 		for _, kind := range []string{"1x", "4x", "10x"} {
-			var n, back int
+			var n, back, promoted, paused int
 			var ds []time.Duration
 			for _, r := range runs {
 				if r.kind != kind {
 					continue
 				}
 				n++
+				switch r.phase {
+				case "Succeeded":
+					promoted++
+				case "Paused":
+					paused++
+				}
 				if r.phase == "RolledBack" {
 					back++
 					ds = append(ds, r.decision)
@@ -130,7 +156,7 @@ func TestJudgeOnRealRollouts(t *testing.T) {
 				}
 				return ds[min(len(ds)-1, int(p*float64(len(ds))))].Round(time.Second).String()
 			}
-			fmt.Fprintf(&b, "%-4s  %4d  %11d  %18s  %s\n", kind, n, back, q(0.5), q(0.9))
+			fmt.Fprintf(&b, "%-4s  %4d  %8d  %6d  %11d  %18s  %s\n", kind, n, promoted, paused, back, q(0.5), q(0.9))
 		}
 		t.Log(b.String())
 		fmt.Println(b.String())
