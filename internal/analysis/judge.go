@@ -60,8 +60,8 @@ type Rules struct {
 	// fail only once the rate is beyond its limit at level Alpha by an always-valid test of the
 	// requests gathered so far (exceeds), and fail on any number of requests once it is: one
 	// error in 50 requests does not fail error_rate<1%, 4 in 20 does. A rate above its limit but
-	// not yet beyond doubt is Pending. 0: the value against the limit decides, as for every other
-	// metric.
+	// not beyond doubt passes on minimumSamples requests: the boundary was not crossed. 0: the
+	// value against the limit decides, as for every other metric.
 	Alpha float64
 }
 
@@ -147,8 +147,10 @@ func judgeOne(c criteria.Condition, v Value, r Rules, from, to time.Time) Measur
 			m.Phase = Successful
 			m.Message = c.Metric + " " + m.Display + " " + symbol(c.Op, true) + " " + limit + over
 		default:
-			m.Phase = Pending
-			m.Message = c.Metric + " " + m.Display + " " + symbol(c.Op, false) + " " + limit + over + ", not yet beyond doubt: gathering more"
+			// Above the limit, but no more than chance allows a version within it: the boundary
+			// was not crossed, so the guard passes (and keeps looking: the span grows).
+			m.Phase = Successful
+			m.Message = c.Metric + " " + m.Display + " " + symbol(c.Op, false) + " " + limit + over + ", not beyond doubt at α " + strconv.FormatFloat(r.Alpha, 'g', -1, 64)
 		}
 	case v.Samples < r.MinimumSamples:
 		short()

@@ -78,8 +78,8 @@ func TestJudge(t *testing.T) {
 }
 
 // With Alpha set, a rate guard fails only beyond doubt, on any number of requests, and a rate
-// above its limit that is not yet beyond doubt is Pending: the per-window threshold's false alarm
-// on one error in 50 requests is gone, and a broken version fails on its first few requests.
+// above its limit that is not beyond doubt passes on enough requests: the per-window threshold's
+// false alarm on one error in 50 requests is gone, and a broken version fails on its first few.
 func TestJudgeRateGuard(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -87,14 +87,14 @@ func TestJudgeRateGuard(t *testing.T) {
 		value    Value
 		phase    Phase
 	}{
-		{"one error in 50 is not beyond 1%", "error_rate<1%", Value{Value: 2, Samples: 50}, Pending},
+		{"one error in 50 is not beyond 1%", "error_rate<1%", Value{Value: 2, Samples: 50}, Successful},
 		{"3 in 15 is beyond doubt", "error_rate<1%", Value{Value: 20, Samples: 15}, Failed},
 		{"4 in 20 fails below the sample minimum", "error_rate<1%", Value{Value: 20, Samples: 20}, Failed},
 		{"2 of 5 fails below the sample minimum", "error_rate<1%", Value{Value: 40, Samples: 5}, Pending},
 		{"healthy with enough samples passes", "error_rate<1%", Value{Value: 0.5, Samples: 400}, Successful},
 		{"healthy with too few is pending", "error_rate<1%", Value{Value: 0, Samples: 19}, Pending},
 		{"1.5% over 10,000 is beyond 1%", "error_rate<1%", Value{Value: 1.5, Samples: 10000}, Failed},
-		{"1.2% over 1,000 is not", "error_rate<1%", Value{Value: 1.2, Samples: 1000}, Pending},
+		{"1.2% over 1,000 is not", "error_rate<1%", Value{Value: 1.2, Samples: 1000}, Successful},
 		{"success rate mirrors it", "success_rate>=99%", Value{Value: 80, Samples: 20}, Failed},
 		{"success rate healthy", "success_rate>=99%", Value{Value: 99.6, Samples: 500}, Successful},
 		{"latency keeps its point value", "latency_p95<2s", Value{Value: 2.1, Samples: 20}, Failed},

@@ -650,7 +650,7 @@ func (p *stepper) newSpan() {
 
 // spanJudged reports whether the step that planned to end at end may pass: every look ending by
 // then was taken and the last one met the criteria on enough requests. Until then it holds; with
-// too few requests (or a rate above its limit but not beyond doubt) past end plus the progress
+// too few requests past end plus the progress
 // deadline, it pauses as Inconclusive for a person. No criteria, or no looks, pass at end.
 func (p *stepper) spanJudged(end time.Time, what string) bool {
 	s := &p.s

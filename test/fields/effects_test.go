@@ -79,8 +79,8 @@ var serviceEffects = map[string]effect{
 	"spec.environments.*.target.kubernetes.trafficRouter.istio.virtualService": {"read with type kubernetes (refused until its target lands)", nil},
 	"spec.environments.*.target.kubernetes.trafficRouter.istio.routes":         {"read with type kubernetes (refused until its target lands)", nil},
 	"spec.environments.*.successCriteria":                                      {"judged on every window when the plan names none; every metric must be measurable", setProd(func(e *plan.Environment) { e.SuccessCriteria = "error_rate<5%" })},
-	"spec.environments.*.analysis.interval":                                    {"the analysis window", setProd(func(e *plan.Environment) { e.Analysis.Interval = durp(time.Minute) })},
-	"spec.environments.*.analysis.minimumSamples":                              {"requests a window needs to be judged", setProd(func(e *plan.Environment) { e.Analysis.MinimumSamples = 50 })},
+	"spec.environments.*.analysis.interval":                                    {"how often the judge looks (each look covers the step so far); --health-check-interval is how long a weight is held", setProd(func(e *plan.Environment) { e.Analysis.Interval = durp(time.Minute) })},
+	"spec.environments.*.analysis.minimumSamples":                              {"requests a step needs before it may pass (fewer is Pending, never a pass; never gates a failure)", setProd(func(e *plan.Environment) { e.Analysis.MinimumSamples = 50 })},
 	"spec.environments.*.analysis.method": {"threshold judges the criteria alone; sequential also compares the candidate with the baseline second by second (docs/analysis.md)", setProd(func(e *plan.Environment) {
 		e.Analysis.Method = plan.MethodThreshold
 		e.Analysis.MaxRegression = nil
