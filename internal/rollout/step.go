@@ -505,6 +505,11 @@ func (p *stepper) consumeWindow() {
 	if len(ms) == 0 && len(p.spec.Criteria) == 0 {
 		return // only triggers were measured: there is no window of criteria to count
 	}
+	if s.SpanFrom != nil && !w.To.After(*s.SpanFrom) {
+		// The look ended before the current span began (the weight changed between its end and
+		// its measurement): its criteria speak of the previous step, not this one.
+		return
+	}
 	s.LookPhase = analysis.WindowPhase(ms)
 	s.Tally = s.Tally.Add(ms)
 	inStep := s.StepIndex < len(p.spec.Steps) && p.spec.Steps[s.StepIndex].Kind == KindAnalysis
