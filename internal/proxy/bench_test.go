@@ -27,7 +27,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer p.transport.CloseIdleConnections()
+	defer p.transports.closeIdle()
 	if err := p.SetRoutes(Routes{Generation: 1, Backends: []Backend{
 		{Version: "v1", Weight: 95, Endpoints: []string{hostport(up)}},
 		{Version: "v2", Weight: 5, Endpoints: []string{hostport(up)}},

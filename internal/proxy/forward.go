@@ -72,7 +72,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		b.stats.requests.Add(1)
-		err := p.forward(w, r, b, e, body, sent)
+		var err error
+		if isUpgrade(r) {
+			err = p.upgrade(w, r, b, e, sent)
+		} else {
+			err = p.forward(w, r, b, e, body, sent)
+		}
 		if err == nil {
 			return
 		}
@@ -162,26 +167,19 @@ func (p *Proxy) answer(w http.ResponseWriter, code int, hv []string, msg string)
 // are written, failures end the response and return nil.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend, e *endpoint, body *replayBody, start time.Time) error {
 	var x exchange
-	lean := leanOK(r)
+	lean := b.protocol == ProtocolHTTP1 && leanOK(r)
 	var resp *http.Response
 	var err error
 	if lean {
 		resp, err = p.leanRoundTrip(r, e, &x)
 	} else {
-		resp, err = p.roundTrip(r, e, body)
+		resp, err = p.roundTrip(r, b, e, body)
 	}
 	if err != nil {
 		return err
 	}
 	h := w.Header()
-	for k, vv := range resp.Header {
-		if !isHop(k) {
-			h[k] = vv
-		}
-	}
-	if c := resp.Header["Connection"]; len(c) > 0 {
-		removeConnectionHeaders(h, c)
-	}
+	copyResponseHeader(h, resp.Header)
 	h[headerVersion] = b.versionHV
 	for k := range resp.Trailer {
 		h.Add("Trailer", k)
@@ -196,19 +194,26 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend, e *e
 	} else {
 		resp.Body.Close()
 	}
+	// Trailers, gRPC's status among them, arrive with the end of the body: the announced ones and
+	// the others alike go out under the prefix that makes net/http send them as trailers.
 	for k, vv := range resp.Trailer {
 		h[http.TrailerPrefix+k] = vv
 	}
 	b.stats.observe(resp.StatusCode, time.Since(start))
+	if isGRPC(resp.Header) && (!clean || grpcFailed(resp)) {
+		b.stats.grpcErrors.Add(1)
+	}
 	return nil
 }
 
-// roundTrip sends r to e through net/http's Transport, for requests the lean client does not take.
-func (p *Proxy) roundTrip(r *http.Request, e *endpoint, body *replayBody) (*http.Response, error) {
+// roundTrip sends r to e through net/http's Transport for b's protocol, for requests the lean
+// client does not take.
+func (p *Proxy) roundTrip(r *http.Request, b *backend, e *endpoint, body *replayBody) (*http.Response, error) {
+	tr, scheme := p.transports.forProtocol(b.protocol)
 	out := new(http.Request)
 	*out = *r // keeps r's context, so a client that goes away cancels the upstream request
 	u := *r.URL
-	u.Scheme = "http"
+	u.Scheme = scheme
 	u.Host = e.addr
 	out.URL = &u
 	out.RequestURI = ""
@@ -220,7 +225,8 @@ func (p *Proxy) roundTrip(r *http.Request, e *endpoint, body *replayBody) (*http
 		out.Body = nil
 		out.ContentLength = 0
 	}
-	return p.transport.RoundTrip(out)
+	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
+	return tr.RoundTrip(out)
 }
 
 // copyBody copies an upstream body to the client, flushing each chunk of a body of unknown length

@@ -42,13 +42,14 @@ var errSave = errors.New("save routes")
 
 // Proxy is the data plane and its admin API.
 type Proxy struct {
-	opts      Options
-	preview   net.Listener // set by ServePreviewOn before Serve
-	transport *http.Transport
-	hist      *history
-	pools     pools
-	table     atomic.Pointer[table]
-	held      atomic.Int64 // requests waiting for a version that can serve
+	opts       Options
+	preview    net.Listener // set by ServePreviewOn before Serve
+	transports transports
+	hist       *history
+	pools      pools
+	table      atomic.Pointer[table]
+	held       atomic.Int64 // requests waiting for a version that can serve
+	streams    streams      // open upgraded connections (WebSockets)
 
 	mu   sync.Mutex // serialises route updates and guards wake
 	wake chan struct{}
@@ -73,16 +74,7 @@ func New(o Options) (*Proxy, error) {
 		ctx:  context.Background(),
 	}
 	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
-	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
-	p.transport = &http.Transport{
-		DialContext:           dialer.DialContext,
-		MaxIdleConns:          0, // no global cap: the per-host cap bounds it
-		MaxIdleConnsPerHost:   1024,
-		IdleConnTimeout:       idleConnTimeout,
-		ResponseHeaderTimeout: responseHeaderTimeout,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
-	}
+	p.transports = newTransports()
 	if o.StateFile != "" {
 		if err := os.MkdirAll(filepath.Dir(o.StateFile), 0o700); err != nil {
 			return nil, fmt.Errorf("state file dir: %w", err)
@@ -126,10 +118,12 @@ func (p *Proxy) SetRoutes(r Routes) error {
 			return err
 		}
 	}
-	p.table.Store(compile(r, p.hist, &p.pools))
+	t := compile(r, p.hist, &p.pools)
+	p.table.Store(t)
 	if old != nil {
 		close(old.retired)
 	}
+	p.streams.reconcile(t)
 	keep := map[string]bool{}
 	for _, b := range r.Backends {
 		for _, a := range b.Endpoints {
@@ -237,9 +231,12 @@ func (p *Proxy) Serve(ctx context.Context, data, admin, adminSock net.Listener) 
 		}
 		s.Close()
 	}
+	// Streams are hijacked connections, which Shutdown leaves alone: they end with a close frame.
+	p.streams.endAll()
+	p.streams.wg.Wait()
 	cancel()
 	p.wg.Wait()
-	p.transport.CloseIdleConnections()
+	p.transports.closeIdle()
 	p.pools.closeAll()
 	return err
 }

@@ -181,39 +181,7 @@ func (p *Proxy) send(r *http.Request, uc *upConn, x *exchange) (*http.Response, 
 	c := uc.c
 	x.stop = context.AfterFunc(r.Context(), func() { c.SetDeadline(aLongTimeAgo) })
 	w := uc.bw
-	w.WriteString(r.Method)
-	w.WriteByte(' ')
-	w.WriteString(r.RequestURI)
-	w.WriteString(" HTTP/1.1\r\nHost: ")
-	w.WriteString(r.Host)
-	w.WriteString("\r\n")
-	var xff []string
-	conn := r.Header["Connection"]
-	for k, vv := range r.Header {
-		if isHop(k) || k == headerRoute || k == "Content-Length" || k == "Host" || (conn != nil && listedIn(conn, k)) {
-			continue
-		}
-		if k == "X-Forwarded-For" {
-			xff = vv
-			continue
-		}
-		for _, v := range vv {
-			w.WriteString(k)
-			w.WriteString(": ")
-			w.WriteString(v)
-			w.WriteString("\r\n")
-		}
-	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		w.WriteString("X-Forwarded-For: ")
-		for _, v := range xff {
-			w.WriteString(v)
-			w.WriteString(", ")
-		}
-		w.WriteString(host)
-		w.WriteString("\r\n")
-	}
-	w.WriteString("\r\n")
+	writeRequestHead(w, r, false)
 	if err := w.Flush(); err != nil {
 		x.stop()
 		return nil, err
@@ -242,4 +210,53 @@ func (p *Proxy) send(r *http.Request, uc *upConn, x *exchange) (*http.Response, 
 	}
 	c.SetReadDeadline(time.Time{})
 	return resp, nil
+}
+
+// writeRequestHead writes r's request line and header for the upstream: without hop-by-hop headers
+// (but with Upgrade and `Connection: Upgrade` when upgrade is set: they are the request), without
+// X-Hugai-Route, with the client's address appended to X-Forwarded-For. r has no body.
+func writeRequestHead(w *bufio.Writer, r *http.Request, upgrade bool) {
+	w.WriteString(r.Method)
+	w.WriteByte(' ')
+	w.WriteString(r.RequestURI)
+	w.WriteString(" HTTP/1.1\r\nHost: ")
+	w.WriteString(r.Host)
+	w.WriteString("\r\n")
+	var xff []string
+	conn := r.Header["Connection"]
+	for k, vv := range r.Header {
+		if isHop(k) || k == headerRoute || k == "Content-Length" || k == "Host" || (conn != nil && listedIn(conn, k)) {
+			if upgrade && k == "Upgrade" {
+				for _, v := range vv {
+					w.WriteString("Upgrade: ")
+					w.WriteString(v)
+					w.WriteString("\r\n")
+				}
+			}
+			continue
+		}
+		if k == "X-Forwarded-For" {
+			xff = vv
+			continue
+		}
+		for _, v := range vv {
+			w.WriteString(k)
+			w.WriteString(": ")
+			w.WriteString(v)
+			w.WriteString("\r\n")
+		}
+	}
+	if upgrade {
+		w.WriteString("Connection: Upgrade\r\n")
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		w.WriteString("X-Forwarded-For: ")
+		for _, v := range xff {
+			w.WriteString(v)
+			w.WriteString(", ")
+		}
+		w.WriteString(host)
+		w.WriteString("\r\n")
+	}
+	w.WriteString("\r\n")
 }
