@@ -22,6 +22,10 @@ type Options struct {
 	AdminSocket string        // unix socket for the admin API (mode 0600)
 	StateFile   string        // the last routes, written on every update and reloaded on start; empty for none
 	History     time.Duration // per-second history kept; default 15m
+	// TLSCert and TLSKey are PEM files for TLS on Listen (HTTP/2 and HTTP/1.1 by ALPN); empty for
+	// plain TCP (HTTP/1.1, and HTTP/2 with prior knowledge). The files are read again when they
+	// change, for new connections.
+	TLSCert, TLSKey string
 }
 
 // Timeouts towards upstreams. Dial is short because a replica on loopback that does not accept at
@@ -56,6 +60,8 @@ type Proxy struct {
 
 	bufs sync.Pool // *[]byte copy buffers
 
+	certs *certReloader // nil without TLS
+
 	ctx  context.Context // set by Serve; ends probes and held requests
 	wg   sync.WaitGroup  // probes
 	done chan struct{}
@@ -74,6 +80,16 @@ func New(o Options) (*Proxy, error) {
 		ctx:  context.Background(),
 	}
 	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
+	if (o.TLSCert == "") != (o.TLSKey == "") {
+		return nil, errors.New("tls: a certificate needs its key and a key its certificate")
+	}
+	if o.TLSCert != "" {
+		cr, err := newCertReloader(o.TLSCert, o.TLSKey)
+		if err != nil {
+			return nil, err
+		}
+		p.certs = cr
+	}
 	p.transports = newTransports()
 	if o.StateFile != "" {
 		if err := os.MkdirAll(filepath.Dir(o.StateFile), 0o700); err != nil {
@@ -193,13 +209,16 @@ func (p *Proxy) Serve(ctx context.Context, data, admin, adminSock net.Listener) 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	p.ctx = ctx
-	servers := []*http.Server{
-		{Handler: p, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute},
-		{Handler: p.adminHandler(true), ReadHeaderTimeout: 10 * time.Second},
-	}
+	// User traffic: HTTP/1.1 and HTTP/2, by ALPN under TLS and with prior knowledge (h2c) without.
+	var userProtos http.Protocols
+	userProtos.SetHTTP1(true)
+	userProtos.SetHTTP2(true)
+	userProtos.SetUnencryptedHTTP2(true)
+	user := &http.Server{Handler: p, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, Protocols: &userProtos}
+	servers := []*http.Server{user, {Handler: p.adminHandler(true), ReadHeaderTimeout: 10 * time.Second}}
 	listeners := []net.Listener{data, adminSock}
 	if p.preview != nil {
-		servers = append(servers, &http.Server{Handler: previewHandler{p}, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute})
+		servers = append(servers, &http.Server{Handler: previewHandler{p}, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, Protocols: &userProtos})
 		listeners = append(listeners, p.preview)
 	}
 	if admin != nil {
@@ -208,6 +227,11 @@ func (p *Proxy) Serve(ctx context.Context, data, admin, adminSock net.Listener) 
 	}
 	errc := make(chan error, len(servers))
 	for i, s := range servers {
+		if s == user && p.certs != nil {
+			s.TLSConfig = p.certs.serverTLS()
+			go func() { errc <- s.ServeTLS(listeners[i], "", "") }()
+			continue
+		}
 		go func() { errc <- s.Serve(listeners[i]) }()
 	}
 	p.wg.Add(1)
