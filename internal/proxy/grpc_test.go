@@ -126,4 +126,3 @@ func TestGRPCThroughProxy(t *testing.T) {
 		good.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	}
 }
-
