@@ -231,7 +231,7 @@ func localOptions(sf *engine.ServiceFile, env *plan.Env, dataDir, exe string, lo
 	o := local.Options{
 		Service: sf.Service.Metadata.Name, DataDir: filepath.Join(dataDir, "targets", sf.Service.Metadata.Name+"-"+env.Name),
 		Command: l.Command, Workdir: workdir, Env: l.Env, Listen: l.Listen, Admin: l.Admin, Preview: l.Preview,
-		ProxyCommand: []string{exe, "proxy"}, Logf: logf,
+		UpstreamProtocol: l.UpstreamProtocol, ProxyCommand: []string{exe, "proxy"}, Logf: logf,
 	}
 	if l.GracePeriod != nil {
 		o.GracePeriod = l.GracePeriod.Duration

@@ -164,6 +164,7 @@ func mergeTarget(base Target, over *Target) Target {
 		setIf(&l.Listen, ol.Listen)
 		setIf(&l.Admin, ol.Admin)
 		setIf(&l.Preview, ol.Preview)
+		setIf(&l.UpstreamProtocol, ol.UpstreamProtocol)
 		if ol.Replicas != 0 {
 			l.Replicas = ol.Replicas
 		}

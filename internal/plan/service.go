@@ -71,7 +71,19 @@ type LocalTarget struct {
 	Admin       string            `json:"admin,omitempty"`
 	Preview     string            `json:"preview,omitempty"`
 	GracePeriod *Duration         `json:"gracePeriod,omitempty"`
+	// UpstreamProtocol is what the replicas speak to the proxy: http1 (the default), h2c (HTTP/2
+	// without TLS, as gRPC servers speak it) or h2 (HTTP/2 over TLS, the replica's certificate
+	// unchecked since the proxy reaches it on loopback). Clients reach the proxy in HTTP/1.1 or
+	// HTTP/2 whichever it is.
+	UpstreamProtocol string `json:"upstreamProtocol,omitempty"`
 }
+
+// Upstream protocols of a local target's replicas.
+const (
+	UpstreamHTTP1 = "http1"
+	UpstreamH2C   = "h2c"
+	UpstreamH2    = "h2"
+)
 
 // KubernetesTarget drives a workload and a traffic router in a cluster.
 type KubernetesTarget struct {

@@ -310,6 +310,9 @@ func (c *checker) target(p string, t *Target, full bool) {
 		c.hostPort(lp+".admin", l.Admin)
 		c.hostPort(lp+".preview", l.Preview)
 		c.positive(lp+".gracePeriod", l.GracePeriod)
+		if l.UpstreamProtocol != "" {
+			c.oneOf(lp+".upstreamProtocol", l.UpstreamProtocol, []string{UpstreamHTTP1, UpstreamH2C, UpstreamH2})
+		}
 	} else if full && t.Type == TargetLocal {
 		c.errorf(p+".local", "missing: type local needs spec.target.local")
 	}

@@ -265,7 +265,7 @@ func (t *Target) routesLocked() proxy.Routes {
 	}
 	slices.Sort(versions)
 	for _, v := range versions {
-		b := proxy.Backend{Version: v, Weight: t.routing.Weights[v], Endpoints: []string{}}
+		b := proxy.Backend{Version: v, Weight: t.routing.Weights[v], Endpoints: []string{}, Protocol: t.opts.UpstreamProtocol}
 		if rv := t.revs[v]; rv != nil {
 			idx := make([]int, 0, len(rv.replicas))
 			for i := range rv.replicas {
