@@ -50,3 +50,27 @@ func TestUnknownUpstreamProtocolRefused(t *testing.T) {
 		t.Fatal("a target with upstream protocol spdy started")
 	}
 }
+
+// TestRouteCutReachesTheProxy: a rollback's Cut goes to the proxy with the routes (so it ends the
+// bad version's streams at once), and a cut version that still has weight is refused.
+func TestRouteCutReachesTheProxy(t *testing.T) {
+	t.Parallel()
+	o := testOptions(t, t.TempDir())
+	ctx := context.Background()
+	tg := newTarget(t, o)
+	r := target.Routing{Weights: map[string]int{"good1": 100, "good2": 0}, Stable: "good1", Cut: []string{"good2"}}
+	if err := tg.Route(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := tg.client.Routes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Cut) != 1 || got.Cut[0] != "good2" {
+		t.Errorf("the proxy's routes cut %v, want [good2]", got.Cut)
+	}
+	r.Weights = map[string]int{"good1": 50, "good2": 50}
+	if err := tg.Route(ctx, r); err == nil {
+		t.Error("a cut version with weight 50 was routed to")
+	}
+}
