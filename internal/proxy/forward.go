@@ -189,18 +189,21 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend, e *e
 	bp := p.bufs.Get().(*[]byte)
 	clean := copyBody(w, resp.Body, *bp, resp.ContentLength < 0)
 	p.bufs.Put(bp)
-	if lean {
-		x.finish(resp, clean)
-	} else {
-		resp.Body.Close()
-	}
 	// Trailers, gRPC's status among them, arrive with the end of the body: the announced ones and
 	// the others alike go out under the prefix that makes net/http send them as trailers.
 	for k, vv := range resp.Trailer {
 		h[http.TrailerPrefix+k] = vv
 	}
-	b.stats.observe(resp.StatusCode, time.Since(start))
-	if isGRPC(resp.Header) && (!clean || grpcFailed(resp)) {
+	status := resp.StatusCode
+	grpcError := isGRPC(resp.Header) && (!clean || grpcFailed(resp))
+	// Only now may the lean connection go back to its pool: the next exchange on it reuses resp.
+	if lean {
+		x.finish(resp, clean)
+	} else {
+		resp.Body.Close()
+	}
+	b.stats.observe(status, time.Since(start))
+	if grpcError {
 		b.stats.grpcErrors.Add(1)
 	}
 	return nil

@@ -72,24 +72,31 @@ func (s *stream) isEnded() bool {
 
 // streams are the open streams, judged against every new routing table.
 type streams struct {
-	mu sync.Mutex
-	m  map[*stream]struct{}
-	wg sync.WaitGroup // one per stream, so that Serve waits for them on shutdown
+	mu     sync.Mutex
+	m      map[*stream]struct{}
+	closed bool           // the proxy is stopping: no new stream
+	wg     sync.WaitGroup // one per registered stream, so that Serve waits for them on shutdown
 }
 
 // add registers s and judges it against t, the table in force: the endpoint may have left it
 // between the choice and the handshake. Registering and judging under mu, with SetRoutes storing
-// its table before it reconciles, means no table change is missed.
-func (ss *streams) add(s *stream, t *table) {
+// its table before it reconciles, means no table change is missed. It returns false once the
+// proxy is stopping (endAll ran): the stream must not start.
+func (ss *streams) add(s *stream, t *table) bool {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
+	if ss.closed {
+		return false
+	}
 	if ss.m == nil {
 		ss.m = map[*stream]struct{}{}
 	}
 	ss.m[s] = struct{}{}
+	ss.wg.Add(1)
 	if t != nil {
 		judge(s, t)
 	}
+	return true
 }
 
 func (ss *streams) remove(s *stream) {
@@ -99,6 +106,7 @@ func (ss *streams) remove(s *stream) {
 	if s.drain != nil {
 		s.drain.Stop()
 	}
+	ss.wg.Done()
 }
 
 // reconcile judges every open stream against a new table.
@@ -117,10 +125,11 @@ func (ss *streams) open() int {
 	return len(ss.m)
 }
 
-// endAll ends every open stream (the proxy is stopping).
+// endAll ends every open stream and refuses new ones (the proxy is stopping).
 func (ss *streams) endAll() {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
+	ss.closed = true
 	for s := range ss.m {
 		s.end(closeGoingAway, "proxy shutting down")
 	}
@@ -226,6 +235,17 @@ func (p *Proxy) upgrade(w http.ResponseWriter, r *http.Request, b *backend, e *e
 		uc.Close()
 		return nil
 	}
+	// Registered before the client hears of the switch, so that a stream the client has is one the
+	// routes can end; a proxy already stopping takes no new stream.
+	s := &stream{version: b.version, addr: e.addr, ws: isWebSocket(resp.Header), up: uc, ended: make(chan struct{})}
+	if !p.streams.add(s, p.table.Load()) {
+		crw.WriteString("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+		crw.Flush()
+		cc.Close()
+		uc.Close()
+		return nil
+	}
+	defer p.streams.remove(s)
 	// The 101 goes back with the upstream's own headers, hop-by-hop ones included: Upgrade and
 	// Connection are what the switch is made of.
 	resp.Header[headerVersion] = b.versionHV
@@ -237,11 +257,6 @@ func (p *Proxy) upgrade(w http.ResponseWriter, r *http.Request, b *backend, e *e
 		uc.Close()
 		return nil
 	}
-	s := &stream{version: b.version, addr: e.addr, ws: isWebSocket(resp.Header), up: uc, ended: make(chan struct{})}
-	p.streams.wg.Add(1)
-	defer p.streams.wg.Done()
-	p.streams.add(s, p.table.Load())
-	defer p.streams.remove(s)
 	p.pipe(s, cc, crw.Reader, br)
 	return nil
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -26,6 +27,8 @@ type upConn struct {
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	lastUsed time.Time
+	lr       leanResp // the response being read, reused by every exchange
+	abort    func()   // makes blocked reads and writes return; made once, not per request
 }
 
 // connPool keeps idle connections to one upstream address, across routing tables.
@@ -129,17 +132,25 @@ var aLongTimeAgo = time.Unix(1, 0)
 type exchange struct {
 	uc   *upConn
 	cp   *connPool
-	stop func() bool // stops the watch on the client's context
+	stop func() bool // stops the watch on the client's context; nil when none was needed
 }
 
-// finish returns the connection to its pool when the exchange completed cleanly.
+// finish returns the connection to its pool when the exchange completed cleanly. The response read
+// on it must not be used afterwards: the next exchange on the connection reuses it.
 func (x *exchange) finish(resp *http.Response, clean bool) {
-	cancelled := !x.stop()
+	cancelled := x.stop != nil && !x.stop()
 	if clean && !resp.Close && !cancelled {
 		x.cp.put(x.uc, time.Now())
 		return
 	}
 	x.uc.c.Close()
+}
+
+// stopWatch ends the exchange's watch on the client's context, if one was started.
+func (x *exchange) stopWatch() {
+	if x.stop != nil {
+		x.stop()
+	}
 }
 
 // leanRoundTrip sends r to e over a pooled connection and reads the response header. A connection
@@ -173,43 +184,85 @@ func (p *Proxy) dial(ctx context.Context, addr string) (*upConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &upConn{c: c, br: bufio.NewReaderSize(c, 8<<10), bw: bufio.NewWriterSize(c, 8<<10)}, nil
+	uc := &upConn{c: c, br: bufio.NewReaderSize(c, 8<<10), bw: bufio.NewWriterSize(c, 8<<10)}
+	uc.abort = func() { c.SetDeadline(aLongTimeAgo) }
+	return uc, nil
 }
+
+// quickAnswer is how long the lean client waits for an upstream's first byte before it watches the
+// client's context too (so that a client that goes away aborts a slow upstream request). Most
+// answers come sooner and so cost no watch, which allocates.
+const quickAnswer = 100 * time.Millisecond
 
 // send writes r on uc and reads the response header.
 func (p *Proxy) send(r *http.Request, uc *upConn, x *exchange) (*http.Response, error) {
 	c := uc.c
-	x.stop = context.AfterFunc(r.Context(), func() { c.SetDeadline(aLongTimeAgo) })
+	x.stop = nil
 	w := uc.bw
 	writeRequestHead(w, r, false)
+	// Deadlines are set only where they may be reached; each costs a timer update.
+	now := time.Now()
+	deadline := now.Add(responseHeaderTimeout)
+	c.SetWriteDeadline(deadline) // an upstream that reads nothing cannot hold the request
 	if err := w.Flush(); err != nil {
-		x.stop()
 		return nil, err
 	}
-	c.SetReadDeadline(time.Now().Add(responseHeaderTimeout))
+	c.SetReadDeadline(now.Add(quickAnswer))
+	if _, err := uc.br.Peek(1); err != nil {
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			return nil, eofUnexpected(err)
+		}
+		// A slow answer: from now on a client that goes away aborts the wait.
+		if r.Context().Err() != nil {
+			return nil, r.Context().Err()
+		}
+		x.stop = context.AfterFunc(r.Context(), uc.abort)
+		c.SetReadDeadline(deadline)
+		if _, err := uc.br.Peek(1); err != nil {
+			x.stopWatch()
+			return nil, eofUnexpected(err)
+		}
+	}
+	if !headBuffered(uc.br) {
+		c.SetReadDeadline(deadline) // the rest of the head is still on its way
+	}
 	var resp *http.Response
 	for {
 		var err error
-		resp, err = http.ReadResponse(uc.br, r)
+		resp, err = uc.lr.readResponse(uc.br, r.Method)
 		if err != nil {
-			x.stop()
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF // the upstream closed the connection without answering
-			}
-			return nil, err
+			x.stopWatch()
+			return nil, eofUnexpected(err)
 		}
-		// Informational answers (100 Continue, 103 Early Hints) precede the real one.
+		// Informational answers (100 Continue, 103 Early Hints) precede the real one, which may
+		// take its time.
 		if resp.StatusCode < 100 || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			break
 		}
+		c.SetReadDeadline(deadline)
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		resp.Body.Close()
-		x.stop()
+		x.stopWatch()
 		return nil, errors.New("upstream switched protocols on a request without upgrade")
 	}
-	c.SetReadDeadline(time.Time{})
+	c.SetDeadline(time.Time{})
 	return resp, nil
+}
+
+// headBuffered reports whether a whole response head is in br's buffer already.
+func headBuffered(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	return bytes.Contains(b, []byte("\r\n\r\n"))
+}
+
+// eofUnexpected turns the end of a connection before an answer into io.ErrUnexpectedEOF: the
+// upstream closed it without answering.
+func eofUnexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // writeRequestHead writes r's request line and header for the upstream: without hop-by-hop headers
