@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -158,10 +159,23 @@ func judge(s *stream, t *table) {
 	}
 }
 
-// isUpgrade reports whether r asks to switch protocols (RFC 9110 7.8): only HTTP/1.1 can.
+// isUpgrade reports whether r asks to switch protocols (RFC 9110 7.8): only HTTP/1.1 can. An
+// upgrade to h2c is not passed on: the proxy speaks HTTP/2 itself (with prior knowledge), and a
+// connection switched to it at the upstream would carry many requests past the proxy's counters
+// and weights. Such a request is served as the plain HTTP/1.1 request it also is.
 func isUpgrade(r *http.Request) bool {
-	return r.ProtoMajor == 1 && r.ProtoMinor >= 1 && len(r.Header["Upgrade"]) > 0 &&
-		listedIn(r.Header["Connection"], "Upgrade")
+	up := r.Header["Upgrade"]
+	if r.ProtoMajor != 1 || r.ProtoMinor < 1 || len(up) == 0 || !listedIn(r.Header["Connection"], "Upgrade") {
+		return false
+	}
+	for _, v := range up {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" && !strings.EqualFold(p, "h2c") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // isWebSocket reports whether an upgrade is to WebSocket.

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -426,5 +427,41 @@ func TestRawUpgradePassesThrough(t *testing.T) {
 	rest, err := io.ReadAll(r)
 	if err != nil || len(rest) > len("AGAIN\n") {
 		t.Errorf("after the cut: %q %v, want the end of the stream", rest, err)
+	}
+}
+
+// TestH2CUpgradeIsServedAsHTTP1: `Upgrade: h2c` (curl --http2 on an http:// URL) is not passed to
+// the upstream, which would then carry the connection's requests past the proxy: the request is
+// answered as HTTP/1.1, by a version the weights chose, and counted.
+func TestH2CUpgradeIsServedAsHTTP1(t *testing.T) {
+	t.Parallel()
+	tp := startProxy(t, Options{})
+	var sawUpgrade atomic.Bool
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "" || r.Header.Get("Http2-Settings") != "" {
+			sawUpgrade.Store(true)
+		}
+		fmt.Fprint(w, "v1")
+	}))
+	t.Cleanup(up.Close)
+	setRoutes(t, tp, Routes{Generation: 1, Backends: []Backend{{Version: "v1", Weight: 100, Endpoints: []string{hostport(up)}}}})
+	req, _ := http.NewRequest(http.MethodGet, tp.url+"/", nil)
+	req.Header.Set("Upgrade", "h2c")
+	req.Header.Set("Connection", "Upgrade, HTTP2-Settings")
+	req.Header.Set("HTTP2-Settings", "AAMAAABkAARAAAAAAAIAAAAA")
+	resp, err := newClient(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.ProtoMajor != 1 || string(b) != "v1" || resp.Header.Get(headerVersion) != "v1" {
+		t.Errorf("got %s %s %q from %q", resp.Proto, resp.Status, b, resp.Header.Get(headerVersion))
+	}
+	if sawUpgrade.Load() {
+		t.Error("the upstream was asked to upgrade to h2c")
+	}
+	if n := tp.hist.counters("v1").requests.Load(); n != 1 {
+		t.Errorf("%d requests counted, want 1", n)
 	}
 }
