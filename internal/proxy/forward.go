@@ -164,19 +164,36 @@ func (p *Proxy) answer(w http.ResponseWriter, code int, hv []string, msg string)
 
 // forward sends r to endpoint e of b and copies the answer back. It returns an error only when the
 // upstream failed before a response began, so that the caller may answer or retry; once headers
-// are written, failures end the response and return nil.
+// are written, a failure aborts the response (panic(http.ErrAbortHandler)): a chunked HTTP/1.1
+// body must not end as if complete, and an HTTP/2 stream gets a RST_STREAM.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend, e *endpoint, body *replayBody, start time.Time) error {
 	var x exchange
 	lean := b.protocol == ProtocolHTTP1 && leanOK(r)
 	var resp *http.Response
 	var err error
+	var abort func() // ends the upstream side of the exchange
 	if lean {
 		resp, err = p.leanRoundTrip(r, e, &x)
+		if err == nil {
+			abort = x.uc.abort
+		}
 	} else {
-		resp, err = p.roundTrip(r, b, e, body)
+		var cancel context.CancelFunc
+		resp, cancel, err = p.roundTrip(r, b, e, body)
+		defer cancel()
+		abort = cancel
 	}
 	if err != nil {
 		return err
+	}
+	if resp.ContentLength < 0 {
+		// A body of unknown length may be a stream (server-sent events, a gRPC stream, a long
+		// poll): like an upgraded connection, it drains when its endpoint leaves the routes and is
+		// cut when its version is rolled back.
+		s := &stream{version: b.version, addr: e.addr, abort: abort, ended: make(chan struct{})}
+		if p.streams.add(s, p.table.Load()) {
+			defer p.streams.remove(s)
+		}
 	}
 	h := w.Header()
 	copyResponseHeader(h, resp.Header)
@@ -206,15 +223,19 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend, e *e
 	if grpcError {
 		b.stats.grpcErrors.Add(1)
 	}
+	if !clean {
+		panic(http.ErrAbortHandler) // net/http's server ends the response without a word in its log
+	}
 	return nil
 }
 
 // roundTrip sends r to e through net/http's Transport for b's protocol, for requests the lean
-// client does not take.
-func (p *Proxy) roundTrip(r *http.Request, b *backend, e *endpoint, body *replayBody) (*http.Response, error) {
+// client does not take. The returned cancel ends the exchange; it must be called once it is over.
+func (p *Proxy) roundTrip(r *http.Request, b *backend, e *endpoint, body *replayBody) (*http.Response, context.CancelFunc, error) {
 	tr, scheme := p.transports.forProtocol(b.protocol)
-	out := new(http.Request)
-	*out = *r // keeps r's context, so a client that goes away cancels the upstream request
+	// Derived from r's context, so a client that goes away cancels the upstream request.
+	ctx, cancel := context.WithCancel(r.Context())
+	out := r.WithContext(ctx)
 	u := *r.URL
 	u.Scheme = scheme
 	u.Host = e.addr
@@ -229,7 +250,8 @@ func (p *Proxy) roundTrip(r *http.Request, b *backend, e *endpoint, body *replay
 		out.ContentLength = 0
 	}
 	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
-	return tr.RoundTrip(out)
+	resp, err := tr.RoundTrip(out)
+	return resp, cancel, err
 }
 
 // copyBody copies an upstream body to the client, flushing each chunk of a body of unknown length

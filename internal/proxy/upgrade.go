@@ -42,7 +42,8 @@ type stream struct {
 	version string
 	addr    string
 	ws      bool     // a WebSocket: ended with a close frame
-	up      net.Conn // the upstream connection
+	up      net.Conn // the upstream connection of an upgraded stream
+	abort   func()   // ends a response stream's upstream side (instead of up's deadline)
 
 	endOnce sync.Once
 	ended   chan struct{} // closed by end
@@ -57,6 +58,10 @@ func (s *stream) end(code int, reason string) {
 	s.endOnce.Do(func() {
 		s.code, s.reason = code, reason
 		close(s.ended)
+		if s.abort != nil {
+			s.abort() // the body copy fails, and the response is aborted
+			return
+		}
 		// Wakes the upstream-to-client pump if it is waiting for the upstream's next bytes.
 		s.up.SetReadDeadline(aLongTimeAgo)
 	})
