@@ -154,11 +154,16 @@ func (x *exchange) stopWatch() {
 }
 
 // leanRoundTrip sends r to e over a pooled connection and reads the response header. A connection
-// from the pool that turns out closed by the upstream is replaced by a new one, once.
+// from the pool that turns out closed by the upstream is replaced by a newly dialled one, once.
 func (p *Proxy) leanRoundTrip(r *http.Request, e *endpoint, x *exchange) (*http.Response, error) {
 	cp := e.pool
 	for attempt := 0; ; attempt++ {
-		uc := cp.get(time.Now())
+		var uc *upConn
+		if attempt == 0 {
+			// A retry dials: when the upstream closed one idle connection it has often closed
+			// the others too (its idle timeout), and a second stale one would fail the request.
+			uc = cp.get(time.Now())
+		}
 		reused := uc != nil
 		if uc == nil {
 			var err error

@@ -1,0 +1,71 @@
+package proxy
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestNoRequestLostUnderLoad sends concurrent GETs through the proxy for a while to upstreams that
+// close idle keep-alive connections after 30 ms and every 50th connection after its answer, while
+// the clients pause at random between requests: the pooled connections the lean client takes are
+// often ones the upstream just closed. Every request must still be answered 200.
+func TestNoRequestLostUnderLoad(t *testing.T) {
+	t.Parallel()
+	var served atomic.Int64
+	mk := func(version string) string {
+		s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if served.Add(1)%50 == 0 {
+				w.Header().Set("Connection", "close")
+			}
+			fmt.Fprint(w, version)
+		}))
+		s.Config.IdleTimeout = 30 * time.Millisecond
+		s.Start()
+		t.Cleanup(s.Close)
+		return hostport(s)
+	}
+	tp := startProxy(t, Options{})
+	setRoutes(t, tp, Routes{Generation: 1, Stable: "v1", Canary: "v2", Backends: []Backend{
+		{Version: "v1", Weight: 95, Endpoints: []string{mk("v1"), mk("v1")}},
+		{Version: "v2", Weight: 5, Endpoints: []string{mk("v2")}},
+	}})
+	var wg sync.WaitGroup
+	var ok, failed atomic.Int64
+	deadline := time.Now().Add(2 * time.Second)
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := newClient(t)
+			for time.Now().Before(deadline) {
+				resp, err := c.Get(tp.url + "/")
+				if err != nil {
+					t.Errorf("request: %v", err)
+					failed.Add(1)
+					continue
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || string(b) != resp.Header.Get(headerVersion) {
+					t.Errorf("answer %s %q from %q", resp.Status, b, resp.Header.Get(headerVersion))
+					failed.Add(1)
+					continue
+				}
+				ok.Add(1)
+				time.Sleep(time.Duration(rand.IntN(60)) * time.Millisecond)
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d requests answered, %d failed", ok.Load(), failed.Load())
+	if ok.Load() < 100 {
+		t.Errorf("only %d requests in 2 s", ok.Load())
+	}
+}
