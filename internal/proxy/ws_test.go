@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/rand"
 	"crypto/sha1"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -172,6 +173,12 @@ func dialWS(t *testing.T, addr string, hdr ...string) *wsConn {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return handshakeWS(t, c, addr, hdr...)
+}
+
+// handshakeWS opens a WebSocket on the connection c to the proxy at addr.
+func handshakeWS(t *testing.T, c net.Conn, addr string, hdr ...string) *wsConn {
+	t.Helper()
 	t.Cleanup(func() { c.Close() })
 	var key [16]byte
 	rand.Read(key[:])
@@ -463,5 +470,30 @@ func TestH2CUpgradeIsServedAsHTTP1(t *testing.T) {
 	}
 	if n := tp.hist.counters("v1").requests.Load(); n != 1 {
 		t.Errorf("%d requests counted, want 1", n)
+	}
+}
+
+// TestWebSocketOverTLS holds a WebSocket through the TLS listener (HTTP/1.1 by ALPN, as WebSocket
+// clients ask) and cuts it with a rollback: the close frame goes out over TLS.
+func TestWebSocketOverTLS(t *testing.T) {
+	t.Parallel()
+	certFile, keyFile, _ := writeCert(t, t.TempDir(), 7)
+	tp := startProxy(t, Options{TLSCert: certFile, TLSKey: keyFile})
+	v1, v2 := wsUpstream(t, "v1"), wsUpstream(t, "v2")
+	setRoutes(t, tp, wsRoutes(1, v1, v2, 50))
+	addr := strings.TrimPrefix(tp.url, "http://")
+	c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := handshakeWS(t, c, addr, headerRoute, "canary")
+	if got := ws.echo(t, "over tls"); got != "v2:over tls" {
+		t.Fatalf("echo: %q", got)
+	}
+	rb := wsRoutes(2, v1, v2, 100)
+	rb.Canary, rb.Cut = "", []string{"v2"}
+	setRoutes(t, tp, rb)
+	if code := ws.expectClose(t, 5*time.Second); code != closeServiceRestart {
+		t.Errorf("close code %d, want %d", code, closeServiceRestart)
 	}
 }
