@@ -6,6 +6,7 @@
 #   bench/proxy.sh            # DURATION=10 CONNECTIONS=64 ROUNDS=3 by default
 #   COMPARE=/tmp/hugai-old bench/proxy.sh   # also another hugai build, in the same rounds
 #   H2=1 bench/proxy.sh       # also HTTP/2 from the client (h2c, prior knowledge) with h2load
+#   IDLE="1000 10000" bench/proxy.sh   # also the memory of that many idle keep-alive connections
 #
 # The two proxies are measured alternately, ROUNDS times, so that load from elsewhere on the
 # machine falls on both alike; each round prints its own ratio.
@@ -30,6 +31,7 @@ install_if_missing wrk wrk
 install_if_missing taskset util-linux
 H2=${H2:-}
 COMPARE=${COMPARE:-}
+IDLE=${IDLE:-}
 [ -n "$H2" ] && install_if_missing h2load nghttp2-client
 
 work=$(mktemp -d)
@@ -76,7 +78,7 @@ worker_processes 1;
 daemon off;
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
-events { worker_connections 4096; }
+events { worker_connections 16384; }
 http {
 	access_log off;
 	client_body_temp_path $dir/body;
@@ -122,6 +124,7 @@ conf=$(nginx_conf proxy "
 	}")
 taskset -c "$PROXY_CPU" nginx -c "$conf" &
 pids+=($!)
+ngxmaster=$!
 wait_port "$ngx"
 
 # start_hugai NAME BINARY starts a hugai proxy on one core and prints its port and admin port. The
@@ -143,6 +146,7 @@ ROUTES
 }
 read -r pid hug hugadmin < <(start_hugai hugai bin/hugai)
 pids+=("$pid")
+hugpid=$pid
 wait_port "$hug"
 if [ -n "$COMPARE" ]; then
 	read -r pid cmp cmpadmin < <(start_hugai compare "$COMPARE")
@@ -199,6 +203,13 @@ for round in $(seq 1 "$ROUNDS"); do
 		awk -v h="$h2rps" -v n="$n2rps" -v r="$round" 'BEGIN { printf "%-6s h2c   hugai / nginx: %.2f\n", r, h / n }'
 	fi
 done
+if [ -n "$IDLE" ]; then
+	go build -o "$work/idleconns" ./bench/idleconns
+	ngxworker=$(pgrep -P "$ngxmaster" | head -n 1)
+	for n in $IDLE; do
+		"$work/idleconns" -n "$n" "nginx=127.0.0.1:$ngx@$ngxworker" "hugai=127.0.0.1:$hug@$hugpid"
+	done
+fi
 # The proxy's own view: requests per version, 5xx and upstream connection failures.
 curl -s "http://127.0.0.1:$hugadmin/metrics" | grep -E '^hugai_proxy_(requests|responses_5xx|upstream_connection_failures)_total' || true
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
