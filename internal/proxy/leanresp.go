@@ -23,7 +23,12 @@ import (
 
 const (
 	maxHeaderLines = 256 // more is not a response an upstream of ours sends
-	maxCachedLines = 128 // distinct header lines remembered per connection
+	// A connection remembers at most maxCachedLines lines of at most maxCachedLineLen bytes (about
+	// 16 KiB with the strings), so that a pool of a thousand idle connections to an upstream that
+	// sends long, ever-changing lines (cookies, tokens) stays small; those lines are not worth
+	// remembering anyway.
+	maxCachedLines   = 32
+	maxCachedLineLen = 256
 )
 
 var (
@@ -77,10 +82,12 @@ func (lr *leanResp) readResponse(br *bufio.Reader, method string) (*http.Respons
 			if cl, err = parseHeaderLine(line); err != nil {
 				return nil, err
 			}
-			if len(lr.cache) == maxCachedLines {
-				clear(lr.cache)
+			if len(line) <= maxCachedLineLen {
+				if len(lr.cache) == maxCachedLines {
+					clear(lr.cache)
+				}
+				lr.cache[string(line)] = cl
 			}
-			lr.cache[string(line)] = cl
 		}
 		if prior, ok := h[cl.key]; ok {
 			h[cl.key] = append(prior[:len(prior):len(prior)], cl.vals[0]) // a copy: cached slices stay as they are
