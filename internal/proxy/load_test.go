@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -67,5 +69,58 @@ func TestNoRequestLostUnderLoad(t *testing.T) {
 	t.Logf("%d requests answered, %d failed", ok.Load(), failed.Load())
 	if ok.Load() < 100 {
 		t.Errorf("only %d requests in 2 s", ok.Load())
+	}
+}
+
+// TestSlowClientsDoNotStarveOthers opens 200 connections that send a request head a byte at a
+// time (slowloris) while others make ordinary requests: those are all answered at once, and the
+// slow ones are closed once the header timeout passes.
+func TestSlowClientsDoNotStarveOthers(t *testing.T) {
+	t.Parallel()
+	tp := startProxy(t, Options{HeaderTimeout: 500 * time.Millisecond})
+	up := upstream(t, "v1")
+	setRoutes(t, tp, Routes{Generation: 1, Backends: []Backend{{Version: "v1", Weight: 100, Endpoints: []string{hostport(up)}}}})
+	addr := strings.TrimPrefix(tp.url, "http://")
+	closed := make(chan time.Duration, 200)
+	for range 200 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		go func() {
+			start := time.Now()
+			head := "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 100)
+			for i := 0; i < len(head); i++ {
+				if _, err := c.Write([]byte{head[i]}); err != nil {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			io.Copy(io.Discard, c) // until the proxy closes it
+			closed <- time.Since(start)
+		}()
+	}
+	c := newClient(t)
+	for i := range 50 {
+		start := time.Now()
+		code, v, _, err := get(t, c, tp.url+"/")
+		if err != nil || code != 200 || v != "v1" {
+			t.Fatalf("request %d beside the slow clients: %d %q %v", i, code, v, err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("request %d beside the slow clients took %s", i, d)
+		}
+	}
+	for range 200 {
+		select {
+		case d := <-closed:
+			if d > 5*time.Second {
+				t.Errorf("a slow client was closed after %s, the header timeout is 500ms", d)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatal("a slow client is still connected")
+		}
 	}
 }

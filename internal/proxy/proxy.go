@@ -26,6 +26,9 @@ type Options struct {
 	// plain TCP (HTTP/1.1, and HTTP/2 with prior knowledge). The files are read again when they
 	// change, for new connections.
 	TLSCert, TLSKey string
+	// HeaderTimeout bounds how long a client may take to send a request's head (default 30s): a
+	// slow client (slowloris) is closed then, and holds nothing meanwhile but its connection.
+	HeaderTimeout time.Duration
 }
 
 // Timeouts towards upstreams. Dial is short because a replica on loopback that does not accept at
@@ -71,6 +74,9 @@ type Proxy struct {
 func New(o Options) (*Proxy, error) {
 	if o.History <= 0 {
 		o.History = 15 * time.Minute
+	}
+	if o.HeaderTimeout <= 0 {
+		o.HeaderTimeout = 30 * time.Second
 	}
 	p := &Proxy{
 		opts: o,
@@ -214,11 +220,11 @@ func (p *Proxy) Serve(ctx context.Context, data, admin, adminSock net.Listener) 
 	userProtos.SetHTTP1(true)
 	userProtos.SetHTTP2(true)
 	userProtos.SetUnencryptedHTTP2(true)
-	user := &http.Server{Handler: p, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, Protocols: &userProtos}
+	user := &http.Server{Handler: p, ReadHeaderTimeout: p.opts.HeaderTimeout, IdleTimeout: 2 * time.Minute, Protocols: &userProtos}
 	servers := []*http.Server{user, {Handler: p.adminHandler(true), ReadHeaderTimeout: 10 * time.Second}}
 	listeners := []net.Listener{data, adminSock}
 	if p.preview != nil {
-		servers = append(servers, &http.Server{Handler: previewHandler{p}, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, Protocols: &userProtos})
+		servers = append(servers, &http.Server{Handler: previewHandler{p}, ReadHeaderTimeout: p.opts.HeaderTimeout, IdleTimeout: 2 * time.Minute, Protocols: &userProtos})
 		listeners = append(listeners, p.preview)
 	}
 	if admin != nil {
