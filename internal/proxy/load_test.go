@@ -124,3 +124,45 @@ func TestSlowClientsDoNotStarveOthers(t *testing.T) {
 		}
 	}
 }
+
+// TestMalformedRequestsAre400s sends request heads net/http's parser refuses: each is answered 400
+// (501 for a transfer coding it does not know) by the proxy itself, no version counts a request,
+// and the proxy serves on.
+func TestMalformedRequestsAre400s(t *testing.T) {
+	t.Parallel()
+	tp := startProxy(t, Options{})
+	up := upstream(t, "v1")
+	setRoutes(t, tp, Routes{Generation: 1, Backends: []Backend{{Version: "v1", Weight: 100, Endpoints: []string{hostport(up)}}}})
+	addr := strings.TrimPrefix(tp.url, "http://")
+	for _, tc := range []struct{ head, want string }{
+		{"GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n", "400"},
+		{"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", "400"},
+		{"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", "501"}, // RFC 9112 6.1
+		{"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", "400"},
+		{"GET\x00 / HTTP/1.1\r\nHost: x\r\n\r\n", "400"},
+		{"GET / HTTP/1.1\r\n\r\n", "400"}, // no Host
+	} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, tc.head)
+		b, _ := io.ReadAll(c)
+		c.Close()
+		if !strings.HasPrefix(string(b), "HTTP/1.1 "+tc.want+" ") {
+			t.Errorf("%q answered %q, want %s", tc.head, firstLine(b), tc.want)
+		}
+	}
+	if n := tp.hist.counters("v1").requests.Load(); n != 0 {
+		t.Errorf("v1 counted %d requests for malformed heads", n)
+	}
+	if code, v, _, err := get(t, newClient(t), tp.url+"/"); err != nil || code != 200 || v != "v1" {
+		t.Errorf("after them: %d %q %v", code, v, err)
+	}
+}
+
+func firstLine(b []byte) string {
+	s, _, _ := strings.Cut(string(b), "\r\n")
+	return s
+}
