@@ -76,6 +76,11 @@ type LocalTarget struct {
 	// unchecked since the proxy reaches it on loopback). Clients reach the proxy in HTTP/1.1 or
 	// HTTP/2 whichever it is.
 	UpstreamProtocol string `json:"upstreamProtocol,omitempty"`
+	// TLSCert and TLSKey are PEM files (relative to the service file) for TLS on listen, so that the
+	// proxy can face users directly: HTTP/2 and HTTP/1.1 by ALPN, the files read again when they
+	// change (a renewed certificate needs no restart). Without them listen is plain TCP.
+	TLSCert string `json:"tlsCert,omitempty"`
+	TLSKey  string `json:"tlsKey,omitempty"`
 }
 
 // Upstream protocols of a local target's replicas.

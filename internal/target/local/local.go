@@ -60,6 +60,9 @@ type Options struct {
 	// UpstreamProtocol is what the replicas speak: proxy.ProtocolHTTP1 (also when empty),
 	// ProtocolH2C or ProtocolH2. The proxy and the readiness probe both speak it.
 	UpstreamProtocol string
+	// TLSCert and TLSKey are PEM files for TLS on Listen (both or neither); the proxy reads them
+	// again when they change.
+	TLSCert, TLSKey string
 	// ProxyCommand is the argv that starts `hugai proxy` (the server passes its own executable and
 	// "proxy"); the target appends the addresses, socket and state file.
 	ProxyCommand []string
