@@ -113,14 +113,17 @@ func (ps *pools) retain(keep map[string]bool) {
 
 func (ps *pools) closeAll() { ps.retain(nil) }
 
-// leanOK reports whether r can take the lean client.
+// leanOK reports whether r can take the lean client: a GET, HEAD or OPTIONS without a body, from an
+// HTTP/1.1 client or an HTTP/2 one (whose server always gives a body, empty when the request's
+// headers ended its stream: ContentLength 0).
 func leanOK(r *http.Request) bool {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 	default:
 		return false
 	}
-	return r.ContentLength == 0 && r.Host != "" && (r.Body == nil || r.Body == http.NoBody) && r.ProtoMajor == 1 &&
+	noBody := r.Body == nil || r.Body == http.NoBody || r.ProtoMajor == 2
+	return r.ContentLength == 0 && noBody && r.Host != "" && (r.ProtoMajor == 1 || r.ProtoMajor == 2) &&
 		len(r.Header["Expect"]) == 0 && len(r.Header["Upgrade"]) == 0 &&
 		len(r.RequestURI) > 0 && r.RequestURI[0] == '/'
 }
