@@ -186,13 +186,14 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend, e *e
 	if err != nil {
 		return err
 	}
+	var registered *stream
 	if resp.ContentLength < 0 {
 		// A body of unknown length may be a stream (server-sent events, a gRPC stream, a long
 		// poll): like an upgraded connection, it drains when its endpoint leaves the routes and is
 		// cut when its version is rolled back.
 		s := &stream{version: b.version, addr: e.addr, abort: abort, ended: make(chan struct{})}
 		if p.streams.add(s, p.table.Load()) {
-			defer p.streams.remove(s)
+			registered = s
 		}
 	}
 	h := w.Header()
@@ -213,6 +214,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend, e *e
 	}
 	status := resp.StatusCode
 	grpcError := isGRPC(resp.Header) && (!clean || grpcFailed(resp))
+	if registered != nil {
+		p.streams.remove(registered) // before the connection can serve another request
+	}
 	// Only now may the lean connection go back to its pool: the next exchange on it reuses resp.
 	if lean {
 		x.finish(resp, clean)

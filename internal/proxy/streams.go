@@ -23,6 +23,11 @@ type stream struct {
 	up      net.Conn // the upstream connection of an upgraded stream
 	abort   func()   // ends a response stream's upstream side (instead of up's deadline)
 
+	// amu orders abort against the stream's removal: once removed, the stream's upstream
+	// connection may be back in its pool, serving another request that abort must not touch.
+	amu     sync.Mutex
+	removed bool
+
 	endOnce sync.Once
 	ended   chan struct{} // closed by end
 	code    int           // close code, set before ended is closed
@@ -37,7 +42,11 @@ func (s *stream) end(code int, reason string) {
 		s.code, s.reason = code, reason
 		close(s.ended)
 		if s.abort != nil {
-			s.abort() // the body copy fails, and the response is aborted
+			s.amu.Lock()
+			if !s.removed {
+				s.abort() // the body copy fails, and the response is aborted
+			}
+			s.amu.Unlock()
 			return
 		}
 		// Wakes the upstream-to-client pump if it is waiting for the upstream's next bytes.
@@ -90,6 +99,9 @@ func (ss *streams) remove(s *stream) {
 	if s.drain != nil {
 		s.drain.Stop()
 	}
+	s.amu.Lock()
+	s.removed = true
+	s.amu.Unlock()
 	ss.wg.Done()
 }
 
