@@ -183,6 +183,9 @@ func mergeTarget(base Target, over *Target) Target {
 		setIf(&l.Listen, ol.Listen)
 		setIf(&l.Admin, ol.Admin)
 		setIf(&l.Preview, ol.Preview)
+		setIf(&l.UpstreamProtocol, ol.UpstreamProtocol)
+		setIf(&l.TLSCert, ol.TLSCert)
+		setIf(&l.TLSKey, ol.TLSKey)
 		if ol.Replicas != 0 {
 			l.Replicas = ol.Replicas
 		}

@@ -71,7 +71,24 @@ type LocalTarget struct {
 	Admin       string            `json:"admin,omitempty"`
 	Preview     string            `json:"preview,omitempty"`
 	GracePeriod *Duration         `json:"gracePeriod,omitempty"`
+	// UpstreamProtocol is what the replicas speak to the proxy: http1 (the default), h2c (HTTP/2
+	// without TLS, as gRPC servers speak it) or h2 (HTTP/2 over TLS, the replica's certificate
+	// unchecked since the proxy reaches it on loopback). Clients reach the proxy in HTTP/1.1 or
+	// HTTP/2 whichever it is.
+	UpstreamProtocol string `json:"upstreamProtocol,omitempty"`
+	// TLSCert and TLSKey are PEM files (relative to the service file) for TLS on listen, so that the
+	// proxy can face users directly: HTTP/2 and HTTP/1.1 by ALPN, the files read again when they
+	// change (a renewed certificate needs no restart). Without them listen is plain TCP.
+	TLSCert string `json:"tlsCert,omitempty"`
+	TLSKey  string `json:"tlsKey,omitempty"`
 }
+
+// Upstream protocols of a local target's replicas.
+const (
+	UpstreamHTTP1 = "http1"
+	UpstreamH2C   = "h2c"
+	UpstreamH2    = "h2"
+)
 
 // KubernetesTarget drives a workload and a traffic router in a cluster.
 type KubernetesTarget struct {

@@ -337,6 +337,16 @@ func (c *checker) target(p string, t *Target, full bool) {
 		c.hostPort(lp+".admin", l.Admin)
 		c.hostPort(lp+".preview", l.Preview)
 		c.positive(lp+".gracePeriod", l.GracePeriod)
+		if l.UpstreamProtocol != "" {
+			c.oneOf(lp+".upstreamProtocol", l.UpstreamProtocol, []string{UpstreamHTTP1, UpstreamH2C, UpstreamH2})
+		}
+		if full && (l.TLSCert == "") != (l.TLSKey == "") {
+			if l.TLSKey == "" {
+				c.errorf(lp+".tlsKey", "missing: tlsCert %s needs its key file", l.TLSCert)
+			} else {
+				c.errorf(lp+".tlsCert", "missing: tlsKey %s needs its certificate file", l.TLSKey)
+			}
+		}
 	} else if full && t.Type == TargetLocal {
 		c.errorf(p+".local", "missing: type local needs spec.target.local")
 	}

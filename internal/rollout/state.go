@@ -273,6 +273,9 @@ type DesiredState struct {
 	// Preview is the version the preview route (X-Hugai-Route: preview, the preview listener)
 	// goes to: blue-green's green, before and during the switch.
 	Preview string `json:"preview,omitempty"`
+	// Cut names the version a rollback judged bad, once it has no traffic: the router ends its
+	// open streams at once instead of letting them drain.
+	Cut []string `json:"cut,omitempty"`
 	// RunSmokeTest asks the engine to run the smoke test against Preview (or the candidate) once
 	// per SmokeTestID and report it in Observation.SmokeTest.
 	RunSmokeTest bool   `json:"runSmokeTest,omitempty"`
