@@ -4,6 +4,9 @@
 # hugai GOMAXPROCS=1); wrk and the upstream nginx run on the other core.
 #
 #   bench/proxy.sh            # DURATION=10 CONNECTIONS=64 ROUNDS=3 by default
+#   COMPARE=/tmp/hugai-old bench/proxy.sh   # also another hugai build, in the same rounds
+#   H2=1 bench/proxy.sh       # also HTTP/2 from the client (h2c, prior knowledge) with h2load
+#   IDLE="1000 10000" bench/proxy.sh   # also the memory of that many idle keep-alive connections
 #
 # The two proxies are measured alternately, ROUNDS times, so that load from elsewhere on the
 # machine falls on both alike; each round prints its own ratio.
@@ -26,6 +29,10 @@ install_if_missing() { # command package
 install_if_missing nginx nginx
 install_if_missing wrk wrk
 install_if_missing taskset util-linux
+H2=${H2:-}
+COMPARE=${COMPARE:-}
+IDLE=${IDLE:-}
+[ -n "$H2" ] && install_if_missing h2load nghttp2-client
 
 work=$(mktemp -d)
 chmod 755 "$work"
@@ -71,7 +78,7 @@ worker_processes 1;
 daemon off;
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
-events { worker_connections 4096; }
+events { worker_connections 16384; }
 http {
 	access_log off;
 	client_body_temp_path $dir/body;
@@ -99,6 +106,7 @@ wait_port "$up1"
 wait_port "$up2"
 
 ngx=$(free_port)
+ngx2=$(free_port) # HTTP/2 with prior knowledge, as hugai serves it on its one listen address
 conf=$(nginx_conf proxy "
 	upstream versions {
 		server 127.0.0.1:$up1 weight=95;
@@ -107,6 +115,7 @@ conf=$(nginx_conf proxy "
 	}
 	server {
 		listen 127.0.0.1:$ngx;
+		listen 127.0.0.1:$ngx2 http2;
 		location / {
 			proxy_pass http://versions;
 			proxy_http_version 1.1;
@@ -115,20 +124,35 @@ conf=$(nginx_conf proxy "
 	}")
 taskset -c "$PROXY_CPU" nginx -c "$conf" &
 pids+=($!)
+ngxmaster=$!
 wait_port "$ngx"
 
-hug=$(free_port)
-hugadmin=$(free_port)
-# The proxy loads its routes from the state file on start, as after a restart.
-cat >"$work/routes.json" <<EOF
+# start_hugai NAME BINARY starts a hugai proxy on one core and prints its port and admin port. The
+# proxy loads its routes from the state file on start, as after a restart.
+start_hugai() {
+	local port admin
+	port=$(free_port)
+	admin=$(free_port)
+	mkdir -p "$work/$1"
+	cat >"$work/$1/routes.json" <<ROUTES
 {"generation": 1, "stable": "v1", "canary": "v2", "backends": [
   {"version": "v1", "weight": 95, "endpoints": ["127.0.0.1:$up1"]},
   {"version": "v2", "weight": 5, "endpoints": ["127.0.0.1:$up2"]}]}
-EOF
-GOMAXPROCS=1 taskset -c "$PROXY_CPU" bin/hugai proxy --listen "127.0.0.1:$hug" \
-	--admin "127.0.0.1:$hugadmin" --admin-socket "$work/hugai.sock" --state-file "$work/routes.json" &
-pids+=($!)
+ROUTES
+	GOMAXPROCS=1 taskset -c "$PROXY_CPU" "$2" proxy --listen "127.0.0.1:$port" \
+		--admin "127.0.0.1:$admin" --admin-socket "$work/$1/hugai.sock" --state-file "$work/$1/routes.json" \
+		>"$work/$1/log" 2>&1 &
+	echo "$! $port $admin"
+}
+read -r pid hug hugadmin < <(start_hugai hugai bin/hugai)
+pids+=("$pid")
+hugpid=$pid
 wait_port "$hug"
+if [ -n "$COMPARE" ]; then
+	read -r pid cmp cmpadmin < <(start_hugai compare "$COMPARE")
+	pids+=("$pid")
+	wait_port "$cmp"
+fi
 
 # run_wrk prints "req/s p99" for a URL, after a short warm-up.
 run_wrk() {
@@ -144,15 +168,48 @@ run_wrk() {
 	echo "$rps $p99"
 }
 
+# run_h2load prints "req/s mean" for an h2c URL: the same connections, 10 streams each.
+run_h2load() {
+	taskset -c "$LOAD_CPU" h2load -t1 -c"$CONNECTIONS" -m10 -D2 "$1" >/dev/null
+	local out
+	out=$(taskset -c "$LOAD_CPU" h2load -t1 -c"$CONNECTIONS" -m10 -D"$DURATION" "$1")
+	if ! echo "$out" | grep -q " 0 failed, 0 errored"; then
+		echo "$out" | grep -E "^requests:|^status codes:" >&2
+	fi
+	local rps mean
+	rps=$(echo "$out" | awk '/^finished in/ {print $4}')
+	mean=$(echo "$out" | awk '/^time for request:/ {print $6}')
+	echo "$rps $mean"
+}
+
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)   cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') x$(nproc)"
-printf '%-6s %-14s %12s %10s\n' round proxy req/s p99
+ngxname="nginx $(nginx -v 2>&1 | sed 's/.*\///')"
+printf '%-6s %-5s %-14s %12s %10s\n' round proto proxy req/s p99/mean
 for round in $(seq 1 "$ROUNDS"); do
 	read -r nrps np99 < <(run_wrk "http://127.0.0.1:$ngx/")
 	read -r hrps hp99 < <(run_wrk "http://127.0.0.1:$hug/")
-	printf '%-6s %-14s %12s %10s\n' "$round" "nginx $(nginx -v 2>&1 | sed 's/.*\///')" "$nrps" "$np99"
-	printf '%-6s %-14s %12s %10s\n' "$round" "hugai proxy" "$hrps" "$hp99"
-	awk -v h="$hrps" -v n="$nrps" -v r="$round" 'BEGIN { printf "%-6s hugai / nginx: %.2f\n", r, h / n }'
+	printf '%-6s %-5s %-14s %12s %10s\n' "$round" h1 "$ngxname" "$nrps" "$np99"
+	printf '%-6s %-5s %-14s %12s %10s\n' "$round" h1 "hugai proxy" "$hrps" "$hp99"
+	if [ -n "$COMPARE" ]; then
+		read -r crps cp99 < <(run_wrk "http://127.0.0.1:$cmp/")
+		printf '%-6s %-5s %-14s %12s %10s\n' "$round" h1 "hugai compare" "$crps" "$cp99"
+	fi
+	awk -v h="$hrps" -v n="$nrps" -v r="$round" 'BEGIN { printf "%-6s h1    hugai / nginx: %.2f\n", r, h / n }'
+	if [ -n "$H2" ]; then
+		read -r n2rps n2mean < <(run_h2load "http://127.0.0.1:$ngx2/")
+		read -r h2rps h2mean < <(run_h2load "http://127.0.0.1:$hug/")
+		printf '%-6s %-5s %-14s %12s %10s\n' "$round" h2c "$ngxname" "$n2rps" "$n2mean"
+		printf '%-6s %-5s %-14s %12s %10s\n' "$round" h2c "hugai proxy" "$h2rps" "$h2mean"
+		awk -v h="$h2rps" -v n="$n2rps" -v r="$round" 'BEGIN { printf "%-6s h2c   hugai / nginx: %.2f\n", r, h / n }'
+	fi
 done
+if [ -n "$IDLE" ]; then
+	go build -o "$work/idleconns" ./bench/idleconns
+	ngxworker=$(pgrep -P "$ngxmaster" | head -n 1)
+	for n in $IDLE; do
+		"$work/idleconns" -n "$n" "nginx=127.0.0.1:$ngx@$ngxworker" "hugai=127.0.0.1:$hug@$hugpid"
+	done
+fi
 # The proxy's own view: requests per version, 5xx and upstream connection failures.
 curl -s "http://127.0.0.1:$hugadmin/metrics" | grep -E '^hugai_proxy_(requests|responses_5xx|upstream_connection_failures)_total' || true
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -4,8 +4,9 @@
 set -euo pipefail
 
 need=()
-# command:package. prometheus: the real Prometheus the `e2e && prometheus` tests start themselves.
-for pair in "git:git" "prometheus:prometheus"; do
+# command:package. prometheus: the real Prometheus the `e2e && prometheus` tests start themselves;
+# npm and python3: the `e2e && packaging` tests build and install the npm and Python packages.
+for pair in "git:git" "prometheus:prometheus" "npm:npm" "python3:python3"; do
 	cmd=${pair%%:*} pkg=${pair#*:}
 	command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
@@ -19,4 +20,15 @@ if ((${#need[@]})); then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# The packaging tests make a virtual environment: Debian's python3 needs python3-venv for that.
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "install-deps: python3 cannot make a venv; install python3-venv" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
 fi

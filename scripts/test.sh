@@ -23,15 +23,15 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 
-# HUGAI_TEST_TAGS adds the suites whose needs this machine meets (e.g. chromium). prometheus and
-# kube are always on: install-deps.sh installs Debian's prometheus and kube-assets.sh builds the
-# API server, which those tests start themselves.
-tags="e2e,prometheus,kube${HUGAI_TEST_TAGS:+,$HUGAI_TEST_TAGS}"
+# HUGAI_TEST_TAGS adds the suites whose needs this machine meets (e.g. chromium). prometheus,
+# packaging and kube are always on: install-deps.sh above installs Debian's prometheus (which those
+# tests start themselves), npm and python3 with venv, and kube-assets.sh builds the API server.
+tags="e2e,prometheus,packaging,kube${HUGAI_TEST_TAGS:+,$HUGAI_TEST_TAGS}"
 
 echo "== go vet"
 go vet ./...
 # Every known tag at once, so that no tagged file escapes vet.
-go vet -tags e2e,kube,chromium,prometheus ./...
+go vet -tags e2e,kube,chromium,prometheus,packaging ./...
 
 echo "== go test -race (the fast loop)"
 go test -race -count=1 -timeout 20m ./...

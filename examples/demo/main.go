@@ -35,6 +35,7 @@ type config struct {
 	neverReady    bool
 	failStart     bool
 	smokeFail     bool
+	h2cOnly       bool
 }
 
 func main() {
@@ -83,6 +84,7 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&cfg.neverReady, "never-ready", false, "readiness always answers 503")
 	fs.BoolVar(&cfg.failStart, "fail-start", false, "exit 1 at once")
 	fs.BoolVar(&cfg.smokeFail, "smoke-fail", false, "/smoke answers 500 (the rest serves as usual)")
+	fs.BoolVar(&cfg.h2cOnly, "h2c-only", false, "speak HTTP/2 with prior knowledge only, as a gRPC server does (no HTTP/1.1)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -107,6 +109,11 @@ func run(cfg config) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{Handler: newHandler(cfg, time.Now()), ReadHeaderTimeout: 5 * time.Second}
+	if cfg.h2cOnly {
+		var pr http.Protocols
+		pr.SetUnencryptedHTTP2(true)
+		srv.Protocols = &pr
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Printf("demo %s listening on %s", cfg.version, ln.Addr())
@@ -162,6 +169,7 @@ func newHandler(cfg config, started time.Time) http.Handler {
 			}
 		}
 		w.Header().Set("X-Demo-Version", cfg.version)
+		w.Header().Set("X-Demo-Proto", r.Proto) // what the proxy spoke to it
 		if failing(cfg, started) && rand.Float64() < cfg.errorRate {
 			http.Error(w, "injected error from "+cfg.version, http.StatusInternalServerError)
 			return

@@ -37,9 +37,9 @@ func Example() {
 	// window 1: Successful   error_rate 0.2% < 1% over 412 requests
 	// window 1: Successful   latency_p95 850ms < 2s over 412 requests
 	// window 1 is Successful; verdict Running: 1 window: 1 successful
-	// window 2: Inconclusive error_rate: 12 requests < minimumSamples 20
-	// window 2: Inconclusive latency_p95: 12 requests < minimumSamples 20
-	// window 2 is Inconclusive; verdict Running: 2 windows: 1 successful, 1 inconclusive
+	// window 2: Pending      error_rate: 12 requests of minimumSamples 20 so far
+	// window 2: Pending      latency_p95: 12 requests of minimumSamples 20 so far
+	// window 2 is Pending; verdict Running: 2 windows: 1 successful, 1 pending
 	// window 3: Failed       error_rate 20.3% ≥ 1% over 412 requests
 	// window 3: Error        latency_p95: query failed: proxy at /run/hugai/a.sock: connection refused
 	// window 3 is Failed; verdict Failed: 1 failed window > failureLimit 0

@@ -3,6 +3,7 @@ package analysis
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -24,8 +25,8 @@ func bucketOf(up []float64, v float64) int {
 	return len(up) - 1
 }
 
-// From fine histograms, the window agrees with counting the raw latencies against their pooled
-// p95, up to the requests that share the p95's bucket.
+// From fine histograms, the window agrees with counting the raw latencies against SlowAbove of
+// their pooled p95, up to the requests that share a bucket with either bound.
 func TestLatencyWindowFromHistograms(t *testing.T) {
 	t.Parallel()
 	up := logBuckets()
@@ -49,15 +50,37 @@ func TestLatencyWindowFromHistograms(t *testing.T) {
 	if w.Slow.Canary.Requests != 100 || w.Slow.Baseline.Requests != 1900 {
 		t.Fatalf("requests %+v", w.Slow)
 	}
-	slow := w.Slow.Canary.Events + w.Slow.Baseline.Events
-	if slow > 100 || slow < 90 {
-		t.Errorf("%d of 2,000 requests slower than the pooled p95, want about 100 (5%%)", slow)
+	slices.Sort(raw)
+	above := SlowAbove(raw[int(math.Ceil(0.95*2000))-1], 0.1)
+	want := 0
+	for _, v := range raw {
+		if v > above {
+			want++
+		}
+	}
+	slow := int(w.Slow.Canary.Events + w.Slow.Baseline.Events)
+	if slow > want || slow < want*9/10 {
+		t.Errorf("%d of 2,000 requests slower than 1.1× the pooled p95, counting the raw latencies says %d", slow, want)
 	}
 	if w.Slow.Canary.Events < 10 || w.BeyondMax > w.Slow.Canary.Events || w.BeyondMax == 0 {
 		t.Errorf("canary slow %d, beyond max %d: a 1.5× slower canary must show", w.Slow.Canary.Events, w.BeyondMax)
 	}
 	if _, err := (LatencyEvidence{}).Add(w); err != nil {
 		t.Fatal(err)
+	}
+	// A millisecond-fast service: a shift of a few milliseconds is not slow, one of 10 ms is.
+	fast := []float64{0.0002, 0.0004, 0.0006, 0.0008, 0.0032, 0.0064, 0.0128}
+	fc, fb := []uint64{0, 0, 5, 5, 0, 0, 0}, []uint64{95, 5, 0, 0, 0, 0, 0}
+	if w, err := LatencyWindowFrom(fc, fb, fast, 0.1); err != nil || w.Slow.Canary.Events != 0 {
+		t.Errorf("a sub-millisecond shift counted as slow: %+v %v", w, err)
+	}
+	fc = []uint64{0, 0, 5, 0, 5, 0, 0}
+	if w, err := LatencyWindowFrom(fc, fb, fast, 0.1); err != nil || w.Slow.Canary.Events != 0 {
+		t.Errorf("a 3 ms shift counted as slow: %+v %v", w, err)
+	}
+	fc = []uint64{0, 0, 5, 0, 0, 0, 5}
+	if w, err := LatencyWindowFrom(fc, fb, fast, 0.1); err != nil || w.Slow.Canary.Events != 5 {
+		t.Errorf("a 12 ms shift not counted as slow: %+v %v", w, err)
 	}
 	// Nothing at all is a window with no requests.
 	if w, err := LatencyWindowFrom(make([]uint64, 3), make([]uint64, 3), []float64{1, 2, 3}, 0.1); err != nil || w.Slow.Canary.Requests != 0 {

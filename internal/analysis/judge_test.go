@@ -3,6 +3,7 @@ package analysis
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -44,9 +45,9 @@ func TestJudge(t *testing.T) {
 		{"greater-equal fails", "request_rate>=10rps", Value{Value: 2, Samples: 50}, 20, Failed, "2rps", "request_rate 2rps < 10rps over 50 requests"},
 		{"equal", "orders==3", Value{Value: 3, Samples: 1}, 1, Successful, "3", "orders 3 = 3 over 1 request"},
 		{"not equal fails", "orders!=3", Value{Value: 3, Samples: 1}, 1, Failed, "3", "orders 3 = 3 over 1 request"},
-		{"too few samples", "error_rate<1%", Value{Value: 0, Samples: 12}, 20, Inconclusive, "0%", "error_rate: 12 requests < minimumSamples 20"},
-		{"too few samples never passes even if failing", "error_rate<1%", Value{Value: 50, Samples: 19}, 20, Inconclusive, "50%", "error_rate: 19 requests < minimumSamples 20"},
-		{"no traffic", "error_rate<1%", Value{Value: math.NaN()}, 20, Inconclusive, "", "error_rate: 0 requests < minimumSamples 20"},
+		{"too few samples", "error_rate<1%", Value{Value: 0, Samples: 12}, 20, Pending, "0%", "error_rate: 12 requests of minimumSamples 20 so far"},
+		{"too few samples never passes even if failing", "error_rate<1%", Value{Value: 50, Samples: 19}, 20, Pending, "50%", "error_rate: 19 requests of minimumSamples 20 so far"},
+		{"no traffic", "error_rate<1%", Value{Value: math.NaN()}, 20, Pending, "", "error_rate: 0 requests of minimumSamples 20 so far"},
 		{"no value without a minimum", "error_rate<1%", Value{Value: math.NaN()}, 0, Inconclusive, "", "error_rate: no value over 0 requests"},
 		{"infinite is no value", "latency_p99<2s", Value{Value: math.Inf(1), Samples: 30}, 20, Inconclusive, "", "latency_p99: no value over 30 requests"},
 		{"query failed", "error_rate<1%", Value{Value: 0, Samples: 500, Err: "proxy at /x.sock: connection refused"}, 20, Error, "", "error_rate: query failed: proxy at /x.sock: connection refused"},
@@ -73,6 +74,69 @@ func TestJudge(t *testing.T) {
 				t.Errorf("measurement does not persist: %v", err)
 			}
 		})
+	}
+}
+
+// With Alpha set, a rate guard fails only beyond doubt, on any number of requests, and a rate
+// above its limit that is not beyond doubt passes on enough requests: the per-window threshold's
+// false alarm on one error in 50 requests is gone, and a broken version fails on its first few.
+func TestJudgeRateGuard(t *testing.T) {
+	tests := []struct {
+		name     string
+		criteria string
+		value    Value
+		phase    Phase
+	}{
+		{"one error in 50 is not beyond 1%", "error_rate<1%", Value{Value: 2, Samples: 50}, Successful},
+		{"3 in 15 is beyond doubt", "error_rate<1%", Value{Value: 20, Samples: 15}, Failed},
+		{"4 in 20 fails below the sample minimum", "error_rate<1%", Value{Value: 20, Samples: 20}, Failed},
+		{"2 of 5 fails below the sample minimum", "error_rate<1%", Value{Value: 40, Samples: 5}, Pending},
+		{"healthy with enough samples passes", "error_rate<1%", Value{Value: 0.5, Samples: 400}, Successful},
+		{"healthy with too few is pending", "error_rate<1%", Value{Value: 0, Samples: 19}, Pending},
+		{"1.5% over 10,000 is beyond 1%", "error_rate<1%", Value{Value: 1.5, Samples: 10000}, Failed},
+		{"1.2% over 1,000 is not", "error_rate<1%", Value{Value: 1.2, Samples: 1000}, Successful},
+		{"success rate mirrors it", "success_rate>=99%", Value{Value: 80, Samples: 20}, Failed},
+		{"success rate healthy", "success_rate>=99%", Value{Value: 99.6, Samples: 500}, Successful},
+		{"latency keeps its point value", "latency_p95<2s", Value{Value: 2.1, Samples: 20}, Failed},
+		{"a limit of 0 keeps its point value", "error_rate<=0%", Value{Value: 5, Samples: 20}, Failed},
+		// Triggers: hold (fire) only beyond doubt.
+		{"trigger: one error in 50 does not fire", "error_rate>1%", Value{Value: 2, Samples: 50}, Failed},
+		{"trigger: 5 in 12 fires below the sample minimum", "error_rate>1%", Value{Value: 41.7, Samples: 12}, Successful},
+		{"trigger: quiet and short is pending", "error_rate>1%", Value{Value: 0, Samples: 5}, Pending},
+		{"trigger: success rate mirrors it", "success_rate<99%", Value{Value: 60, Samples: 20}, Successful},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conds := mustParse(t, tt.criteria)
+			m := JudgeWith(conds, func(string) Value { return tt.value }, Rules{MinimumSamples: 20, Alpha: 0.01}, t0, t1)[0]
+			if m.Phase != tt.phase {
+				t.Errorf("%s on %v: got %s (%s), want %s", tt.criteria, tt.value, m.Phase, m.Message, tt.phase)
+			}
+		})
+	}
+}
+
+// The rate guard is always valid: a version exactly at its limit, looked at after every request
+// for as long as a step lasts, is failed at most about α of the time.
+func TestRateGuardFalseAlarms(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	const runs, n, p0, alpha = 2000, 3000, 0.01, 0.05
+	alarms := 0
+	for range runs {
+		var x int64
+		for i := int64(1); i <= n; i++ {
+			if rng.Float64() < p0 {
+				x++
+			}
+			if exceeds(x, i, p0, alpha) {
+				alarms++
+				break
+			}
+		}
+	}
+	// Ville's bound is α; the binomial sd of the estimate over 2,000 runs is 0.5pp.
+	if rate := float64(alarms) / runs; rate > alpha+0.015 {
+		t.Errorf("false alarms %.2f%% > α %.0f%% (+1.5pp)", rate*100, alpha*100)
 	}
 }
 

@@ -57,6 +57,9 @@ type Tally struct {
 	Failed       int `json:"failed"`
 	Inconclusive int `json:"inconclusive"`
 	Errors       int `json:"errors"`
+	// Pending counts the looks that decided nothing yet (too few requests so far); they neither
+	// count toward a limit nor end a run.
+	Pending int `json:"pending,omitempty"`
 	// The current runs of errored and of inconclusive windows; any window of another phase ends a
 	// run.
 	ConsecutiveErrors       int `json:"consecutiveErrors"`
@@ -70,7 +73,7 @@ func WindowPhase(ms []Measurement) Phase {
 	if len(ms) == 0 {
 		return Inconclusive
 	}
-	var failed, errored, inconclusive bool
+	var failed, errored, inconclusive, pending bool
 	for _, m := range ms {
 		switch m.Phase {
 		case Failed:
@@ -78,6 +81,8 @@ func WindowPhase(ms []Measurement) Phase {
 		case Error:
 			errored = true
 		case Successful:
+		case Pending:
+			pending = true
 		default: // Inconclusive, or anything unknown: not a pass
 			inconclusive = true
 		}
@@ -89,6 +94,8 @@ func WindowPhase(ms []Measurement) Phase {
 		return Error
 	case inconclusive:
 		return Inconclusive
+	case pending:
+		return Pending
 	}
 	return Successful
 }
@@ -107,6 +114,8 @@ func (t Tally) Add(ms []Measurement) Tally {
 		t.Errors++
 		t.ConsecutiveErrors++
 		t.ConsecutiveInconclusive = 0
+	case Pending:
+		t.Pending++
 	default:
 		t.Inconclusive++
 		t.ConsecutiveInconclusive++
@@ -156,7 +165,7 @@ func (t Tally) String() string {
 	for _, p := range []struct {
 		n    int
 		name string
-	}{{t.Successful, "successful"}, {t.Failed, "failed"}, {t.Inconclusive, "inconclusive"}, {t.Errors, "errored"}} {
+	}{{t.Successful, "successful"}, {t.Failed, "failed"}, {t.Inconclusive, "inconclusive"}, {t.Errors, "errored"}, {t.Pending, "pending"}} {
 		if p.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.name))
 		}

@@ -5,6 +5,7 @@ package api
 import (
 	"time"
 
+	"github.com/hugai-dev/hugai/internal/analysis"
 	"github.com/hugai-dev/hugai/internal/rollout"
 )
 
@@ -33,6 +34,10 @@ type Rollout struct {
 	Weights map[string]int `json:"weights,omitempty"`
 	// Analysis is the latest judgement of each success criterion.
 	Analysis []Criterion `json:"analysis,omitempty"`
+	// Comparison is the sequential analysis' last look at each test (analysis.method:
+	// sequential): the statistic against its boundary, samples per version, the effect with its
+	// interval, since the candidate first took traffic.
+	Comparison *Comparison `json:"comparison,omitempty"`
 	// Monitors are the latest values of the plan's monitoring.metrics (Condition empty, never
 	// judged).
 	Monitors []Criterion `json:"monitors,omitempty"`
@@ -56,13 +61,23 @@ type Step struct {
 
 // Criterion is one success criterion and the last measurement of it.
 type Criterion struct {
-	Metric    string    `json:"metric"`
-	Condition string    `json:"condition"`
-	Value     *float64  `json:"value,omitempty"`
-	Display   string    `json:"display,omitempty"` // the value for people: 0.4%, 180ms
-	Phase     string    `json:"phase"`             // Successful | Failed | Inconclusive | Error | Pending
-	Samples   uint64    `json:"samples"`
-	At        time.Time `json:"at,omitempty"`
+	Metric    string   `json:"metric"`
+	Condition string   `json:"condition"`
+	Value     *float64 `json:"value,omitempty"`
+	Display   string   `json:"display,omitempty"` // the value for people: 0.4%, 180ms
+	Phase     string   `json:"phase"`             // Successful | Failed | Inconclusive | Error | Pending
+	Samples   uint64   `json:"samples"`
+	// Needed is how many more requests the criterion needs before it may pass (Pending).
+	Needed uint64 `json:"needed,omitempty"`
+	// Since is where the span it was measured over starts (the step's weight set).
+	Since time.Time `json:"since,omitempty"`
+	At    time.Time `json:"at,omitempty"`
+}
+
+// Comparison is the sequential analysis of a rollout.
+type Comparison struct {
+	Alpha   float64           `json:"alpha"`
+	Results []analysis.Result `json:"results,omitempty"`
 }
 
 // Checkpoint is one of the plan's quality gates: how hugai honours it (gate, sign-off, readiness,
@@ -149,4 +164,48 @@ type ServiceInfo struct {
 	Environment string `json:"environment,omitempty"`
 	Listen      string `json:"listen,omitempty"`
 	Stable      string `json:"stable,omitempty"`
+}
+
+// Monitor is the current release of a service environment measured now (`hugai monitor`): its
+// replicas' health, its performance against the success criteria, the plan's monitors and named
+// metrics, and whether each of the plan's rollback triggers holds.
+type Monitor struct {
+	Service     string    `json:"service"`
+	Environment string    `json:"environment"`
+	Version     string    `json:"version,omitempty"` // "" before the first release
+	RolloutID   string    `json:"rolloutID,omitempty"`
+	ReleasedAt  time.Time `json:"releasedAt,omitempty"`
+	// Active is the rollout under way in the environment, if any.
+	Active string `json:"active,omitempty"`
+	// From and To is the window measured: the last analysis interval that has settled.
+	From   time.Time `json:"from"`
+	To     time.Time `json:"to"`
+	Health Health    `json:"health"`
+	// Values are grouped by Kind: performance (the builtin metrics, judged against the success
+	// criterion on the same metric when there is one), monitor (the plan's monitoring.metrics),
+	// metric (the service file's named metrics), trigger (the plan's rollback triggers: Phase
+	// Successful means the trigger holds).
+	Values []MonitorValue `json:"values,omitempty"`
+	// Firing lists the triggers that hold now.
+	Firing []string `json:"firing,omitempty"`
+}
+
+// Health is what the target sees of the release's replicas.
+type Health struct {
+	Desired      int    `json:"desired"`
+	Ready        int    `json:"ready"`
+	Restarts     int    `json:"restarts"`
+	CrashLooping bool   `json:"crashLooping,omitempty"`
+	Problem      string `json:"problem,omitempty"`
+}
+
+// MonitorValue is one metric of the release over the window.
+type MonitorValue struct {
+	Kind      string `json:"kind"`
+	Metric    string `json:"metric"`
+	Condition string `json:"condition,omitempty"`
+	Display   string `json:"display,omitempty"`
+	Phase     string `json:"phase"`
+	Samples   uint64 `json:"samples"`
+	Message   string `json:"message,omitempty"`
 }

@@ -22,6 +22,9 @@ type Commit struct {
 	Hash, Author, Email string
 	Time                time.Time // author time
 	Subject             string
+	// Parents and Body are read only when asked for (release notes need them; risk does not).
+	Parents []string
+	Body    string
 }
 
 // File is one file changed by a Set, aggregated across its commits.

@@ -23,7 +23,7 @@ func (a *app) analyzeCmd() *cobra.Command {
 		Short: "Check what is about to ship, what hugai measures and how it judges, without a rollout",
 		Args:  cobra.NoArgs,
 	}
-	c.AddCommand(a.analyzeDockerCmd(), a.analyzeMetricsCmd(), a.backtestCmd())
+	c.AddCommand(a.analyzeDockerCmd(), a.analyzeMetricsCmd(), a.backtestCmd(), a.replayCmd(), a.analyzeDeploymentCmd())
 	return c
 }
 

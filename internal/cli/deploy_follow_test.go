@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hugai-dev/hugai/internal/analysis"
 	"github.com/hugai-dev/hugai/internal/api"
 	"github.com/hugai-dev/hugai/internal/client"
 	"github.com/hugai-dev/hugai/internal/rollout"
@@ -173,7 +174,14 @@ func goldenRollout() (api.Rollout, time.Time) {
 			{Metric: "cpu", Condition: "cpu<80%", Phase: "Pending"},
 			{Metric: "success_rate", Condition: "success_rate>99%", Display: "97%", Phase: "Failed", Samples: 20},
 			{Metric: "latency_p99", Condition: "latency_p99<3s", Phase: "Inconclusive", Samples: 3},
+			{Metric: "latency_p90", Condition: "latency_p90<1s", Phase: "Pending", Samples: 12, Needed: 8},
 		},
+		Comparison: &api.Comparison{Alpha: 0.01, Results: []analysis.Result{
+			{Metric: "error_rate", Decision: analysis.Continue, Statistic: 1.2, Boundary: 5.3, Canary: analysis.Counts{Requests: 1030, Events: 6},
+				Baseline: analysis.Counts{Requests: 19570, Events: 98}, Ratio: analysis.Ratio{Estimate: 1.19, Low: 0.35, High: 3.4}},
+			{Metric: "latency_p95", Decision: analysis.PassEligible, Statistic: 0.1, Boundary: 5.3, Canary: analysis.Counts{Requests: 1030, Events: 49},
+				Baseline: analysis.Counts{Requests: 19570, Events: 981}, Ratio: analysis.Ratio{Estimate: 0.95, Low: 0.6, High: 1.4}},
+		}},
 		Approval:  &api.PendingApproval{Gate: "production", Approvers: []string{"alice", "bob"}, Needed: 1, Deadline: t0.Add(time.Hour)},
 		Monitors:  []api.Criterion{{Metric: "request_rate", Display: "95rps", Phase: "Successful", Samples: 412}},
 		Overrides: []string{"--no-auto-rollback: a failed analysis pauses for a person (the plan rolls back by itself)"},

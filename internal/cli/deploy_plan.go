@@ -17,6 +17,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/git"
 	"github.com/hugai-dev/hugai/internal/plan"
 	"github.com/hugai-dev/hugai/internal/planner"
+	"github.com/hugai-dev/hugai/internal/risk/learn"
 	"github.com/hugai-dev/hugai/internal/rollout"
 	"github.com/hugai-dev/hugai/internal/store"
 	"github.com/hugai-dev/hugai/internal/store/sqlite"
@@ -134,6 +135,12 @@ func (a *app) runDeployPlan(ctx context.Context, f *planFlags) error {
 		}
 	}
 
+	if in.Changes != nil {
+		c := learn.FromSet(in.Changes)
+		if in.Learned, err = learnedRisk(ctx, f.dataDir, repo, svc, envName, &c, at); err != nil {
+			return err
+		}
+	}
 	p, decisions, err := planner.Build(in)
 	if err != nil {
 		var pe *planner.Error

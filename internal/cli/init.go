@@ -57,11 +57,14 @@ spec:
     staging:
       successCriteria: error_rate<2%,latency_p95<3s
       analysis:
-        interval: 30s
-        minimumSamples: 20           # fewer requests in a window is Inconclusive, never a pass
+        method: sequential           # compare with the running version second by second (docs/analysis.md)
+        interval: 30s                # how often the judge looks; each look covers the step so far
+        minimumSamples: 20           # a step passes only on this many requests; fewer is never a pass
     production:
       successCriteria: error_rate<1%,latency_p95<2s
       analysis:
+        method: sequential
+        alpha: 0.01                  # the false-rollback rate allowed over a rollout
         interval: 30s
         minimumSamples: 20
       strategyByRisk:                # what ` + "`hugai deploy plan`" + ` picks; --strategy overrides

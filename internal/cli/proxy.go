@@ -26,6 +26,9 @@ func (a *app) proxyCmd() *cobra.Command {
 			if o.AdminSocket == "" {
 				return badInput(errors.New("--admin-socket is required"))
 			}
+			if (o.TLSCert == "") != (o.TLSKey == "") {
+				return badInput(errors.New("--tls-cert and --tls-key go together"))
+			}
 			if o.History < time.Minute {
 				return badInput(errors.New("--history must be at least 1m"))
 			}
@@ -39,5 +42,7 @@ func (a *app) proxyCmd() *cobra.Command {
 	f.StringVar(&o.AdminSocket, "admin-socket", "", "unix socket for the admin API (mode 0600)")
 	f.StringVar(&o.StateFile, "state-file", "", "file keeping the last routes, reloaded on start")
 	f.DurationVar(&o.History, "history", 15*time.Minute, "per-second counter history kept")
+	f.StringVar(&o.TLSCert, "tls-cert", "", "PEM certificate for TLS on --listen (HTTP/2 by ALPN); read again when the file changes")
+	f.StringVar(&o.TLSKey, "tls-key", "", "PEM key of --tls-cert")
 	return c
 }

@@ -122,6 +122,9 @@ func (a *app) rootCmd() *cobra.Command {
 		a.serverCmd(),
 		a.logsCmd(),
 		a.analyzeCmd(),
+		a.monitorCmd(),
+		a.releaseCmd(),
+		a.riskCmd(),
 	)
 	return root
 }

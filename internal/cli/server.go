@@ -231,10 +231,20 @@ func localOptions(sf *engine.ServiceFile, env *plan.Env, dataDir, exe string, lo
 	o := local.Options{
 		Service: sf.Service.Metadata.Name, DataDir: filepath.Join(dataDir, "targets", sf.Service.Metadata.Name+"-"+env.Name),
 		Command: l.Command, Workdir: workdir, Env: l.Env, Listen: l.Listen, Admin: l.Admin, Preview: l.Preview,
-		ProxyCommand: []string{exe, "proxy"}, Logf: logf,
+		UpstreamProtocol: l.UpstreamProtocol, ProxyCommand: []string{exe, "proxy"}, Logf: logf,
 	}
 	if l.GracePeriod != nil {
 		o.GracePeriod = l.GracePeriod.Duration
+	}
+	for _, f := range []struct {
+		in  string
+		out *string
+	}{{l.TLSCert, &o.TLSCert}, {l.TLSKey, &o.TLSKey}} {
+		if f.in != "" && !filepath.IsAbs(f.in) {
+			*f.out = filepath.Join(filepath.Dir(sf.Path), f.in)
+		} else {
+			*f.out = f.in
+		}
 	}
 	if len(env.HealthChecks) > 0 {
 		h := env.HealthChecks[0]
@@ -284,11 +294,13 @@ func smokeTester(sf *engine.ServiceFile, env *plan.Env, run runner) func(ctx con
 	}
 	l := env.Target.Local
 	return func(ctx context.Context, preview bool) (bool, string) {
-		addr := l.Listen
-		if preview && l.Preview != "" {
-			addr = l.Preview
+		url := "http://" + l.Listen
+		if l.TLSCert != "" {
+			url = "https://" + l.Listen // the users' address is TLS; the preview address is not
 		}
-		url := "http://" + addr
+		if preview && l.Preview != "" {
+			url = "http://" + l.Preview
+		}
 		args := make([]string, len(argv))
 		for i, a := range argv {
 			var b strings.Builder

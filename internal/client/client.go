@@ -54,6 +54,13 @@ func (c *Client) Info(ctx context.Context) (api.ServerInfo, error) {
 	return info, err
 }
 
+// Monitor measures the current release of service in env.
+func (c *Client) Monitor(ctx context.Context, service, env string) (api.Monitor, error) {
+	var m api.Monitor
+	err := c.call(ctx, http.MethodGet, "/api/v1/monitor", url.Values{"service": {service}, "environment": {env}}, nil, &m)
+	return m, err
+}
+
 // Start starts a rollout.
 func (c *Client) Start(ctx context.Context, req api.StartRequest) (api.Rollout, error) {
 	var r api.Rollout

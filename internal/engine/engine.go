@@ -239,29 +239,47 @@ func observe(st target.Status, s rollout.State) rollout.Observation {
 	return obs
 }
 
-// measure judges the window Due asked for, reading each metric from the runtime's source. A
-// failing read is an Error measurement, never a crash of the loop.
+// measure takes the look Due asked for: the criteria over the span so far, the monitors over the
+// look's own interval, and the comparison of the two versions second by second when the analysis
+// is sequential. A failing read is an Error measurement, never a crash of the loop.
 func (e *Engine) measure(ctx context.Context, rt *envRuntime, svc string, spec rollout.Spec, st rollout.State) *rollout.Window {
-	from, to, conds, ok := rollout.Due(spec, st, e.cfg.Clock.Now())
+	l, ok := rollout.Due(spec, st, e.cfg.Clock.Now())
 	if !ok {
 		return nil
 	}
-	cache := map[string]analysis.Value{}
-	read := func(m string) analysis.Value {
-		if v, ok := cache[m]; ok {
+	reader := func(from time.Time) func(string) analysis.Value {
+		cache := map[string]analysis.Value{}
+		return func(m string) analysis.Value {
+			if v, ok := cache[m]; ok {
+				return v
+			}
+			v, err := rt.rt.Metrics.Query(ctx, metric.Query{Service: svc, Version: st.Candidate, Metric: m, From: from, To: l.To})
+			if err != nil {
+				v = analysis.Value{Err: err.Error()}
+			}
+			cache[m] = v
 			return v
 		}
-		v, err := rt.rt.Metrics.Query(ctx, metric.Query{Service: svc, Version: st.Candidate, Metric: m, From: from, To: to})
-		if err != nil {
-			v = analysis.Value{Err: err.Error()}
-		}
-		cache[m] = v
-		return v
 	}
-	w := &rollout.Window{From: from, To: to, Measurements: analysis.Judge(conds, read, spec.MinimumSamples, from, to)}
+	w := &rollout.Window{From: l.From, To: l.To, Since: l.Since, Measurements: analysis.JudgeWith(l.Conditions, reader(l.Since), spec.Rules(), l.Since, l.To)}
+	recent := reader(l.From)
 	for _, m := range spec.Monitors {
 		kind, _ := criteria.MetricKind(m)
-		w.Monitors = append(w.Monitors, analysis.Observe(m, kind, read(m), from, to))
+		w.Monitors = append(w.Monitors, analysis.Observe(m, kind, recent(m), l.From, l.To))
+	}
+	if l.Compare {
+		cmp, ok := rt.rt.Metrics.(metric.Comparer)
+		if !ok {
+			w.PairsErr = "the metric source cannot compare two versions"
+			return w
+		}
+		pairs, lats, err := cmp.Compare(ctx, metric.Comparison{Service: svc, Candidate: st.Candidate, Baseline: st.Stable,
+			From: l.From, To: l.To, MaxLatencyRegression: spec.Sequential.MaxRegression.LatencyP95})
+		if err != nil {
+			w.PairsErr = err.Error()
+			return w
+		}
+		w.Pairs, w.LatencyPairs = pairs, lats
 	}
 	return w
 }

@@ -184,7 +184,9 @@ func TestRequeueIsHonoured(t *testing.T) {
 	took := time.Since(start)
 	looks := counter.looks.Load() - before
 	t.Logf("3s pause: done after %s, %d ticks", took, looks)
-	if took < 3*time.Second || took > 6*time.Second {
+	// The upper bound only tells "slept until the requeue" from "slept a Tick" (a minute); a
+	// loaded machine adds seconds to the pause and the look at full traffic that ends it.
+	if took < 3*time.Second || took > 15*time.Second {
 		t.Fatalf("a 3s pause took %s", took)
 	}
 	if looks > 20 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hugai-dev/hugai/internal/audit"
@@ -142,7 +143,7 @@ func (e *Engine) apply(ctx context.Context, rt *envRuntime, status target.Status
 			errs = append(errs, fmt.Errorf("deploy %s: %w", v, err))
 		}
 	}
-	routing := target.Routing{Weights: d.Weights, Stable: d.Stable, Canary: d.Canary, Preview: d.Preview, HoldTimeout: d.HoldTimeout}
+	routing := target.Routing{Weights: d.Weights, Stable: d.Stable, Canary: d.Canary, Preview: d.Preview, HoldTimeout: d.HoldTimeout, Cut: d.Cut}
 	if !sameWeights(status.Routing, routing) {
 		if err := rt.rt.Target.Route(ctx, routing); err != nil {
 			return errors.Join(append(errs, fmt.Errorf("route: %w", err))...)
@@ -162,6 +163,7 @@ func (e *Engine) apply(ctx context.Context, rt *envRuntime, status target.Status
 
 func sameWeights(a, b target.Routing) bool {
 	if a.Stable != b.Stable || a.Canary != b.Canary || a.Preview != b.Preview || a.HoldTimeout != b.HoldTimeout ||
+		!slices.Equal(a.Cut, b.Cut) ||
 		len(nonZero(a.Weights)) != len(nonZero(b.Weights)) {
 		return false
 	}

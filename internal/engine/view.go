@@ -85,8 +85,15 @@ func (e *Engine) view(_ context.Context, r store.Rollout) (api.Rollout, error) {
 			m := st.Last[i]
 			val := m.Value
 			cr.Value, cr.Display, cr.Phase, cr.Samples, cr.At = &val, criteria.FormatValue(c.Kind, m.Value), string(m.Phase), m.Samples, m.To
+			cr.Needed, cr.Since = m.Needed, m.From
 		}
 		v.Analysis = append(v.Analysis, cr)
+	}
+	if spec.Sequential != nil {
+		v.Comparison = &api.Comparison{Alpha: spec.Sequential.Alpha}
+		if st.Evidence != nil {
+			v.Comparison.Results = st.Evidence.Results
+		}
 	}
 
 	for _, name := range spec.Monitors {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hugai-dev/hugai/internal/change"
@@ -18,8 +19,19 @@ import (
 // tells a commit header apart from a file entry.
 const commitMark = '\x01'
 
-// logFormat prints hash, author, email, author time and subject, NUL-separated.
-const logFormat = "--format=%x01%H%x00%an%x00%ae%x00%at%x00%s"
+// logFormat prints hash, author, email, author time and subject, NUL-separated;
+// messageFormat adds the parents and the body.
+const (
+	logFormat     = "--format=%x01%H%x00%an%x00%ae%x00%at%x00%s"
+	messageFormat = logFormat + "%x00%P%x00%b"
+)
+
+// Query selects what Log reads.
+type Query struct {
+	From, To string   // as for Changes
+	Paths    []string // only commits and files under these paths (git's pathspecs); none: all
+	Messages bool     // also read each commit's parents and body (release notes need them)
+}
 
 // Changes returns the change between two refs of the repository in dir:
 // the commits reachable from `to` and not from `from` ("" from: from the root,
@@ -29,6 +41,12 @@ const logFormat = "--format=%x01%H%x00%an%x00%ae%x00%at%x00%s"
 //
 // It runs one `git log --numstat -M -z` and parses it while git writes it.
 func Changes(ctx context.Context, dir, from, to string) (*change.Set, error) {
+	return Log(ctx, dir, Query{From: from, To: to})
+}
+
+// Log is Changes with a choice of paths and of reading whole messages, still in one `git log`.
+func Log(ctx context.Context, dir string, q Query) (*change.Set, error) {
+	from, to := q.From, q.To
 	set := &change.Set{From: from, To: to}
 	var err error
 	if set.ToHash, err = ResolveRef(ctx, dir, to); err != nil {
@@ -46,7 +64,12 @@ func Changes(ctx context.Context, dir, from, to string) (*change.Set, error) {
 	defer cancel()
 	// --topo-order: renames are folded assuming every commit comes before its
 	// parents, which date order does not promise when clocks were skewed.
-	args := []string{"log", "--numstat", "-M", "-z", "--topo-order", "--no-color", "--no-ext-diff", "--no-textconv", logFormat, rng, "--"}
+	format := logFormat
+	if q.Messages {
+		format = messageFormat
+	}
+	args := []string{"log", "--numstat", "-M", "-z", "--topo-order", "--no-color", "--no-ext-diff", "--no-textconv", format, rng, "--"}
+	args = append(args, q.Paths...)
 	cmd := command(ctx, dir, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -57,7 +80,7 @@ func Changes(ctx context.Context, dir, from, to string) (*change.Set, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start git log: %w", err)
 	}
-	perr := parseLog(bufio.NewReaderSize(stdout, 64<<10), set)
+	perr := parseLogOf(bufio.NewReaderSize(stdout, 64<<10), set, q.Messages)
 	if perr != nil {
 		cancel() // stop git; its exit status no longer matters
 	}
@@ -73,8 +96,11 @@ func Changes(ctx context.Context, dir, from, to string) (*change.Set, error) {
 }
 
 // parseLog reads the -z output of logFormat plus --numstat into set.
-func parseLog(r *bufio.Reader, set *change.Set) error {
-	p := &logParser{r: r, set: set, byName: make(map[string]int), names: make(map[string]string)}
+func parseLog(r *bufio.Reader, set *change.Set) error { return parseLogOf(r, set, false) }
+
+// parseLogOf reads logFormat, or messageFormat when messages is set.
+func parseLogOf(r *bufio.Reader, set *change.Set, messages bool) error {
+	p := &logParser{r: r, set: set, byName: make(map[string]int), names: make(map[string]string), messages: messages}
 	if err := p.run(); err != nil {
 		return err
 	}
@@ -105,12 +131,13 @@ func mergeSamePath(files []change.File) []change.File {
 }
 
 type logParser struct {
-	r      *bufio.Reader
-	set    *change.Set
-	byName map[string]int    // path as of the commit being read -> index in set.Files
-	names  map[string]string // interned paths: many commits touch the same file
-	long   []byte            // a token longer than the reader's buffer
-	commit int               // index of the current commit, -1 before the first
+	r        *bufio.Reader
+	set      *change.Set
+	byName   map[string]int    // path as of the commit being read -> index in set.Files
+	names    map[string]string // interned paths: many commits touch the same file
+	long     []byte            // a token longer than the reader's buffer
+	commit   int               // index of the current commit, -1 before the first
+	messages bool              // records carry parents and body
 }
 
 func (p *logParser) run() error {
@@ -181,6 +208,20 @@ func (p *logParser) header(hash []byte) error {
 		return fmt.Errorf("commit %s: author time %q: %w", c.Hash, fields[2], err)
 	}
 	c.Time = time.Unix(secs, 0).UTC()
+	if p.messages {
+		parents, err := p.token()
+		if err != nil {
+			return fmt.Errorf("commit %s: truncated header: %w", c.Hash, noEOF(err))
+		}
+		if len(parents) > 0 {
+			c.Parents = strings.Fields(string(parents))
+		}
+		body, err := p.token()
+		if err != nil {
+			return fmt.Errorf("commit %s: truncated header: %w", c.Hash, noEOF(err))
+		}
+		c.Body = strings.TrimRight(string(body), "\n")
+	}
 	p.set.Commits = append(p.set.Commits, c)
 	p.commit++
 	return nil

@@ -31,6 +31,27 @@ type Provider interface {
 	Query(ctx context.Context, q Query) (analysis.Value, error)
 }
 
+// Comparison asks for what two versions did over the same seconds, second by second: the
+// sequential analysis' input (analysis.Evidence, analysis.LatencyEvidence).
+type Comparison struct {
+	Service     string
+	Environment string
+	Candidate   string
+	Baseline    string
+	From        time.Time
+	To          time.Time
+	// MaxLatencyRegression is maxRegression.latencyP95 (a fraction), which the latency windows'
+	// BeyondMax counts against.
+	MaxLatencyRegression float64
+}
+
+// Comparer is a source that can compare two versions over the same seconds: both versions'
+// requests, errors and latency histograms per second (the builtin source reads the proxy's
+// history). Only the seconds in which either version served a request are returned.
+type Comparer interface {
+	Compare(ctx context.Context, c Comparison) ([]analysis.Window, []analysis.LatencyWindow, error)
+}
+
 // Func is a Provider made of a function, for tests and small adapters.
 type Func func(ctx context.Context, q Query) (analysis.Value, error)
 

@@ -75,3 +75,18 @@ func (r *Router) Query(ctx context.Context, q Query) (analysis.Value, error) {
 	}
 	return v, nil
 }
+
+var _ Comparer = (*Router)(nil)
+
+// Compare asks Default: the comparison reads request counts and latencies, which only the source
+// in front of both versions (the builtin proxy) sees second by second.
+func (r *Router) Compare(ctx context.Context, c Comparison) ([]analysis.Window, []analysis.LatencyWindow, error) {
+	if c.Environment == "" {
+		c.Environment = r.Environment
+	}
+	cmp, ok := r.Default.(Comparer)
+	if !ok {
+		return nil, nil, fmt.Errorf("the metric source %T cannot compare two versions second by second", r.Default)
+	}
+	return cmp.Compare(ctx, c)
+}

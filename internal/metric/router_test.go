@@ -56,7 +56,7 @@ func TestRouter(t *testing.T) {
 		{analysis.Successful, "error_rate 0.5% < 1% over 120 requests"},
 		// An outside value is judged on the version's traffic in the window, counted by builtin.
 		{analysis.Successful, "conversion 97 > 95 over 120 requests"},
-		{analysis.Inconclusive, "nodata: 0 requests < minimumSamples 100"}, // no data, never a pass
+		{analysis.Pending, "nodata: 0 requests of minimumSamples 100 so far"}, // no data, never a pass
 		{analysis.Error, "down: query failed: connection refused"},
 	}
 	for i, w := range want {
@@ -69,9 +69,9 @@ func TestRouter(t *testing.T) {
 			t.Errorf("query %+v: the router must pass the window on and fill in the environment", q)
 		}
 	}
-	// Too little traffic behind an outside value: Inconclusive, as for builtin metrics.
+	// Too little traffic behind an outside value: Pending, as for builtin metrics.
 	builtin.values["request_rate"] = analysis.Value{Value: 0.1, Samples: 6}
-	if m := analysis.Judge(conds[1:2], Reader(context.Background(), r, q), 20, from, q.To)[0]; m.Phase != analysis.Inconclusive {
+	if m := analysis.Judge(conds[1:2], Reader(context.Background(), r, q), 20, from, q.To)[0]; m.Phase != analysis.Pending {
 		t.Errorf("conversion on 6 requests: %s %s", m.Phase, m.Message)
 	}
 	// The count unreadable: an error, never a value judged on no traffic.

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"github.com/hugai-dev/hugai/internal/analysis"
 	"slices"
 	"strings"
 	"time"
@@ -40,10 +41,14 @@ type Env struct {
 	AnalysisInterval time.Duration
 	MinimumSamples   int
 	Method           string
-	MonitorDuration  time.Duration
-	StrategyByRisk   map[string]string
-	Policy           Policy
-	Location         *time.Location
+	// Analysis is the sequential analysis' configuration (Alpha also rules the rate criteria
+	// under either method); EarlyPromotion its opt-in.
+	Analysis        analysis.Config
+	EarlyPromotion  bool
+	MonitorDuration time.Duration
+	StrategyByRisk  map[string]string
+	Policy          Policy
+	Location        *time.Location
 }
 
 // EnvironmentNames lists the service's environments in order.
@@ -69,6 +74,7 @@ func (s *Service) Env(name string) (*Env, error) {
 		AnalysisInterval: DefaultAnalysisInterval,
 		MinimumSamples:   DefaultMinimumSamples,
 		Method:           MethodThreshold,
+		Analysis:         analysis.DefaultConfig(),
 		StrategyByRisk:   map[string]string{},
 		Location:         time.UTC,
 	}
@@ -94,6 +100,19 @@ func (s *Service) Env(name string) (*Env, error) {
 		if a.Method != "" {
 			e.Method = a.Method
 		}
+		if a.Alpha != nil {
+			e.Analysis.Alpha = *a.Alpha
+		}
+		if m := a.MaxRegression; m != nil {
+			// Validated before: a bad string never reaches here, and its zero would be refused.
+			if m.ErrorRate != "" {
+				e.Analysis.MaxRegression.ErrorRate, _ = analysis.ParsePoints(m.ErrorRate)
+			}
+			if m.LatencyP95 != "" {
+				e.Analysis.MaxRegression.LatencyP95, _ = analysis.ParsePercent(m.LatencyP95)
+			}
+		}
+		e.EarlyPromotion = a.EarlyPromotion != nil && *a.EarlyPromotion
 	}
 	if m := env.Monitoring; m != nil {
 		e.MonitorDuration = durOr(m.Duration, 0)
@@ -166,6 +185,9 @@ func mergeTarget(base Target, over *Target) Target {
 		setIf(&l.Listen, ol.Listen)
 		setIf(&l.Admin, ol.Admin)
 		setIf(&l.Preview, ol.Preview)
+		setIf(&l.UpstreamProtocol, ol.UpstreamProtocol)
+		setIf(&l.TLSCert, ol.TLSCert)
+		setIf(&l.TLSKey, ol.TLSKey)
 		if ol.Replicas != 0 {
 			l.Replicas = ol.Replicas
 		}

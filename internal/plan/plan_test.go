@@ -192,6 +192,8 @@ func TestServiceErrors(t *testing.T) {
 		{"low: rolling", "low: rollout", `spec.environments.production.strategyByRisk.low: "rollout" is not one of`},
 		{`"{{.Port}}"]`, `"{{.Prot}}"]`, `spec.target.local.command[2]: bad template`},
 		{"timezone: Europe/Berlin", "timezone: Mars/Base", `"Mars/Base" is not a known time zone`},
+		{"admin: 127.0.0.1:9090", "tlsCert: cert.pem", "spec.target.local.tlsKey: missing: tlsCert cert.pem needs its key file"},
+		{"gracePeriod: 10s", "upstreamProtocol: http2", `spec.target.local.upstreamProtocol: "http2" is not one of http1, h2c, h2`},
 	}
 	for _, tc := range cases {
 		if !strings.Contains(base, tc.old) {

@@ -71,7 +71,24 @@ type LocalTarget struct {
 	Admin       string            `json:"admin,omitempty"`
 	Preview     string            `json:"preview,omitempty"`
 	GracePeriod *Duration         `json:"gracePeriod,omitempty"`
+	// UpstreamProtocol is what the replicas speak to the proxy: http1 (the default), h2c (HTTP/2
+	// without TLS, as gRPC servers speak it) or h2 (HTTP/2 over TLS, the replica's certificate
+	// unchecked since the proxy reaches it on loopback). Clients reach the proxy in HTTP/1.1 or
+	// HTTP/2 whichever it is.
+	UpstreamProtocol string `json:"upstreamProtocol,omitempty"`
+	// TLSCert and TLSKey are PEM files (relative to the service file) for TLS on listen, so that the
+	// proxy can face users directly: HTTP/2 and HTTP/1.1 by ALPN, the files read again when they
+	// change (a renewed certificate needs no restart). Without them listen is plain TCP.
+	TLSCert string `json:"tlsCert,omitempty"`
+	TLSKey  string `json:"tlsKey,omitempty"`
 }
+
+// Upstream protocols of a local target's replicas.
+const (
+	UpstreamHTTP1 = "http1"
+	UpstreamH2C   = "h2c"
+	UpstreamH2    = "h2"
+)
 
 // KubernetesTarget drives a workload and a traffic router in a cluster.
 type KubernetesTarget struct {
@@ -146,9 +163,26 @@ const (
 
 // AnalysisSettings say how often and on how much data a version is judged.
 type AnalysisSettings struct {
+	// Interval is how often the judge looks: every interval the criteria are measured over the
+	// step so far, and the comparison reads the seconds since the last look.
 	Interval       *Duration `json:"interval,omitempty"`
 	MinimumSamples int       `json:"minimumSamples,omitempty"`
 	Method         string    `json:"method,omitempty"`
+	// Alpha is the false-rollback rate allowed: a rate criterion fails only beyond doubt at this
+	// level, and the sequential comparison's two tests share it.
+	Alpha *float64 `json:"alpha,omitempty"`
+	// MaxRegression (sequential) is the regression small enough to accept: ruled out, it lets an
+	// analysis step end early when EarlyPromotion is on.
+	MaxRegression *MaxRegression `json:"maxRegression,omitempty"`
+	// EarlyPromotion (sequential) ends an analysis step once a regression of MaxRegression is
+	// ruled out. It never shortens a pause.
+	EarlyPromotion *bool `json:"earlyPromotion,omitempty"`
+}
+
+// MaxRegression is the largest regression of each metric that is still acceptable.
+type MaxRegression struct {
+	ErrorRate  string `json:"errorRate,omitempty"`  // percentage points: 0.5pp
+	LatencyP95 string `json:"latencyP95,omitempty"` // relative: 10%
 }
 
 // MonitorSettings configure the watch after promotion.

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"github.com/hugai-dev/hugai/internal/analysis"
 	"regexp"
 	"slices"
 	"strconv"
@@ -213,8 +214,34 @@ func (s *Service) validate(c *checker) {
 			if a.MinimumSamples < 0 {
 				c.errorf(p+".analysis.minimumSamples", "must not be negative")
 			}
-			if a.Method != "" && c.oneOf(p+".analysis.method", a.Method, []string{MethodThreshold, MethodSequential}) && a.Method == MethodSequential {
-				c.errorf(p+".analysis.method", "sequential is not available in this hugai yet: use threshold")
+			if a.Method != "" {
+				c.oneOf(p+".analysis.method", a.Method, []string{MethodThreshold, MethodSequential})
+			}
+			if a.Alpha != nil && !(*a.Alpha > 0 && *a.Alpha <= 0.5) {
+				c.errorf(p+".analysis.alpha", "%v is not in (0, 0.5]: the false-rollback rate allowed, e.g. 0.01", *a.Alpha)
+			}
+			sequential := a.Method == MethodSequential
+			if m := a.MaxRegression; m != nil {
+				if !sequential {
+					c.errorf(p+".analysis.maxRegression", "only the sequential method reads it: set analysis.method: sequential, or remove it")
+				}
+				if m.ErrorRate != "" {
+					if v, err := analysis.ParsePoints(m.ErrorRate); err != nil {
+						c.errorf(p+".analysis.maxRegression.errorRate", "%v", err)
+					} else if !(v > 0 && v < 1) {
+						c.errorf(p+".analysis.maxRegression.errorRate", "%s is not in (0pp, 100pp)", m.ErrorRate)
+					}
+				}
+				if m.LatencyP95 != "" {
+					if v, err := analysis.ParsePercent(m.LatencyP95); err != nil {
+						c.errorf(p+".analysis.maxRegression.latencyP95", "%v", err)
+					} else if !(v > 0 && v <= 10) {
+						c.errorf(p+".analysis.maxRegression.latencyP95", "%s is not in (0%%, 1000%%]", m.LatencyP95)
+					}
+				}
+			}
+			if a.EarlyPromotion != nil && *a.EarlyPromotion && !sequential {
+				c.errorf(p+".analysis.earlyPromotion", "only the sequential method can rule a regression out: set analysis.method: sequential, or remove it")
 			}
 		}
 		if m := env.Monitoring; m != nil && m.Duration != nil && m.Duration.Duration < 0 {
@@ -310,6 +337,16 @@ func (c *checker) target(p string, t *Target, full bool) {
 		c.hostPort(lp+".admin", l.Admin)
 		c.hostPort(lp+".preview", l.Preview)
 		c.positive(lp+".gracePeriod", l.GracePeriod)
+		if l.UpstreamProtocol != "" {
+			c.oneOf(lp+".upstreamProtocol", l.UpstreamProtocol, []string{UpstreamHTTP1, UpstreamH2C, UpstreamH2})
+		}
+		if full && (l.TLSCert == "") != (l.TLSKey == "") {
+			if l.TLSKey == "" {
+				c.errorf(lp+".tlsKey", "missing: tlsCert %s needs its key file", l.TLSCert)
+			} else {
+				c.errorf(lp+".tlsCert", "missing: tlsKey %s needs its certificate file", l.TLSKey)
+			}
+		}
 	} else if full && t.Type == TargetLocal {
 		c.errorf(p+".local", "missing: type local needs spec.target.local")
 	}

@@ -34,6 +34,8 @@ type Input struct {
 	RollbackSteps bool
 	// RollbackRate is the service's recent share of rolled-back releases, when known.
 	RollbackRate *float64
+	// Learned is the service's own rollback model's view of this deploy, when one is trained.
+	Learned *risk.Learned
 }
 
 // Decision is one choice the planner made and why, printed by `deploy plan --explain`.
@@ -78,6 +80,7 @@ func Build(in Input) (*plan.DeploymentPlan, []Decision, error) {
 		Location:     env.Location,
 		FreezeWindow: window,
 		RollbackRate: in.RollbackRate,
+		Learned:      in.Learned,
 	})
 	decide("risk", string(assessment.Level), "score %d from %d factors (see spec.risk)", assessment.Score, len(assessment.Factors))
 

@@ -11,11 +11,14 @@ import (
 )
 
 // discardWriter is a ResponseWriter that keeps nothing, so the benchmark measures the proxy.
-type discardWriter struct{ h http.Header }
+type discardWriter struct {
+	h    http.Header
+	code int
+}
 
 func (d *discardWriter) Header() http.Header         { return d.h }
 func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (d *discardWriter) WriteHeader(int)             {}
+func (d *discardWriter) WriteHeader(code int)        { d.code = code }
 
 // BenchmarkServeHTTP measures one proxied request against a real loopback upstream, 95/5 split.
 func BenchmarkServeHTTP(b *testing.B) {
@@ -27,7 +30,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer p.transport.CloseIdleConnections()
+	defer p.transports.closeIdle()
 	if err := p.SetRoutes(Routes{Generation: 1, Backends: []Backend{
 		{Version: "v1", Weight: 95, Endpoints: []string{hostport(up)}},
 		{Version: "v2", Weight: 5, Endpoints: []string{hostport(up)}},

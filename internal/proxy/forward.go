@@ -72,7 +72,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		b.stats.requests.Add(1)
-		err := p.forward(w, r, b, e, body, sent)
+		var err error
+		if isUpgrade(r) {
+			err = p.upgrade(w, r, b, e, sent)
+		} else {
+			err = p.forward(w, r, b, e, body, sent)
+		}
 		if err == nil {
 			return
 		}
@@ -159,29 +164,40 @@ func (p *Proxy) answer(w http.ResponseWriter, code int, hv []string, msg string)
 
 // forward sends r to endpoint e of b and copies the answer back. It returns an error only when the
 // upstream failed before a response began, so that the caller may answer or retry; once headers
-// are written, failures end the response and return nil.
+// are written, a failure aborts the response (panic(http.ErrAbortHandler)): a chunked HTTP/1.1
+// body must not end as if complete, and an HTTP/2 stream gets a RST_STREAM.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend, e *endpoint, body *replayBody, start time.Time) error {
 	var x exchange
-	lean := leanOK(r)
+	lean := b.protocol == ProtocolHTTP1 && leanOK(r)
 	var resp *http.Response
 	var err error
+	var abort func() // ends the upstream side of the exchange
 	if lean {
 		resp, err = p.leanRoundTrip(r, e, &x)
+		if err == nil {
+			abort = x.uc.abort
+		}
 	} else {
-		resp, err = p.roundTrip(r, e, body)
+		var cancel context.CancelFunc
+		resp, cancel, err = p.roundTrip(r, b, e, body)
+		defer cancel()
+		abort = cancel
 	}
 	if err != nil {
 		return err
 	}
-	h := w.Header()
-	for k, vv := range resp.Header {
-		if !isHop(k) {
-			h[k] = vv
+	var registered *stream
+	if resp.ContentLength < 0 {
+		// A body of unknown length may be a stream (server-sent events, a gRPC stream, a long
+		// poll): like an upgraded connection, it drains when its endpoint leaves the routes and is
+		// cut when its version is rolled back.
+		s := &stream{version: b.version, addr: e.addr, abort: abort, ended: make(chan struct{})}
+		if p.streams.add(s, p.table.Load()) {
+			registered = s
 		}
 	}
-	if c := resp.Header["Connection"]; len(c) > 0 {
-		removeConnectionHeaders(h, c)
-	}
+	h := w.Header()
+	copyResponseHeader(h, resp.Header)
 	h[headerVersion] = b.versionHV
 	for k := range resp.Trailer {
 		h.Add("Trailer", k)
@@ -191,24 +207,41 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, b *backend, e *e
 	bp := p.bufs.Get().(*[]byte)
 	clean := copyBody(w, resp.Body, *bp, resp.ContentLength < 0)
 	p.bufs.Put(bp)
+	// Trailers, gRPC's status among them, arrive with the end of the body: the announced ones and
+	// the others alike go out under the prefix that makes net/http send them as trailers.
+	for k, vv := range resp.Trailer {
+		h[http.TrailerPrefix+k] = vv
+	}
+	status := resp.StatusCode
+	grpcError := isGRPC(resp.Header) && (!clean || grpcFailed(resp))
+	if registered != nil {
+		p.streams.remove(registered) // before the connection can serve another request
+	}
+	// Only now may the lean connection go back to its pool: the next exchange on it reuses resp.
 	if lean {
 		x.finish(resp, clean)
 	} else {
 		resp.Body.Close()
 	}
-	for k, vv := range resp.Trailer {
-		h[http.TrailerPrefix+k] = vv
+	b.stats.observe(status, time.Since(start))
+	if grpcError {
+		b.stats.grpcErrors.Add(1)
 	}
-	b.stats.observe(resp.StatusCode, time.Since(start))
+	if !clean {
+		panic(http.ErrAbortHandler) // net/http's server ends the response without a word in its log
+	}
 	return nil
 }
 
-// roundTrip sends r to e through net/http's Transport, for requests the lean client does not take.
-func (p *Proxy) roundTrip(r *http.Request, e *endpoint, body *replayBody) (*http.Response, error) {
-	out := new(http.Request)
-	*out = *r // keeps r's context, so a client that goes away cancels the upstream request
+// roundTrip sends r to e through net/http's Transport for b's protocol, for requests the lean
+// client does not take. The returned cancel ends the exchange; it must be called once it is over.
+func (p *Proxy) roundTrip(r *http.Request, b *backend, e *endpoint, body *replayBody) (*http.Response, context.CancelFunc, error) {
+	tr, scheme := p.transports.forProtocol(b.protocol)
+	// Derived from r's context, so a client that goes away cancels the upstream request.
+	ctx, cancel := context.WithCancel(r.Context())
+	out := r.WithContext(ctx)
 	u := *r.URL
-	u.Scheme = "http"
+	u.Scheme = scheme
 	u.Host = e.addr
 	out.URL = &u
 	out.RequestURI = ""
@@ -220,7 +253,9 @@ func (p *Proxy) roundTrip(r *http.Request, e *endpoint, body *replayBody) (*http
 		out.Body = nil
 		out.ContentLength = 0
 	}
-	return p.transport.RoundTrip(out)
+	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
+	resp, err := tr.RoundTrip(out)
+	return resp, cancel, err
 }
 
 // copyBody copies an upstream body to the client, flushing each chunk of a body of unknown length

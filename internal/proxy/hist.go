@@ -46,3 +46,10 @@ func bucketMid(i int) time.Duration {
 	lo, hi := bucketBounds(i)
 	return lo + (hi-lo)/2
 }
+
+// BucketUpper is the upper bound of latency bucket i (the index Second.Hist pairs carry): what a
+// reader of the history needs to place a latency against a threshold.
+func BucketUpper(i int) time.Duration {
+	_, hi := bucketBounds(i)
+	return hi
+}

@@ -37,6 +37,10 @@ var (
 		"5xx responses from each version's upstreams.", []string{"version"}, nil)
 	descConnFailures = prometheus.NewDesc("hugai_proxy_upstream_connection_failures_total",
 		"Failed connections to each version's upstreams.", []string{"version"}, nil)
+	descGRPCErrors = prometheus.NewDesc("hugai_proxy_grpc_errors_total",
+		"gRPC calls to each version that ended with a grpc-status other than OK.", []string{"version"}, nil)
+	descStreams = prometheus.NewDesc("hugai_proxy_open_streams",
+		"Open upgraded connections (WebSockets) through the proxy.", nil, nil)
 	descDuration = prometheus.NewDesc("hugai_proxy_request_duration_seconds",
 		"Time from a request's arrival to the end of its upstream response.", []string{"version"}, nil)
 	descHeld = prometheus.NewDesc("hugai_proxy_held_requests",
@@ -46,7 +50,7 @@ var (
 )
 
 func (collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRequests, descErrors5xx, descConnFailures, descDuration, descHeld, descWeight} {
+	for _, d := range []*prometheus.Desc{descRequests, descErrors5xx, descConnFailures, descGRPCErrors, descStreams, descDuration, descHeld, descWeight} {
 		ch <- d
 	}
 }
@@ -65,10 +69,12 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		send(prometheus.NewConstMetric(descRequests, prometheus.CounterValue, float64(v.requests.Load()), v.version))
 		send(prometheus.NewConstMetric(descErrors5xx, prometheus.CounterValue, float64(v.errors5xx.Load()), v.version))
 		send(prometheus.NewConstMetric(descConnFailures, prometheus.CounterValue, float64(v.connFailures.Load()), v.version))
+		send(prometheus.NewConstMetric(descGRPCErrors, prometheus.CounterValue, float64(v.grpcErrors.Load()), v.version))
 		total, buckets := foldHistogram(v)
 		send(prometheus.NewConstHistogram(descDuration, total, float64(v.sumMicros.Load())/1e6, buckets, v.version))
 	}
 	send(prometheus.NewConstMetric(descHeld, prometheus.GaugeValue, float64(c.p.held.Load())))
+	send(prometheus.NewConstMetric(descStreams, prometheus.GaugeValue, float64(c.p.streams.open())))
 	for _, b := range c.p.Routes().Backends {
 		send(prometheus.NewConstMetric(descWeight, prometheus.GaugeValue, float64(b.Weight), b.Version))
 	}

@@ -22,6 +22,13 @@ type Options struct {
 	AdminSocket string        // unix socket for the admin API (mode 0600)
 	StateFile   string        // the last routes, written on every update and reloaded on start; empty for none
 	History     time.Duration // per-second history kept; default 15m
+	// TLSCert and TLSKey are PEM files for TLS on Listen (HTTP/2 and HTTP/1.1 by ALPN); empty for
+	// plain TCP (HTTP/1.1, and HTTP/2 with prior knowledge). The files are read again when they
+	// change, for new connections.
+	TLSCert, TLSKey string
+	// HeaderTimeout bounds how long a client may take to send a request's head (default 30s): a
+	// slow client (slowloris) is closed then, and holds nothing meanwhile but its connection.
+	HeaderTimeout time.Duration
 }
 
 // Timeouts towards upstreams. Dial is short because a replica on loopback that does not accept at
@@ -42,18 +49,21 @@ var errSave = errors.New("save routes")
 
 // Proxy is the data plane and its admin API.
 type Proxy struct {
-	opts      Options
-	preview   net.Listener // set by ServePreviewOn before Serve
-	transport *http.Transport
-	hist      *history
-	pools     pools
-	table     atomic.Pointer[table]
-	held      atomic.Int64 // requests waiting for a version that can serve
+	opts       Options
+	preview    net.Listener // set by ServePreviewOn before Serve
+	transports transports
+	hist       *history
+	pools      pools
+	table      atomic.Pointer[table]
+	held       atomic.Int64 // requests waiting for a version that can serve
+	streams    streams      // open upgraded connections (WebSockets)
 
 	mu   sync.Mutex // serialises route updates and guards wake
 	wake chan struct{}
 
 	bufs sync.Pool // *[]byte copy buffers
+
+	certs *certReloader // nil without TLS
 
 	ctx  context.Context // set by Serve; ends probes and held requests
 	wg   sync.WaitGroup  // probes
@@ -65,6 +75,9 @@ func New(o Options) (*Proxy, error) {
 	if o.History <= 0 {
 		o.History = 15 * time.Minute
 	}
+	if o.HeaderTimeout <= 0 {
+		o.HeaderTimeout = 30 * time.Second
+	}
 	p := &Proxy{
 		opts: o,
 		hist: newHistory(o.History),
@@ -73,16 +86,17 @@ func New(o Options) (*Proxy, error) {
 		ctx:  context.Background(),
 	}
 	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
-	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
-	p.transport = &http.Transport{
-		DialContext:           dialer.DialContext,
-		MaxIdleConns:          0, // no global cap: the per-host cap bounds it
-		MaxIdleConnsPerHost:   1024,
-		IdleConnTimeout:       idleConnTimeout,
-		ResponseHeaderTimeout: responseHeaderTimeout,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
+	if (o.TLSCert == "") != (o.TLSKey == "") {
+		return nil, errors.New("tls: a certificate needs its key and a key its certificate")
 	}
+	if o.TLSCert != "" {
+		cr, err := newCertReloader(o.TLSCert, o.TLSKey)
+		if err != nil {
+			return nil, err
+		}
+		p.certs = cr
+	}
+	p.transports = newTransports()
 	if o.StateFile != "" {
 		if err := os.MkdirAll(filepath.Dir(o.StateFile), 0o700); err != nil {
 			return nil, fmt.Errorf("state file dir: %w", err)
@@ -126,10 +140,12 @@ func (p *Proxy) SetRoutes(r Routes) error {
 			return err
 		}
 	}
-	p.table.Store(compile(r, p.hist, &p.pools))
+	t := compile(r, p.hist, &p.pools)
+	p.table.Store(t)
 	if old != nil {
 		close(old.retired)
 	}
+	p.streams.reconcile(t)
 	keep := map[string]bool{}
 	for _, b := range r.Backends {
 		for _, a := range b.Endpoints {
@@ -199,13 +215,16 @@ func (p *Proxy) Serve(ctx context.Context, data, admin, adminSock net.Listener) 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	p.ctx = ctx
-	servers := []*http.Server{
-		{Handler: p, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute},
-		{Handler: p.adminHandler(true), ReadHeaderTimeout: 10 * time.Second},
-	}
+	// User traffic: HTTP/1.1 and HTTP/2, by ALPN under TLS and with prior knowledge (h2c) without.
+	var userProtos http.Protocols
+	userProtos.SetHTTP1(true)
+	userProtos.SetHTTP2(true)
+	userProtos.SetUnencryptedHTTP2(true)
+	user := &http.Server{Handler: p, ReadHeaderTimeout: p.opts.HeaderTimeout, IdleTimeout: 2 * time.Minute, Protocols: &userProtos}
+	servers := []*http.Server{user, {Handler: p.adminHandler(true), ReadHeaderTimeout: 10 * time.Second}}
 	listeners := []net.Listener{data, adminSock}
 	if p.preview != nil {
-		servers = append(servers, &http.Server{Handler: previewHandler{p}, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute})
+		servers = append(servers, &http.Server{Handler: previewHandler{p}, ReadHeaderTimeout: p.opts.HeaderTimeout, IdleTimeout: 2 * time.Minute, Protocols: &userProtos})
 		listeners = append(listeners, p.preview)
 	}
 	if admin != nil {
@@ -214,6 +233,11 @@ func (p *Proxy) Serve(ctx context.Context, data, admin, adminSock net.Listener) 
 	}
 	errc := make(chan error, len(servers))
 	for i, s := range servers {
+		if s == user && p.certs != nil {
+			s.TLSConfig = p.certs.serverTLS()
+			go func() { errc <- s.ServeTLS(listeners[i], "", "") }()
+			continue
+		}
 		go func() { errc <- s.Serve(listeners[i]) }()
 	}
 	p.wg.Add(1)
@@ -237,9 +261,12 @@ func (p *Proxy) Serve(ctx context.Context, data, admin, adminSock net.Listener) 
 		}
 		s.Close()
 	}
+	// Streams are hijacked connections, which Shutdown leaves alone: they end with a close frame.
+	p.streams.endAll()
+	p.streams.wg.Wait()
 	cancel()
 	p.wg.Wait()
-	p.transport.CloseIdleConnections()
+	p.transports.closeIdle()
 	p.pools.closeAll()
 	return err
 }

@@ -16,6 +16,7 @@ type counters struct {
 	requests     atomic.Uint64 // attempts sent to this version (a retried request counts once per version tried)
 	errors5xx    atomic.Uint64 // 5xx responses from the version's upstreams
 	connFailures atomic.Uint64 // upstream connection failures: dial errors, resets before a response
+	grpcErrors   atomic.Uint64 // gRPC calls that ended with a grpc-status other than OK (HTTP 200 all the same)
 	sumMicros    atomic.Uint64 // latency sum of responses in the histogram
 	hist         [numBuckets]atomic.Uint64
 }
@@ -33,14 +34,15 @@ func (c *counters) observe(status int, d time.Duration) {
 
 // snapshot is a plain copy of counters at one instant.
 type snapshot struct {
-	requests, errors5xx, connFailures, sumMicros uint64
-	hist                                         [numBuckets]uint64
+	requests, errors5xx, connFailures, grpcErrors, sumMicros uint64
+	hist                                                     [numBuckets]uint64
 }
 
 func (c *counters) load(s *snapshot) {
 	s.requests = c.requests.Load()
 	s.errors5xx = c.errors5xx.Load()
 	s.connFailures = c.connFailures.Load()
+	s.grpcErrors = c.grpcErrors.Load()
 	s.sumMicros = c.sumMicros.Load()
 	for i := range c.hist {
 		s.hist[i] = c.hist[i].Load()
@@ -59,7 +61,9 @@ type Second struct {
 	Requests     uint64 `json:"requests"`
 	Errors5xx    uint64 `json:"errors5xx"`
 	ConnFailures uint64 `json:"connFailures"`
-	SumMicros    uint64 `json:"sumMicros"`
+	// GRPCErrors are gRPC calls answered 200 with a grpc-status other than OK.
+	GRPCErrors uint64 `json:"grpcErrors,omitempty"`
+	SumMicros  uint64 `json:"sumMicros"`
 	// Hist is the latency histogram, sparse: [bucket index, count] pairs in bucket order.
 	Hist [][2]uint64 `json:"hist,omitempty"`
 }
@@ -69,6 +73,7 @@ type Window struct {
 	Requests     uint64
 	Errors5xx    uint64
 	ConnFailures uint64
+	GRPCErrors   uint64
 	sumMicros    uint64
 	hist         map[int]uint64
 }
@@ -88,6 +93,7 @@ func (s Stats) Window(version string, from, to time.Time) Window {
 		w.Requests += sec.Requests
 		w.Errors5xx += sec.Errors5xx
 		w.ConnFailures += sec.ConnFailures
+		w.GRPCErrors += sec.GRPCErrors
 		w.sumMicros += sec.SumMicros
 		for _, b := range sec.Hist {
 			w.hist[int(b[0])] += b[1]
@@ -96,13 +102,14 @@ func (s Stats) Window(version string, from, to time.Time) Window {
 	return w
 }
 
-// ErrorRate is the percentage of requests that failed: (5xx + connection failures) / requests * 100.
+// ErrorRate is the percentage of requests that failed: (5xx + connection failures + gRPC calls with
+// a status other than OK) / requests * 100, as Flagger's request-success-rate counts gRPC.
 // It is 0 with no requests; callers check Requests against their minimum sample count.
 func (w Window) ErrorRate() float64 {
 	if w.Requests == 0 {
 		return 0
 	}
-	return math.Min(100, float64(w.Errors5xx+w.ConnFailures)/float64(w.Requests)*100)
+	return math.Min(100, float64(w.Errors5xx+w.ConnFailures+w.GRPCErrors)/float64(w.Requests)*100)
 }
 
 // Samples is the number of latencies in the window's histogram.
@@ -218,6 +225,7 @@ func (h *history) collect(sec int64) {
 			Requests:     cur.requests - prev.requests,
 			Errors5xx:    cur.errors5xx - prev.errors5xx,
 			ConnFailures: cur.connFailures - prev.connFailures,
+			GRPCErrors:   cur.grpcErrors - prev.grpcErrors,
 			SumMicros:    cur.sumMicros - prev.sumMicros,
 		}
 		for i := range cur.hist {
@@ -227,7 +235,7 @@ func (h *history) collect(sec int64) {
 		}
 		*prev = cur
 		secs := h.seconds[v]
-		if s.Requests != 0 || s.Errors5xx != 0 || s.ConnFailures != 0 || len(s.Hist) != 0 {
+		if s.Requests != 0 || s.Errors5xx != 0 || s.ConnFailures != 0 || s.GRPCErrors != 0 || len(s.Hist) != 0 {
 			secs = append(secs, s)
 		}
 		drop := 0

@@ -16,6 +16,11 @@ type table struct {
 	pick [100]*backend
 	// retired is closed when a newer table replaces this one: its endpoint probes stop.
 	retired chan struct{}
+	// cut holds the versions whose open streams end at once (Routes.Cut).
+	cut map[string]bool
+	// endpoints holds "version endpoint" for every endpoint in the table: a stream whose endpoint
+	// is not here drains.
+	endpoints map[string]bool
 }
 
 // backend is one version in a table.
@@ -23,6 +28,7 @@ type backend struct {
 	version   string
 	versionHV []string // the X-Hugai-Version header value, shared so the hot path does not allocate
 	weight    int
+	protocol  string // ProtocolHTTP1, ProtocolH2C or ProtocolH2
 	endpoints []*endpoint
 	next      atomic.Uint32 // round-robin cursor over endpoints
 	stats     *counters
@@ -37,7 +43,10 @@ type endpoint struct {
 }
 
 func compile(r Routes, h *history, ps *pools) *table {
-	t := &table{routes: r, retired: make(chan struct{})}
+	t := &table{routes: r, retired: make(chan struct{}), cut: map[string]bool{}, endpoints: map[string]bool{}}
+	for _, v := range r.Cut {
+		t.cut[v] = true
+	}
 	byVersion := make(map[string]*backend, len(r.Backends))
 	n := 0
 	for _, b := range r.Backends {
@@ -45,9 +54,14 @@ func compile(r Routes, h *history, ps *pools) *table {
 			version:   b.Version,
 			versionHV: []string{b.Version},
 			weight:    b.Weight,
+			protocol:  b.Protocol,
 			stats:     h.counters(b.Version),
 		}
+		if be.protocol == "" {
+			be.protocol = ProtocolHTTP1
+		}
 		for _, a := range b.Endpoints {
+			t.endpoints[b.Version+" "+a] = true
 			be.endpoints = append(be.endpoints, &endpoint{addr: a, pool: ps.pool(a)})
 		}
 		t.backends = append(t.backends, be)
@@ -60,6 +74,9 @@ func compile(r Routes, h *history, ps *pools) *table {
 	t.stable, t.canary, t.preview = byVersion[r.Stable], byVersion[r.Canary], byVersion[r.Preview]
 	return t
 }
+
+// serves reports whether addr is an endpoint of version in t.
+func (t *table) serves(version, addr string) bool { return t.endpoints[version+" "+addr] }
 
 // byRoute returns the backend an X-Hugai-Route value names, or nil.
 func (t *table) byRoute(route string) *backend {

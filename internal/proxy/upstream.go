@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -26,6 +27,8 @@ type upConn struct {
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	lastUsed time.Time
+	lr       leanResp // the response being read, reused by every exchange
+	abort    func()   // makes blocked reads and writes return; made once, not per request
 }
 
 // connPool keeps idle connections to one upstream address, across routing tables.
@@ -110,14 +113,17 @@ func (ps *pools) retain(keep map[string]bool) {
 
 func (ps *pools) closeAll() { ps.retain(nil) }
 
-// leanOK reports whether r can take the lean client.
+// leanOK reports whether r can take the lean client: a GET, HEAD or OPTIONS without a body, from an
+// HTTP/1.1 client or an HTTP/2 one (whose server always gives a body, empty when the request's
+// headers ended its stream: ContentLength 0).
 func leanOK(r *http.Request) bool {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 	default:
 		return false
 	}
-	return r.ContentLength == 0 && r.Host != "" && (r.Body == nil || r.Body == http.NoBody) && r.ProtoMajor == 1 &&
+	noBody := r.Body == nil || r.Body == http.NoBody || r.ProtoMajor == 2
+	return r.ContentLength == 0 && noBody && r.Host != "" && (r.ProtoMajor == 1 || r.ProtoMajor == 2) &&
 		len(r.Header["Expect"]) == 0 && len(r.Header["Upgrade"]) == 0 &&
 		len(r.RequestURI) > 0 && r.RequestURI[0] == '/'
 }
@@ -129,12 +135,13 @@ var aLongTimeAgo = time.Unix(1, 0)
 type exchange struct {
 	uc   *upConn
 	cp   *connPool
-	stop func() bool // stops the watch on the client's context
+	stop func() bool // stops the watch on the client's context; nil when none was needed
 }
 
-// finish returns the connection to its pool when the exchange completed cleanly.
+// finish returns the connection to its pool when the exchange completed cleanly. The response read
+// on it must not be used afterwards: the next exchange on the connection reuses it.
 func (x *exchange) finish(resp *http.Response, clean bool) {
-	cancelled := !x.stop()
+	cancelled := x.stop != nil && !x.stop()
 	if clean && !resp.Close && !cancelled {
 		x.cp.put(x.uc, time.Now())
 		return
@@ -142,12 +149,24 @@ func (x *exchange) finish(resp *http.Response, clean bool) {
 	x.uc.c.Close()
 }
 
+// stopWatch ends the exchange's watch on the client's context, if one was started.
+func (x *exchange) stopWatch() {
+	if x.stop != nil {
+		x.stop()
+	}
+}
+
 // leanRoundTrip sends r to e over a pooled connection and reads the response header. A connection
-// from the pool that turns out closed by the upstream is replaced by a new one, once.
+// from the pool that turns out closed by the upstream is replaced by a newly dialled one, once.
 func (p *Proxy) leanRoundTrip(r *http.Request, e *endpoint, x *exchange) (*http.Response, error) {
 	cp := e.pool
 	for attempt := 0; ; attempt++ {
-		uc := cp.get(time.Now())
+		var uc *upConn
+		if attempt == 0 {
+			// A retry dials: when the upstream closed one idle connection it has often closed
+			// the others too (its idle timeout), and a second stale one would fail the request.
+			uc = cp.get(time.Now())
+		}
 		reused := uc != nil
 		if uc == nil {
 			var err error
@@ -173,14 +192,91 @@ func (p *Proxy) dial(ctx context.Context, addr string) (*upConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &upConn{c: c, br: bufio.NewReaderSize(c, 8<<10), bw: bufio.NewWriterSize(c, 8<<10)}, nil
+	uc := &upConn{c: c, br: bufio.NewReaderSize(c, 8<<10), bw: bufio.NewWriterSize(c, 8<<10)}
+	uc.abort = func() { c.SetDeadline(aLongTimeAgo) }
+	return uc, nil
 }
+
+// quickAnswer is how long the lean client waits for an upstream's first byte before it watches the
+// client's context too (so that a client that goes away aborts a slow upstream request). Most
+// answers come sooner and so cost no watch, which allocates.
+const quickAnswer = 100 * time.Millisecond
 
 // send writes r on uc and reads the response header.
 func (p *Proxy) send(r *http.Request, uc *upConn, x *exchange) (*http.Response, error) {
 	c := uc.c
-	x.stop = context.AfterFunc(r.Context(), func() { c.SetDeadline(aLongTimeAgo) })
+	x.stop = nil
 	w := uc.bw
+	writeRequestHead(w, r, false)
+	// Deadlines are set only where they may be reached; each costs a timer update.
+	now := time.Now()
+	deadline := now.Add(responseHeaderTimeout)
+	c.SetWriteDeadline(deadline) // an upstream that reads nothing cannot hold the request
+	if err := w.Flush(); err != nil {
+		return nil, err
+	}
+	c.SetReadDeadline(now.Add(quickAnswer))
+	if _, err := uc.br.Peek(1); err != nil {
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			return nil, eofUnexpected(err)
+		}
+		// A slow answer: from now on a client that goes away aborts the wait.
+		if r.Context().Err() != nil {
+			return nil, r.Context().Err()
+		}
+		x.stop = context.AfterFunc(r.Context(), uc.abort)
+		c.SetReadDeadline(deadline)
+		if _, err := uc.br.Peek(1); err != nil {
+			x.stopWatch()
+			return nil, eofUnexpected(err)
+		}
+	}
+	if !headBuffered(uc.br) {
+		c.SetReadDeadline(deadline) // the rest of the head is still on its way
+	}
+	var resp *http.Response
+	for {
+		var err error
+		resp, err = uc.lr.readResponse(uc.br, r.Method)
+		if err != nil {
+			x.stopWatch()
+			return nil, eofUnexpected(err)
+		}
+		// Informational answers (100 Continue, 103 Early Hints) precede the real one, which may
+		// take its time.
+		if resp.StatusCode < 100 || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			break
+		}
+		c.SetReadDeadline(deadline)
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		x.stopWatch()
+		return nil, errors.New("upstream switched protocols on a request without upgrade")
+	}
+	c.SetDeadline(time.Time{})
+	return resp, nil
+}
+
+// headBuffered reports whether a whole response head is in br's buffer already.
+func headBuffered(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	return bytes.Contains(b, []byte("\r\n\r\n"))
+}
+
+// eofUnexpected turns the end of a connection before an answer into io.ErrUnexpectedEOF: the
+// upstream closed it without answering.
+func eofUnexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// writeRequestHead writes r's request line and header for the upstream: without hop-by-hop headers
+// (but with Upgrade and `Connection: Upgrade` when upgrade is set: they are the request), without
+// X-Hugai-Route, with the client's address appended to X-Forwarded-For. r has no body.
+func writeRequestHead(w *bufio.Writer, r *http.Request, upgrade bool) {
 	w.WriteString(r.Method)
 	w.WriteByte(' ')
 	w.WriteString(r.RequestURI)
@@ -191,6 +287,13 @@ func (p *Proxy) send(r *http.Request, uc *upConn, x *exchange) (*http.Response, 
 	conn := r.Header["Connection"]
 	for k, vv := range r.Header {
 		if isHop(k) || k == headerRoute || k == "Content-Length" || k == "Host" || (conn != nil && listedIn(conn, k)) {
+			if upgrade && k == "Upgrade" {
+				for _, v := range vv {
+					w.WriteString("Upgrade: ")
+					w.WriteString(v)
+					w.WriteString("\r\n")
+				}
+			}
 			continue
 		}
 		if k == "X-Forwarded-For" {
@@ -204,6 +307,9 @@ func (p *Proxy) send(r *http.Request, uc *upConn, x *exchange) (*http.Response, 
 			w.WriteString("\r\n")
 		}
 	}
+	if upgrade {
+		w.WriteString("Connection: Upgrade\r\n")
+	}
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		w.WriteString("X-Forwarded-For: ")
 		for _, v := range xff {
@@ -214,32 +320,4 @@ func (p *Proxy) send(r *http.Request, uc *upConn, x *exchange) (*http.Response, 
 		w.WriteString("\r\n")
 	}
 	w.WriteString("\r\n")
-	if err := w.Flush(); err != nil {
-		x.stop()
-		return nil, err
-	}
-	c.SetReadDeadline(time.Now().Add(responseHeaderTimeout))
-	var resp *http.Response
-	for {
-		var err error
-		resp, err = http.ReadResponse(uc.br, r)
-		if err != nil {
-			x.stop()
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF // the upstream closed the connection without answering
-			}
-			return nil, err
-		}
-		// Informational answers (100 Continue, 103 Early Hints) precede the real one.
-		if resp.StatusCode < 100 || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
-			break
-		}
-	}
-	if resp.StatusCode == http.StatusSwitchingProtocols {
-		resp.Body.Close()
-		x.stop()
-		return nil, errors.New("upstream switched protocols on a request without upgrade")
-	}
-	c.SetReadDeadline(time.Time{})
-	return resp, nil
 }

@@ -5,6 +5,7 @@
 package risk
 
 import (
+	"fmt"
 	"math"
 	"time"
 
@@ -53,6 +54,16 @@ type Input struct {
 	Location     *time.Location // where working hours are judged; nil: UTC
 	FreezeWindow string         // the policy window At falls in, "" if none
 	RollbackRate *float64       // this service's recent rollback share 0..1; nil: unknown
+	Learned      *Learned       // the service's own model of rollbacks; nil: none trained
+}
+
+// Learned is what a service's own rollback model (internal/risk/learn, `hugai risk train`) says
+// of this deploy. The score blends it half and half with the rules, as one more factor, so the
+// factors still add up to the score and --explain shows both.
+type Learned struct {
+	Probability float64 // the model's chance of a rollback, 0..1
+	AUC         float64 // on the rollouts held out from its fit; below 0: not measured
+	Samples     int     // finished rollouts it was fitted on
 }
 
 // LevelOf returns the level of a score.
@@ -92,6 +103,18 @@ func Assess(in Input) Assessment {
 		fs = append(fs, Factor{Name: "cap", Contribution: round1(100 - sum),
 			Reason: "the score is capped at 100"})
 		sum = 100
+	}
+	if l := in.Learned; l != nil && l.Probability >= 0 && l.Probability <= 1 {
+		rule := sum // capped above
+		c := round1(0.5*100*l.Probability - 0.5*rule)
+		auc := "not measured: the held-out rollouts all ended alike"
+		if l.AUC >= 0 {
+			auc = fmt.Sprintf("%.2f on the most recent rollouts, held out", l.AUC)
+		}
+		fs = append(fs, Factor{Name: "learned", Contribution: c, Reason: fmt.Sprintf(
+			"the service's own model (%d finished rollouts; AUC %s) gives a %.0f%% chance of a rollback; "+
+				"blended half and half with the rules' score %.1f", l.Samples, auc, 100*l.Probability, rule)})
+		sum = round1(sum + c)
 	}
 	score := int(math.Round(sum))
 	score = max(0, min(100, score))

@@ -229,3 +229,20 @@ func TestConfigDependencyInfraTests(t *testing.T) {
 		t.Error("tests were touched, yet untested-source applies")
 	}
 }
+
+// TestLearnedBlendsHalfAndHalf: the learned factor moves the score to the mean of the rules'
+// score and the model's probability, and the factors still add up to it.
+func TestLearnedBlendsHalfAndHalf(t *testing.T) {
+	in := Input{Changes: nil, Environment: "production"}
+	rule := Assess(in)
+	in.Learned = &Learned{Probability: 0.9, AUC: 0.8, Samples: 60}
+	got := Assess(in)
+	want := int(math.Round(0.5*float64(rule.Score) + 45))
+	if got.Score != want {
+		t.Errorf("blended score %d, want %d (rules %d)", got.Score, want, rule.Score)
+	}
+	last := got.Factors[len(got.Factors)-1]
+	if last.Name != "learned" || !strings.Contains(last.Reason, "90% chance of a rollback") || !strings.Contains(last.Reason, "AUC 0.80") {
+		t.Errorf("factor %+v", last)
+	}
+}

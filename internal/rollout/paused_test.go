@@ -6,7 +6,7 @@ import (
 )
 
 // A candidate that crash-loops while the rollout waits (paused, or at an approval step) is rolled
-// back even when an inconclusive window is judged in the same tick: the window must not turn the
+// back even when a pending look is taken in the same tick: the window must not turn the
 // rollback back into a pause that keeps routing to the candidate. Found by TestStepProperties.
 func TestCrashWhileWaitingRollsBackDespiteInconclusiveWindow(t *testing.T) {
 	gate := StepSpec{Kind: KindApproval, Gate: &Gate{Name: "g", Count: 1, Timeout: time.Hour}}
@@ -16,17 +16,19 @@ func TestCrashWhileWaitingRollsBackDespiteInconclusiveWindow(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := newSim(t, canarySpec(t, steps...), "v1")
-			s.requests = 3 // too few to judge: every window is inconclusive
+			s.requests = 3 // too few to judge: every look is pending
 			if name == "paused" {
-				s.runUntil(Paused, time.Hour)
+				s.run(2 * time.Minute) // into the hour-long pause at 20%
 			} else {
 				s.runUntil(AwaitingApproval, time.Hour)
 			}
-			// Windows until the next one makes the verdict Inconclusive (or keeps it so); the
-			// candidate crashes just as that one is judged.
-			for s.st.Tally.ConsecutiveInconclusive < s.spec.Limits.InconclusiveLimit-1 {
+			// Looks go on while the rollout waits; the candidate crashes just as one is judged.
+			for range 3 {
 				s.now, _ = NextDue(s.spec, s.st)
 				s.tick(nil)
+			}
+			if s.st.Tally.Pending == 0 {
+				t.Fatalf("no pending look: %+v", s.st.Tally)
 			}
 			s.now, _ = NextDue(s.spec, s.st)
 			s.crash = true

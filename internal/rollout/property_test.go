@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -250,6 +251,15 @@ func checkDesired(rt *rapid.T, spec Spec, st State) {
 		if n < 0 {
 			rt.Fatalf("%s: %d replicas of %s", st.Phase, n, v)
 		}
+	}
+	for _, v := range d.Cut {
+		if d.Weights[v] != 0 {
+			rt.Fatalf("%s: %s is cut and has weight %d: %+v", st.Phase, v, d.Weights[v], d)
+		}
+	}
+	if st.Phase == RollingBack && st.Candidate != "" && st.Candidate != st.Stable && d.Weights[st.Candidate] == 0 &&
+		!slices.Contains(d.Cut, st.Candidate) {
+		rt.Fatalf("rolling back without cutting the candidate's open streams: %+v", d)
 	}
 	backing := st.RollbackAt != nil && !st.ReleaseRollback
 	switch {

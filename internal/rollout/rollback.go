@@ -257,6 +257,13 @@ func (p *stepper) awaitRollbackApproval(g Gate) {
 // the current one keeps serving so no request waits for it.
 func desiredRollback(spec Spec, st State, d *DesiredState) {
 	r := max(spec.Replicas, 1)
+	// The candidate was judged bad: once it has no traffic, the router ends its open streams
+	// (WebSockets) at once rather than letting them drain as it does for a version merely stopped.
+	defer func() {
+		if st.Candidate != "" && st.Candidate != st.Stable && d.Weights[st.Candidate] == 0 {
+			d.Cut = []string{st.Candidate}
+		}
+	}()
 	if st.Stable == "" {
 		return
 	}

@@ -102,18 +102,14 @@ func (p *stepper) rolling() {
 		t := p.now
 		s.BatchReadyAt, s.ReadyAt = &t, &t
 		s.StepTally = analysis.Tally{}
+		p.newSpan()
 		if s.AnalysisFrom == nil && p.spec.Interval > 0 {
 			s.AnalysisFrom = &t
 		}
 		p.emit("rollout.ready", "", map[string]any{"version": s.Candidate, "replicas": c.Ready, "batch": s.Batch})
 	}
-	// Held until a window ending at this batch passed: windows are judged in consumeWindow, and
-	// StepTally counts those since the batch was ready.
-	judged := p.spec.Interval <= 0 || len(p.spec.Criteria) == 0 || s.StepTally.Successful > 0
-	if !judged {
-		if t, ok := NextDue(p.spec, *s); ok {
-			p.wake(t.Sub(p.now))
-		}
+	// Held until a look over this batch passed: the span starts when the batch is ready.
+	if !p.spanJudged(*s.BatchReadyAt, fmt.Sprintf("batch %d", s.Batch)) {
 		return
 	}
 	if s.NewReplicas >= max(p.spec.Replicas, 1) && s.OldReplicas == 0 {

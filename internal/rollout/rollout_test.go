@@ -64,6 +64,10 @@ type sim struct {
 	runs     map[string]string
 	ran      []string
 	runFails map[string]bool
+	// compare, when set, gives both versions' seconds of a look that asks for a comparison.
+	compare func(l Look, weight int) ([]analysis.Window, []analysis.LatencyWindow)
+	// perSecond, when set, makes a look's samples grow with its span: perSecond per second.
+	perSecond uint64
 }
 
 func newSim(t *testing.T, spec Spec, stable string) *sim {
@@ -145,17 +149,24 @@ func (s *sim) observe() Observation {
 		s.smokeRuns[d.SmokeTestID]++
 		obs.SmokeTest = &SmokeResult{ID: d.SmokeTestID, Passed: !s.smokeFails, Output: "GET /healthz 200\nPOST /orders 500", At: s.now}
 	}
-	if from, to, conds, ok := Due(s.spec, s.st, s.now); ok {
-		ms := analysis.Judge(conds, func(metric string) analysis.Value {
+	if l, ok := Due(s.spec, s.st, s.now); ok {
+		n := s.requests
+		if s.perSecond > 0 {
+			n = s.perSecond * uint64(l.To.Sub(l.Since)/time.Second)
+		}
+		ms := analysis.JudgeWith(l.Conditions, func(metric string) analysis.Value {
 			switch metric {
 			case "error_rate":
-				return analysis.Value{Value: s.errorRate, Samples: s.requests}
+				return analysis.Value{Value: s.errorRate, Samples: n}
 			case "latency_p95":
-				return analysis.Value{Value: s.latency, Samples: s.requests}
+				return analysis.Value{Value: s.latency, Samples: n}
 			}
 			return analysis.Value{Err: "no such metric"}
-		}, s.spec.MinimumSamples, from, to)
-		obs.Window = &Window{From: from, To: to, Measurements: ms}
+		}, s.spec.Rules(), l.Since, l.To)
+		obs.Window = &Window{From: l.From, To: l.To, Since: l.Since, Measurements: ms}
+		if l.Compare && s.compare != nil {
+			obs.Window.Pairs, obs.Window.LatencyPairs = s.compare(l, s.st.Weight)
+		}
 	}
 	return obs
 }

@@ -88,12 +88,21 @@ type Spec struct {
 	Steps    []StepSpec `json:"steps"`
 	Replicas int        `json:"replicas"`
 	// Criteria are judged on every analysis window while the candidate takes traffic.
-	Criteria         []criteria.Condition `json:"criteria"`
-	Interval         time.Duration        `json:"interval"`
-	MinimumSamples   uint64               `json:"minimumSamples"`
-	Limits           analysis.Limits      `json:"limits"`
-	ProgressDeadline time.Duration        `json:"progressDeadline"`
-	AutoRollback     bool                 `json:"autoRollback"`
+	Criteria       []criteria.Condition `json:"criteria"`
+	Interval       time.Duration        `json:"interval"`
+	MinimumSamples uint64               `json:"minimumSamples"`
+	Limits         analysis.Limits      `json:"limits"`
+	// Alpha is the level at which a rate criterion (error_rate below a limit) is failed: only once
+	// it is beyond its limit by an always-valid test (analysis.Rules).
+	Alpha float64 `json:"alpha"`
+	// Sequential, when set, compares the candidate with the baseline over the same seconds
+	// (analysis.EvaluateErrors and EvaluateLatency, each at Alpha/2) beside the criteria.
+	Sequential *analysis.Config `json:"sequential,omitempty"`
+	// EarlyPromotion ends an analysis step early once the comparison rules out a regression of
+	// Sequential.MaxRegression and the criteria passed. It never shortens a pause.
+	EarlyPromotion   bool          `json:"earlyPromotion,omitempty"`
+	ProgressDeadline time.Duration `json:"progressDeadline"`
+	AutoRollback     bool          `json:"autoRollback"`
 	// Gates are approvals needed before anything starts.
 	Gates []Gate `json:"gates,omitempty"`
 	// Settle is how long after a window ends it is measured: the metric source records a second
@@ -190,8 +199,18 @@ func Compile(p *plan.DeploymentPlan, o Options) (Spec, error) {
 		}
 		s.AutoRollback = false
 	}
-	if env.Method != "" && env.Method != plan.MethodThreshold {
-		return Spec{}, fmt.Errorf("analysis method %q is not available yet (threshold is)", env.Method)
+	s.Alpha = env.Analysis.Alpha
+	switch env.Method {
+	case "", plan.MethodThreshold:
+	case plan.MethodSequential:
+		cfg := env.Analysis
+		if err := cfg.Validate(); err != nil {
+			return Spec{}, err
+		}
+		s.Sequential = &cfg
+		s.EarlyPromotion = env.EarlyPromotion
+	default:
+		return Spec{}, fmt.Errorf("analysis method %q is unknown (threshold, sequential)", env.Method)
 	}
 	if env.Target.Local != nil {
 		s.Replicas = env.Target.Local.Replicas

@@ -154,6 +154,22 @@ type State struct {
 	Judged bool `json:"judged,omitempty"`
 	// Monitors are the last window's values of Spec.Monitors.
 	Monitors []analysis.Measurement `json:"monitors,omitempty"`
+	// SpanFrom is where the current span starts: the criteria are measured over everything since
+	// (a weight set, a batch ready, the promotion), so evidence accumulates within a step.
+	// LookPhase is the phase of the last look at the criteria within it ("" before the first).
+	SpanFrom  *time.Time     `json:"spanFrom,omitempty"`
+	LookPhase analysis.Phase `json:"lookPhase,omitempty"`
+	// Evidence is the sequential comparison of the candidate with the baseline since the
+	// candidate first took traffic (Spec.Sequential).
+	Evidence *Evidence `json:"evidence,omitempty"`
+}
+
+// Evidence is the sequential analysis' persisted state and its last look.
+type Evidence struct {
+	Errors  analysis.Evidence        `json:"errors"`
+	Latency analysis.LatencyEvidence `json:"latency"`
+	// Results are the last look at each test (error_rate, latency_p95), for people.
+	Results []analysis.Result `json:"results,omitempty"`
 }
 
 // SignOff is a person's sign-off of an optional manual checkpoint.
@@ -195,11 +211,18 @@ type RevisionObs struct {
 	StartFailed  string `json:"startFailed,omitempty"`
 }
 
-// Window is one judged analysis window, measured by the engine because Due said so.
+// Window is one judged analysis window, measured by the engine because Due said so: the criteria
+// over the span [Since, To), the comparison second by second over [From, To).
 type Window struct {
 	From         time.Time              `json:"from"`
 	To           time.Time              `json:"to"`
+	Since        time.Time              `json:"since,omitempty"`
 	Measurements []analysis.Measurement `json:"measurements"`
+	// Pairs and LatencyPairs are both versions' counts over each second of [From, To), when the
+	// look asked for a comparison (Look.Compare); PairsErr says why they could not be read.
+	Pairs        []analysis.Window        `json:"pairs,omitempty"`
+	LatencyPairs []analysis.LatencyWindow `json:"latencyPairs,omitempty"`
+	PairsErr     string                   `json:"pairsErr,omitempty"`
 	// Monitors are the values of Spec.Monitors over the window: shown, never judged.
 	Monitors []analysis.Measurement `json:"monitors,omitempty"`
 }
@@ -250,6 +273,9 @@ type DesiredState struct {
 	// Preview is the version the preview route (X-Hugai-Route: preview, the preview listener)
 	// goes to: blue-green's green, before and during the switch.
 	Preview string `json:"preview,omitempty"`
+	// Cut names the version a rollback judged bad, once it has no traffic: the router ends its
+	// open streams at once instead of letting them drain.
+	Cut []string `json:"cut,omitempty"`
 	// RunSmokeTest asks the engine to run the smoke test against Preview (or the candidate) once
 	// per SmokeTestID and report it in Observation.SmokeTest.
 	RunSmokeTest bool   `json:"runSmokeTest,omitempty"`

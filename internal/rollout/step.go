@@ -3,6 +3,7 @@ package rollout
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -121,6 +122,11 @@ func (p *stepper) command(c *Command) {
 		p.emit("rollout.resumed", c.Actor, payload)
 		s.Tally = analysis.Tally{}
 		s.StepTally = analysis.Tally{}
+		// A person said go on: the judge starts afresh, its evidence and α with it.
+		s.Evidence = nil
+		if s.SpanFrom != nil {
+			p.newSpan()
+		}
 		if s.PromotedAt != nil {
 			// Paused after promotion (not judged in time): the watch starts again.
 			t := p.now
@@ -401,29 +407,50 @@ func (p *stepper) health() bool {
 	return true
 }
 
-// Due says whether an analysis window has ended and must be measured: the engine measures it
-// and hands it to the next Step. Windows are laid end to end from the moment the candidate first
-// took traffic, so a restart measures exactly the windows it had not judged.
-func Due(spec Spec, st State, now time.Time) (from, to time.Time, conds []criteria.Condition, ok bool) {
+// Look is one look of the judge, due now: the engine measures the criteria over the span
+// [Since, To) and, when Compare, both versions second by second over [From, To), and hands it to
+// the next Step as a Window.
+type Look struct {
+	From, To, Since time.Time
+	Conditions      []criteria.Condition
+	Compare         bool
+}
+
+// Due says whether a look is due: the judge looks at the end of each analysis interval, laid end
+// to end from the moment the candidate first took traffic, so a restart measures exactly the
+// looks it had not taken. Each look measures the criteria over the whole span so far (since the
+// weight was set, the batch was ready or the promotion), so evidence accumulates within a step.
+func Due(spec Spec, st State, now time.Time) (Look, bool) {
 	if st.AnalysisFrom == nil || st.Phase.Terminal() || st.Phase == RollingBack || spec.Interval <= 0 {
-		return time.Time{}, time.Time{}, nil, false
+		return Look{}, false
 	}
-	from = *st.AnalysisFrom
-	to = from.Add(spec.Interval)
-	if now.Before(to.Add(spec.Settle)) {
-		return time.Time{}, time.Time{}, nil, false
+	l := Look{From: *st.AnalysisFrom}
+	l.To = l.From.Add(spec.Interval)
+	if now.Before(l.To.Add(spec.Settle)) {
+		return Look{}, false
 	}
-	conds = slices.Clone(spec.Criteria)
+	l.Since = l.From
+	if st.SpanFrom != nil && st.SpanFrom.Before(l.To) {
+		l.Since = *st.SpanFrom
+	}
+	l.Conditions = slices.Clone(spec.Criteria)
 	if st.StepIndex < len(spec.Steps) && spec.Steps[st.StepIndex].Kind == KindAnalysis {
-		conds = append(conds, spec.Steps[st.StepIndex].Criteria...)
+		l.Conditions = append(l.Conditions, spec.Steps[st.StepIndex].Criteria...)
 	}
 	// Triggers last, each measured once, so a measurement's condition text says which it is.
 	for _, c := range spec.Triggers {
-		if !slices.Contains(conds, c) {
-			conds = append(conds, c)
+		if !slices.Contains(l.Conditions, c) {
+			l.Conditions = append(l.Conditions, c)
 		}
 	}
-	return from, to, conds, true
+	// The comparison needs the baseline serving beside the candidate: not after the promotion.
+	l.Compare = spec.Sequential != nil && st.Stable != "" && st.PromotedAt == nil
+	return l, true
+}
+
+// Rules are what the criteria's measurements must meet (analysis.JudgeWith).
+func (s Spec) Rules() analysis.Rules {
+	return analysis.Rules{MinimumSamples: s.MinimumSamples, Alpha: s.Alpha}
 }
 
 // NextDue is when the next window ends, for the engine to wake up then.
@@ -452,25 +479,46 @@ func (p *stepper) consumeWindow() {
 	for _, m := range w.Measurements {
 		results = append(results, map[string]any{"metric": m.Metric, "condition": m.Condition, "value": m.Value, "samples": m.Samples, "phase": string(m.Phase), "trigger": p.spec.isTrigger(m)})
 	}
-	p.emit("rollout.analysis", "", map[string]any{"from": w.From, "to": w.To, "weight": s.Weight, "measurements": results})
+	payload := map[string]any{"from": w.From, "to": w.To, "since": w.Since, "weight": s.Weight, "measurements": results}
 	if t, ok := NextDue(p.spec, *s); ok {
 		p.wake(t.Sub(p.now))
 	}
 	if msg := fired(trig); msg != "" {
+		p.emit("rollout.analysis", "", payload)
 		p.fail(ReasonTrigger, msg)
+		return
+	}
+	if len(w.Pairs) > 0 {
+		// Each second of the comparison, recorded with the look so that a rollout can be
+		// replayed later (hugai analyze replay): the audit trail is the store's measurements.
+		payload["seconds"] = RecordSeconds(w.Pairs, w.LatencyPairs)
+	}
+	failed := p.compare(w, &ms)
+	if s.Evidence != nil && len(s.Evidence.Results) > 0 {
+		payload["evidence"] = s.Evidence.Results
+	}
+	p.emit("rollout.analysis", "", payload)
+	if failed != "" {
+		p.fail(ReasonAnalysis, failed)
 		return
 	}
 	if len(ms) == 0 && len(p.spec.Criteria) == 0 {
 		return // only triggers were measured: there is no window of criteria to count
 	}
+	if s.SpanFrom != nil && !w.To.After(*s.SpanFrom) {
+		// The look ended before the current span began (the weight changed between its end and
+		// its measurement): its criteria speak of the previous step, not this one.
+		return
+	}
+	s.LookPhase = analysis.WindowPhase(ms)
 	s.Tally = s.Tally.Add(ms)
 	inStep := s.StepIndex < len(p.spec.Steps) && p.spec.Steps[s.StepIndex].Kind == KindAnalysis
 	s.StepTally = s.StepTally.Add(ms)
-	if !s.Judged && s.Weight == 100 && analysis.WindowPhase(ms) == analysis.Successful {
+	if !s.Judged && s.Weight == 100 && s.LookPhase == analysis.Successful {
 		// The success criteria held on enough of the new version's traffic at its final weight:
 		// what every rollout needs before it may succeed.
 		s.Judged = true
-		p.emit("rollout.judged", "", map[string]any{"version": s.Candidate, "from": w.From, "to": w.To})
+		p.emit("rollout.judged", "", map[string]any{"version": s.Candidate, "from": w.Since, "to": w.To})
 		p.checkpointsPassed(CheckpointAnalysis)
 	}
 	v := s.Tally.Verdict(p.spec.Limits)
@@ -493,6 +541,152 @@ func (p *stepper) consumeWindow() {
 			p.fail(ReasonAnalysis, explain(ms, v.Reason))
 		}
 	}
+}
+
+// compare adds the window's seconds to the sequential evidence and looks at both tests, each at
+// α/2. It returns why the candidate failed ("" if it did not); seconds that could not be read are
+// an Error measurement appended to ms, counted toward consecutiveErrorLimit like any failed query.
+func (p *stepper) compare(w *Window, ms *[]analysis.Measurement) string {
+	s := &p.s
+	cfg := p.spec.Sequential
+	if cfg == nil || (len(w.Pairs) == 0 && len(w.LatencyPairs) == 0 && w.PairsErr == "") {
+		return ""
+	}
+	if w.PairsErr != "" {
+		*ms = append(*ms, analysis.Measurement{Metric: "comparison", Condition: "candidate vs baseline", Phase: analysis.Error,
+			Message: "comparison: query failed: " + w.PairsErr, From: w.From, To: w.To})
+		return ""
+	}
+	ev := Evidence{}
+	if s.Evidence != nil {
+		ev = *s.Evidence
+	}
+	var err error
+	for _, pw := range w.Pairs {
+		if ev.Errors, err = ev.Errors.Add(pw); err != nil {
+			return "sequential analysis: " + err.Error()
+		}
+	}
+	for _, lw := range w.LatencyPairs {
+		if ev.Latency, err = ev.Latency.Add(lw); err != nil {
+			return "sequential analysis: " + err.Error()
+		}
+	}
+	half := *cfg
+	half.Alpha /= 2
+	re, err := analysis.EvaluateErrors(ev.Errors, half)
+	if err != nil {
+		return "sequential analysis: " + err.Error()
+	}
+	rl, err := analysis.EvaluateLatency(ev.Latency, half)
+	if err != nil {
+		return "sequential analysis: " + err.Error()
+	}
+	ev.Results = []analysis.Result{re, rl}
+	s.Evidence = &ev
+	for _, r := range ev.Results {
+		if r.Decision == analysis.Fail {
+			return DescribeResult(r) + ": the candidate is worse than the baseline beyond doubt (α " + strconv.FormatFloat(half.Alpha, 'g', -1, 64) + ")"
+		}
+	}
+	return ""
+}
+
+// RecordSeconds packs a look's seconds for the audit trail, one array per second: the candidate's
+// requests and errors, the baseline's requests and errors, then the latency test's window (the
+// candidate's timed requests and slow ones, the baseline's, and the candidate's beyond-maximum
+// count; zeros when not measured). ReplaySecond reads one back.
+func RecordSeconds(pairs []analysis.Window, lats []analysis.LatencyWindow) [][9]int64 {
+	out := make([][9]int64, len(pairs))
+	for i, w := range pairs {
+		out[i] = [9]int64{w.Canary.Requests, w.Canary.Events, w.Baseline.Requests, w.Baseline.Events}
+		if i < len(lats) {
+			l := lats[i]
+			out[i][4], out[i][5], out[i][6], out[i][7], out[i][8] = l.Slow.Canary.Requests, l.Slow.Canary.Events, l.Slow.Baseline.Requests, l.Slow.Baseline.Events, l.BeyondMax
+		}
+	}
+	return out
+}
+
+// ReplaySecond unpacks one second RecordSeconds packed.
+func ReplaySecond(r [9]int64) (analysis.Window, analysis.LatencyWindow) {
+	return analysis.Window{Canary: analysis.Counts{Requests: r[0], Events: r[1]}, Baseline: analysis.Counts{Requests: r[2], Events: r[3]}},
+		analysis.LatencyWindow{Slow: analysis.Window{Canary: analysis.Counts{Requests: r[4], Events: r[5]}, Baseline: analysis.Counts{Requests: r[6], Events: r[7]}}, BeyondMax: r[8]}
+}
+
+// ruledOut reports whether the comparison rules out a regression of the configured size on both
+// tests: what an opt-in early promotion needs.
+func (p *stepper) ruledOut() bool {
+	ev := p.s.Evidence
+	if p.spec.Sequential == nil || ev == nil || len(ev.Results) == 0 {
+		return false
+	}
+	for _, r := range ev.Results {
+		if r.Decision != analysis.PassEligible {
+			return false
+		}
+	}
+	return true
+}
+
+// DescribeResult says a test's look for people: "error_rate: canary 4.10% (41/1000) vs baseline
+// 0.52% (99/19000), ratio 7.9 [4.1, 15], statistic 6.1 of 5.3".
+func DescribeResult(r analysis.Result) string {
+	pct := func(c analysis.Counts) string {
+		if c.Requests == 0 {
+			return "no requests"
+		}
+		return fmt.Sprintf("%.2f%% (%d/%d)", float64(c.Events)/float64(c.Requests)*100, c.Events, c.Requests)
+	}
+	what := "errors"
+	if r.Metric == "latency_p95" {
+		what = "slower than the pooled p95"
+	}
+	return fmt.Sprintf("%s: candidate %s vs baseline %s %s, ratio %.2g [%.2g, %.2g], evidence %.1f of %.1f (%s)",
+		r.Metric, pct(r.Canary), pct(r.Baseline), what, r.Ratio.Estimate, r.Ratio.Low, r.Ratio.High, r.Statistic, r.Boundary, r.Decision)
+}
+
+// newSpan starts a new span of the criteria: the next looks measure from now.
+func (p *stepper) newSpan() {
+	t := p.now
+	p.s.SpanFrom = &t
+	p.s.LookPhase = ""
+}
+
+// spanJudged reports whether the step that planned to end at end may pass: every look ending by
+// then was taken and the last one met the criteria on enough requests. Until then it holds; with
+// too few requests past end plus the progress
+// deadline, it pauses as Inconclusive for a person. No criteria, or no looks, pass at end.
+func (p *stepper) spanJudged(end time.Time, what string) bool {
+	s := &p.s
+	if p.now.Before(end) {
+		p.wake(end.Sub(p.now))
+		return false
+	}
+	if s.AnalysisFrom == nil || p.spec.Interval <= 0 || len(p.spec.Criteria) == 0 {
+		return true
+	}
+	if s.AnalysisFrom.Add(p.spec.Interval).After(end) && s.LookPhase == analysis.Successful {
+		return true
+	}
+	// The deadline counts from the step's end, or from a later new span (a resume).
+	deadline := end.Add(p.spec.ProgressDeadline)
+	if s.SpanFrom != nil && s.SpanFrom.After(end) {
+		deadline = s.SpanFrom.Add(p.spec.ProgressDeadline)
+	}
+	if !p.now.Before(deadline) && !s.AnalysisFrom.Add(p.spec.Interval).Before(deadline) {
+		crit, _ := p.spec.splitTriggers(s.Last)
+		why := explain(crit, "")
+		if why == "" {
+			why = "no look met the criteria"
+		}
+		p.setPhase(Paused, ReasonInconclusive, fmt.Sprintf("%s not judged within %s of its end: %s; resume to keep judging, promote to accept it, or roll back", what, plan.D(p.spec.ProgressDeadline), strings.TrimSuffix(why, "; ")))
+		return false
+	}
+	if t, ok := NextDue(p.spec, *s); ok {
+		p.wake(min(t.Sub(p.now), max(deadline.Sub(p.now), 0)))
+	}
+	return false
 }
 
 // explain puts the measurements that did not pass before the verdict's reason, so a person reads
@@ -545,6 +739,9 @@ func (p *stepper) progress() {
 				p.wake(notReadyPoll)
 				return
 			}
+			if s.Weight != step.Weight {
+				p.newSpan()
+			}
 			s.Weight = step.Weight
 			if s.AnalysisFrom == nil && step.Weight > 0 {
 				t := p.now
@@ -567,24 +764,24 @@ func (p *stepper) progress() {
 				p.wake(end.Sub(p.now))
 				return
 			}
-			// Every window that ended within the pause is judged before the weight grows, so a bad
-			// canary is caught at the weight it failed at, not at the next one.
-			judged := s.AnalysisFrom == nil || p.spec.Interval <= 0 || len(p.spec.Criteria) == 0 ||
-				s.AnalysisFrom.Add(p.spec.Interval).After(end) && s.StepTally.Successful > 0
-			if !judged {
-				// No data is never a pass: a weight is held until a window at it passes (or
-				// inconclusiveLimit hands the rollout to a person).
+			// Every look that ended within the pause is taken before the weight grows, so a bad
+			// canary is caught at the weight it failed at, not at the next one; and the step
+			// passes only once a look over it met the criteria on enough requests.
+			if !p.spanJudged(end, fmt.Sprintf("step %d (weight %d%%)", s.StepIndex+1, s.Weight)) {
+				return
+			}
+			p.nextStep()
+		case KindAnalysis:
+			early := p.spec.EarlyPromotion && p.ruledOut() && s.LookPhase == analysis.Successful
+			if s.StepTally.Windows < step.Windows && !early {
 				if t, ok := NextDue(p.spec, *s); ok {
 					p.wake(t.Sub(p.now))
 				}
 				return
 			}
-			p.nextStep()
-		case KindAnalysis:
-			if s.StepTally.Windows < step.Windows {
-				if t, ok := NextDue(p.spec, *s); ok {
-					p.wake(t.Sub(p.now))
-				}
+			if early && s.StepTally.Windows < step.Windows {
+				p.emit("rollout.earlyPromotion", "", map[string]any{"step": s.StepIndex, "windows": s.StepTally.Windows, "evidence": s.Evidence.Results})
+			} else if end := s.StepStartedAt.Add(time.Duration(step.Windows) * p.spec.Interval); !p.spanJudged(end, fmt.Sprintf("analysis step %d", s.StepIndex+1)) {
 				return
 			}
 			p.nextStep()

@@ -145,9 +145,9 @@ func TestQuietWatchSucceeds(t *testing.T) {
 	if d.Weights["v2"] != 100 || d.Weights["v1"] != 0 || d.Replicas["v1"] != 2 {
 		t.Fatalf("verifying: %+v", d)
 	}
-	from, to, conds, ok := Due(s.spec, s.st, s.now.Add(time.Minute))
-	if !ok || !slices.Contains(conds, s.spec.Triggers[0]) || !to.After(from) {
-		t.Fatalf("Due in Verifying: %v %v", conds, ok)
+	l, ok := Due(s.spec, s.st, s.now.Add(time.Minute))
+	if !ok || !slices.Contains(l.Conditions, s.spec.Triggers[0]) || !l.To.After(l.From) {
+		t.Fatalf("Due in Verifying: %v %v", l.Conditions, ok)
 	}
 	s.run(time.Hour)
 	if s.st.Phase != Succeeded {

@@ -130,6 +130,7 @@ func (p *stepper) succeed(why string) {
 		s.AnalysisFrom = &t
 	}
 	s.StepTally = analysis.Tally{}
+	p.newSpan()
 	msg := fmt.Sprintf("%s serves all traffic; watching it for %s, %s kept for a rollback", s.Candidate, plan.D(watch), s.Stable)
 	switch {
 	case watch <= 0:

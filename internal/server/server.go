@@ -26,6 +26,8 @@ type Engine interface {
 	// Wait blocks until the rollout's Revision > afterRevision or ctx ends.
 	Wait(ctx context.Context, id string, afterRevision int64) (api.Rollout, error)
 	Info() api.ServerInfo
+	// Monitor measures the current release of a service environment now.
+	Monitor(ctx context.Context, service, env string) (api.Monitor, error)
 }
 
 // Options are the server's hooks into the process that runs it.
@@ -73,6 +75,7 @@ func New(e Engine, opts Options) http.Handler {
 	mux.HandleFunc("GET /api/v1/rollouts/{id}", h.get)
 	mux.HandleFunc("POST /api/v1/rollouts/{id}/commands", h.do)
 	mux.HandleFunc("POST /api/v1/shutdown", h.shutdown)
+	mux.HandleFunc("GET /api/v1/monitor", h.monitor)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, &api.Error{Code: api.CodeNotFound, Message: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
 	})
@@ -124,6 +127,21 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 		rs = []api.Rollout{} // `[]`, never `null`: scripts index into it
 	}
 	writeJSON(w, http.StatusOK, rs)
+}
+
+func (h *handler) monitor(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	svc, env := q.Get("service"), q.Get("environment")
+	if svc == "" || env == "" {
+		writeError(w, http.StatusBadRequest, badInput("monitor: service and environment are required"))
+		return
+	}
+	m, err := h.e.Monitor(r.Context(), svc, env)
+	if err != nil {
+		h.fail(w, "monitor "+svc+"/"+env, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
 }
 
 func (h *handler) get(w http.ResponseWriter, r *http.Request) {

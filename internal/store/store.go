@@ -151,3 +151,24 @@ type Store interface {
 	VerifyAudit(ctx context.Context) (VerifyResult, error)
 	Close() error
 }
+
+// ReleaseRecord is a release cut by `hugai release create`: its tag and version, and the release
+// itself (notes, change, risk, a plan per environment) as JSON, which the store keeps as is.
+type ReleaseRecord struct {
+	Tag       string          `json:"tag"` // unique: v1.2.3, or api/v1.2.3 for a component
+	Component string          `json:"component,omitempty"`
+	Version   string          `json:"version"`
+	Document  json.RawMessage `json:"release"`
+	CreatedBy string          `json:"createdBy,omitempty"`
+	CreatedAt time.Time       `json:"createdAt"`
+}
+
+// ReleaseStore keeps release records. It is its own port, beside Store, so a backend gains it
+// without the engine's Store changing.
+type ReleaseStore interface {
+	// CreateRelease writes the record and its audit events (subject "release/<tag>" when empty)
+	// in one transaction; a tag already recorded is ErrConflict.
+	CreateRelease(ctx context.Context, r ReleaseRecord, events []audit.Event) error
+	ReleaseRecord(ctx context.Context, tag string) (ReleaseRecord, error) // ErrNotFound
+	ReleaseRecords(ctx context.Context, component string, limit int) ([]ReleaseRecord, error)
+}

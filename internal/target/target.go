@@ -22,6 +22,10 @@ type Routing struct {
 	Canary      string         `json:"canary,omitempty"`
 	Preview     string         `json:"preview,omitempty"`
 	HoldTimeout time.Duration  `json:"holdTimeout,omitempty"`
+	// Cut names versions judged bad (a rollback), which must have no weight: the router ends their
+	// open streams (WebSockets, upgraded connections) at once. A version that merely leaves the
+	// routing (a promotion's old stable, a removal) lets its open streams drain instead.
+	Cut []string `json:"cut,omitempty"`
 }
 
 // RevisionStatus is what the target observes of one revision.

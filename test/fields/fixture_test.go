@@ -54,7 +54,10 @@ spec:
       analysis:
         interval: 30s
         minimumSamples: 20
-        method: threshold
+        method: sequential
+        alpha: 0.01
+        maxRegression: {errorRate: 0.5pp, latencyP95: 10%}
+        earlyPromotion: true
       monitoring:
         duration: 10m
       strategyByRisk: {low: rolling, medium: canary, high: canary, critical: blueGreen}

@@ -246,20 +246,21 @@ func simulate(r *rand.Rand, s Scenario, rl rules) (outcome, error) {
 			pooled = append(append(pooled, winB[start:]...), winC[cstart:]...)
 			if len(pooled) > 0 {
 				q := quantile(pooled, 0.95)
+				slow := analysis.SlowAbove(q, analysis.DefaultMaxLatencyP95)
 				w := analysis.LatencyWindow{Slow: analysis.Window{
 					Canary: analysis.Counts{Requests: nc}, Baseline: analysis.Counts{Requests: nb},
 				}}
 				for _, v := range winB[start:] {
-					if v > q {
+					if v > slow {
 						w.Slow.Baseline.Events++
 					}
 				}
 				for _, v := range winC[cstart:] {
-					if v > q {
+					if v > slow {
 						w.Slow.Canary.Events++
-					}
-					if v > q*(1+analysis.DefaultMaxLatencyP95) {
-						w.BeyondMax++
+						if v > q*(1+analysis.DefaultMaxLatencyP95) {
+							w.BeyondMax++
+						}
 					}
 				}
 				if lat, err = lat.Add(w); err != nil {

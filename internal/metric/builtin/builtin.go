@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -153,4 +154,89 @@ func (p *Provider) window(ctx context.Context, from, to time.Time) (proxy.Stats,
 	}
 	p.last = &fetch{from: from, to: to, at: now, stats: s, err: err}
 	return s, err
+}
+
+var _ metric.Comparer = (*Provider)(nil)
+
+// Compare returns both versions' counts second by second over [c.From, c.To), the seconds that
+// start inside it, from the proxy's history: errors are 5xx responses and failed connections, and
+// each second's latency window is built from the two versions' histograms of that second.
+func (p *Provider) Compare(ctx context.Context, c metric.Comparison) ([]analysis.Window, []analysis.LatencyWindow, error) {
+	if c.Candidate == "" || c.Baseline == "" {
+		return nil, nil, errors.New("builtin comparison: two versions are needed")
+	}
+	if !c.To.After(c.From) {
+		return nil, nil, fmt.Errorf("builtin comparison: window %s..%s is empty", c.From.Format(time.RFC3339), c.To.Format(time.RFC3339))
+	}
+	stats, err := p.window(ctx, c.From, c.To)
+	if err != nil {
+		return nil, nil, err
+	}
+	lo, hi := c.From.Unix(), c.To.Unix()
+	if c.From.Nanosecond() != 0 {
+		lo++
+	}
+	bySec := func(v string) map[int64]proxy.Second {
+		m := map[int64]proxy.Second{}
+		for _, s := range stats.Versions[v] {
+			if s.Time >= lo && s.Time < hi {
+				m[s.Time] = s
+			}
+		}
+		return m
+	}
+	can, base := bySec(c.Candidate), bySec(c.Baseline)
+	var pairs []analysis.Window
+	var lats []analysis.LatencyWindow
+	for sec := lo; sec < hi; sec++ {
+		cs, cok := can[sec]
+		bs, bok := base[sec]
+		if !cok && !bok {
+			continue
+		}
+		pairs = append(pairs, analysis.Window{
+			Canary:   analysis.Counts{Requests: int64(cs.Requests), Events: int64(min(cs.Errors5xx+cs.ConnFailures, cs.Requests))},
+			Baseline: analysis.Counts{Requests: int64(bs.Requests), Events: int64(min(bs.Errors5xx+bs.ConnFailures, bs.Requests))},
+		})
+		cc, bc, upper := denseHists(cs.Hist, bs.Hist)
+		lw, err := analysis.LatencyWindowFrom(cc, bc, upper, c.MaxLatencyRegression)
+		if err != nil {
+			return nil, nil, fmt.Errorf("builtin comparison: second %d: %w", sec, err)
+		}
+		lats = append(lats, lw)
+	}
+	return pairs, lats, nil
+}
+
+// denseHists lays two sparse histograms of one second over the buckets either uses, with each
+// used bucket's lower neighbour too, so that the bound before a bucket is its true lower bound
+// (analysis.LatencyWindowFrom reads it for BeyondMax).
+func denseHists(a, b [][2]uint64) (ca, cb []uint64, upper []float64) {
+	idx := map[uint64]bool{}
+	for _, h := range [][][2]uint64{a, b} {
+		for _, p := range h {
+			idx[p[0]] = true
+			if p[0] > 0 {
+				idx[p[0]-1] = true
+			}
+		}
+	}
+	keys := make([]uint64, 0, len(idx))
+	for k := range idx {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	pos := make(map[uint64]int, len(keys))
+	for i, k := range keys {
+		pos[k] = i
+		upper = append(upper, proxy.BucketUpper(int(k)).Seconds())
+	}
+	ca, cb = make([]uint64, len(keys)), make([]uint64, len(keys))
+	for _, p := range a {
+		ca[pos[p[0]]] += p[1]
+	}
+	for _, p := range b {
+		cb[pos[p[0]]] += p[1]
+	}
+	return ca, cb, upper
 }

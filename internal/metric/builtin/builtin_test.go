@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"reflect"
 	"testing"
 	"time"
 
@@ -222,5 +223,47 @@ func TestCache(t *testing.T) {
 	fs.err = nil
 	if v := query(t, p, "v1", "error_rate", from, to); v.Err != "" || fs.calls != 7 {
 		t.Errorf("after a cancelled fetch: %+v, %d calls", v, fs.calls)
+	}
+}
+
+// Compare lays both versions' seconds side by side: counts per second, and latency windows whose
+// slow requests are those above the pooled p95 of that second.
+func TestCompareSecondBySecond(t *testing.T) {
+	from := time.Unix(1000, 0)
+	stats := proxy.Stats{Versions: map[string][]proxy.Second{
+		// v1 (baseline): 95 fast requests a second, one 5xx in the second second.
+		"v1": {
+			{Time: 1000, Requests: 95, Hist: [][2]uint64{{200, 95}}},
+			{Time: 1001, Requests: 95, Errors5xx: 1, Hist: [][2]uint64{{200, 95}}},
+			{Time: 1005, Requests: 95, Hist: [][2]uint64{{200, 95}}}, // outside the window
+		},
+		// v2 (candidate): 5 a second, all slow, two failed connections in the first.
+		"v2": {
+			{Time: 1000, Requests: 5, ConnFailures: 2, Hist: [][2]uint64{{900, 3}}},
+			{Time: 1001, Requests: 5, Hist: [][2]uint64{{900, 5}}},
+		},
+	}}
+	p := New(func(context.Context, time.Time) (proxy.Stats, error) { return stats, nil }, nil)
+	p.now = func() time.Time { return from.Add(time.Hour) }
+	pairs, lats, err := p.Compare(context.Background(), metric.Comparison{Candidate: "v2", Baseline: "v1", From: from, To: from.Add(3 * time.Second), MaxLatencyRegression: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []analysis.Window{
+		{Canary: analysis.Counts{Requests: 5, Events: 2}, Baseline: analysis.Counts{Requests: 95}},
+		{Canary: analysis.Counts{Requests: 5}, Baseline: analysis.Counts{Requests: 95, Events: 1}},
+	}
+	if !reflect.DeepEqual(pairs, want) {
+		t.Errorf("pairs %+v, want %+v", pairs, want)
+	}
+	if len(lats) != 2 || lats[0].Slow.Canary != (analysis.Counts{Requests: 3, Events: 3}) || lats[0].Slow.Baseline.Events != 0 || lats[1].BeyondMax != 5 {
+		t.Errorf("latency windows %+v", lats)
+	}
+	if _, _, err := p.Compare(context.Background(), metric.Comparison{Candidate: "v2", Baseline: "v1", From: from, To: from}); err == nil {
+		t.Error("an empty window must be refused")
+	}
+	broken := New(func(context.Context, time.Time) (proxy.Stats, error) { return proxy.Stats{}, errors.New("refused") }, nil)
+	if _, _, err := broken.Compare(context.Background(), metric.Comparison{Candidate: "v2", Baseline: "v1", From: from, To: from.Add(time.Second)}); err == nil {
+		t.Error("an unreadable history must be an error, never empty evidence")
 	}
 }

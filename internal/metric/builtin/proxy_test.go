@@ -233,12 +233,30 @@ func TestRealProxy(t *testing.T) {
 	}
 	// A version that got no traffic is no pass.
 	for _, m := range judge("v9") {
-		if m.Phase != analysis.Inconclusive || m.Samples != 0 {
+		if m.Phase != analysis.Pending || m.Samples != 0 {
 			t.Errorf("v9 %s: %s (%s)", m.Condition, m.Phase, m.Message)
 		}
 	}
 	if calls != 1 {
 		t.Errorf("%d stats calls for one window, want one for every metric and version", calls)
+	}
+
+	// The comparison reads the same history second by second: every request and error of both
+	// versions is in exactly one second, and the slow version's requests are the slow ones.
+	pairs, lats, err := p.Compare(context.Background(), metric.Comparison{Candidate: "v2", Baseline: "v1", From: from, To: to, MaxLatencyRegression: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cc, b analysis.Counts
+	for _, w := range pairs {
+		cc.Requests, cc.Events = cc.Requests+w.Canary.Requests, cc.Events+w.Canary.Events
+		b.Requests, b.Events = b.Requests+w.Baseline.Requests, b.Events+w.Baseline.Events
+	}
+	if cc != (analysis.Counts{Requests: 100, Events: 20}) || b != (analysis.Counts{Requests: 100}) || len(lats) != len(pairs) {
+		t.Errorf("comparison v2 vs v1: candidate %+v baseline %+v over %d seconds (%d latency)", cc, b, len(pairs), len(lats))
+	}
+	if _, _, err := p.Compare(context.Background(), metric.Comparison{Candidate: "v2", From: from, To: to}); err == nil {
+		t.Error("a comparison without a baseline must be refused")
 	}
 }
 

@@ -225,6 +225,11 @@ func (f *Fake) Wait(ctx context.Context, id string, afterRevision int64) (api.Ro
 	}
 }
 
+// Monitor says the fake has no release to measure.
+func (f *Fake) Monitor(_ context.Context, service, env string) (api.Monitor, error) {
+	return api.Monitor{Service: service, Environment: env}, nil
+}
+
 func (f *Fake) Info() api.ServerInfo {
 	// PID 0: a fake has no process of its own for `server stop` to wait for.
 	return api.ServerInfo{Version: "test", PID: 0, DataDir: "/fake", Services: []api.ServiceInfo{{Name: "demo"}}}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"io/fs"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/hugai-dev/hugai/internal/audit"
@@ -63,7 +65,7 @@ func TestPragmas(t *testing.T) {
 		{st.w, "synchronous", "2"}, // FULL
 		{st.w, "foreign_keys", "1"},
 		{st.w, "busy_timeout", "10000"},
-		{st.w, "user_version", "1"},
+		{st.w, "user_version", strconv.Itoa(migrationCount(t))}, // every migration applied
 		{st.r, "query_only", "1"},
 		{st.r, "foreign_keys", "1"},
 	} {
@@ -167,4 +169,19 @@ func BenchmarkVerifyAudit(b *testing.B) {
 			b.Fatalf("verify: %+v, %v", res, err)
 		}
 	}
+}
+
+func TestReleaseConformance(t *testing.T) {
+	storetest.RunReleases(t, func(t *testing.T) storetest.ReleaseBackend {
+		s, _ := openTemp(t)
+		return s.(*Store)
+	})
+}
+
+func migrationCount(t *testing.T) int {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("migrations: %v", err)
+	}
+	return len(names)
 }

@@ -126,6 +126,11 @@ func (t *Target) Route(ctx context.Context, r target.Routing) error {
 	if sum != 100 && sum != 0 {
 		return fmt.Errorf("route: weights add up to %d, not 100 (or all zero)", sum)
 	}
+	for _, v := range r.Cut {
+		if r.Weights[v] != 0 {
+			return fmt.Errorf("route: %s is cut (judged bad) but has weight %d", v, r.Weights[v])
+		}
+	}
 	if t.ctx.Err() != nil {
 		return errClosed
 	}
@@ -142,6 +147,7 @@ func copyRouting(r target.Routing) target.Routing {
 		w[v] = x
 	}
 	r.Weights = w
+	r.Cut = slices.Clone(r.Cut)
 	return r
 }
 
@@ -252,7 +258,7 @@ func (t *Target) Status(ctx context.Context) (target.Status, error) {
 func (t *Target) routesLocked() proxy.Routes {
 	rt := proxy.Routes{
 		Stable: t.routing.Stable, Canary: t.routing.Canary, Preview: t.routing.Preview,
-		HoldTimeout: t.routing.HoldTimeout,
+		HoldTimeout: t.routing.HoldTimeout, Cut: t.routing.Cut,
 	}
 	var versions []string
 	for v := range t.routing.Weights {
@@ -265,7 +271,7 @@ func (t *Target) routesLocked() proxy.Routes {
 	}
 	slices.Sort(versions)
 	for _, v := range versions {
-		b := proxy.Backend{Version: v, Weight: t.routing.Weights[v], Endpoints: []string{}}
+		b := proxy.Backend{Version: v, Weight: t.routing.Weights[v], Endpoints: []string{}, Protocol: t.opts.UpstreamProtocol}
 		if rv := t.revs[v]; rv != nil {
 			idx := make([]int, 0, len(rv.replicas))
 			for i := range rv.replicas {

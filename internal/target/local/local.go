@@ -57,6 +57,12 @@ type Options struct {
 	Listen, Admin string
 	// Preview is where the proxy serves the preview version alone (blue-green before the switch).
 	Preview string
+	// UpstreamProtocol is what the replicas speak: proxy.ProtocolHTTP1 (also when empty),
+	// ProtocolH2C or ProtocolH2. The proxy and the readiness probe both speak it.
+	UpstreamProtocol string
+	// TLSCert and TLSKey are PEM files for TLS on Listen (both or neither); the proxy reads them
+	// again when they change.
+	TLSCert, TLSKey string
 	// ProxyCommand is the argv that starts `hugai proxy` (the server passes its own executable and
 	// "proxy"); the target appends the addresses, socket and state file.
 	ProxyCommand []string
@@ -127,10 +133,15 @@ func New(ctx context.Context, opts Options) (*Target, error) {
 		runDir: filepath.Join(opts.DataDir, "run", opts.Service),
 		logDir: filepath.Join(opts.DataDir, "logs", opts.Service),
 		tmpls:  tmpls,
-		probe:  &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
+		probe:  probeClient(opts.UpstreamProtocol),
 		kick:   make(chan struct{}, 1),
 		revs:   map[string]*revision{},
 		cpu:    map[int]cpuSample{},
+	}
+	switch opts.UpstreamProtocol {
+	case "", proxy.ProtocolHTTP1, proxy.ProtocolH2C, proxy.ProtocolH2:
+	default:
+		return nil, fmt.Errorf("upstream protocol %q is not one of http1, h2c, h2", opts.UpstreamProtocol)
 	}
 	for _, d := range []string{t.runDir, t.logDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {

@@ -66,6 +66,7 @@ func build(dir string) error {
 		"good3":       "",
 		"never-ready": "--never-ready",
 		"crash-loop":  "--crash-after 200ms",
+		"h2c-only":    "--h2c-only",
 	} {
 		d := filepath.Join(bins.releases, "releases", v)
 		if err := os.MkdirAll(d, 0o755); err != nil {

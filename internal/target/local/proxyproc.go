@@ -106,6 +106,9 @@ func (t *Target) launchProxy(ctx context.Context) error {
 	if t.opts.Preview != "" {
 		argv = append(argv, "--preview", t.opts.Preview)
 	}
+	if t.opts.TLSCert != "" {
+		argv = append(argv, "--tls-cert", t.opts.TLSCert, "--tls-key", t.opts.TLSKey)
+	}
 	_ = os.Remove(t.socket) // a stale socket of a dead proxy would refuse the bind
 	logPath := filepath.Join(t.logDir, "proxy.log")
 	env := append(os.Environ(), t.markEnv(roleProxy, "", 0)...)

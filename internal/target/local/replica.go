@@ -3,6 +3,7 @@ package local
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/hugai-dev/hugai/internal/proxy"
 )
 
 // stableRun is how long a replica must run, ready, for its exit not to count towards a crash loop.
@@ -252,7 +255,11 @@ func (t *Target) recordCmdline(r *replica, pf pidFile) {
 func (t *Target) check(ctx context.Context, port int) bool {
 	ctx, cancel := context.WithTimeout(ctx, t.opts.Health.Timeout)
 	defer cancel()
-	u := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) + t.opts.Health.Path
+	scheme := "http"
+	if t.opts.UpstreamProtocol == proxy.ProtocolH2 {
+		scheme = "https"
+	}
+	u := scheme + "://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) + t.opts.Health.Path
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return false
@@ -263,6 +270,26 @@ func (t *Target) check(ctx context.Context, port int) bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode >= 200 && resp.StatusCode < 400
+}
+
+// probeClient is the readiness probe's client, speaking what the replicas speak: a replica that
+// serves HTTP/2 only (a gRPC server, h2c) would fail an HTTP/1.1 probe. Under h2 the replica's
+// certificate is not checked, as the proxy does not: it is reached on loopback.
+func probeClient(protocol string) *http.Client {
+	var pr http.Protocols
+	switch protocol {
+	case proxy.ProtocolH2C:
+		pr.SetUnencryptedHTTP2(true)
+	case proxy.ProtocolH2:
+		pr.SetHTTP2(true)
+	default:
+		pr.SetHTTP1(true)
+	}
+	return &http.Client{Transport: &http.Transport{
+		DisableKeepAlives: true,
+		Protocols:         &pr,
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12},
+	}}
 }
 
 // spawnWatched is spawn for a replica, with a channel closed when the child has exited.
