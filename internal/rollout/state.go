@@ -166,6 +166,8 @@ type State struct {
 
 // Evidence is the sequential analysis' persisted state and its last look.
 type Evidence struct {
+	// Since is when the comparison started: the latency test waits LatencyWarmup past it.
+	Since   *time.Time               `json:"since,omitempty"`
 	Errors  analysis.Evidence        `json:"errors"`
 	Latency analysis.LatencyEvidence `json:"latency"`
 	// Results are the last look at each test (error_rate, latency_p95), for people.

@@ -22,6 +22,10 @@ type RecordedLook struct {
 	Latency []analysis.LatencyWindow `json:"latency,omitempty"`
 }
 
+// LatencyWarmupSeconds mirrors rollout.LatencyWarmup (10 s): a replay's latency test skips the
+// recorded seconds the rollout's skipped.
+const LatencyWarmupSeconds = 10
+
 // WindowRule is the per-window threshold rule a replay compares with: a look fails when its own
 // canary error rate is above ErrorRate over at least MinimumSamples requests, as hugai judged
 // before its evidence accumulated.
@@ -68,7 +72,8 @@ func Replay(recs []Recorded, cfg analysis.Config, rule WindowRule) ([]Replayed, 
 				if errs, err = errs.Add(w); err != nil {
 					return nil, fmt.Errorf("%s look %d second %d: %w", rec.ID, li+1, i+1, err)
 				}
-				if i < len(look.Latency) {
+				// The latency test starts after the rollout's warm-up (rollout.LatencyWarmup).
+				if i < len(look.Latency) && r.Seconds >= LatencyWarmupSeconds {
 					if lat, err = lat.Add(look.Latency[i]); err != nil {
 						return nil, fmt.Errorf("%s look %d second %d: %w", rec.ID, li+1, i+1, err)
 					}
