@@ -60,13 +60,15 @@ func readMarker(pid int) (m marker, ok bool) {
 	var err error
 	// A process in the middle of an exec (a release script exec'ing the real binary) shows an
 	// empty environ for a moment: read again before deciding it carries no marker, or a scan at
-	// that moment loses track of it (seen in CI).
-	for try := 0; try < 5; try++ {
+	// that moment loses track of it (seen in CI). On a loaded machine the moment lasted more than
+	// 50 ms (CI again), so the reads go on for up to a second; only session leaders are read
+	// (scanMarked), and one with an empty environ that is not mid-exec is rare.
+	for try := 0; try < 50; try++ {
 		b, err = os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
 		if err == nil && len(b) > 0 || errors.Is(err, os.ErrNotExist) {
 			break
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 	if err != nil {
 		return m, false
@@ -125,9 +127,9 @@ func (t *Target) scanMarked() ([]markedProc, error) {
 			continue
 		}
 		cl, err := readCmdline(pid)
-		for try := 0; try < 5 && (err != nil && !errors.Is(err, os.ErrNotExist) || err == nil && len(cl) == 0); try++ {
+		for try := 0; try < 50 && (err != nil && !errors.Is(err, os.ErrNotExist) || err == nil && len(cl) == 0); try++ {
 			// Ours, caught in the middle of an exec: its command line shows again in a moment.
-			time.Sleep(10 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond)
 			cl, err = readCmdline(pid)
 		}
 		if err != nil {
