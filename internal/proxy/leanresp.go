@@ -107,6 +107,12 @@ func (lr *leanResp) readResponse(br *bufio.Reader, method string) (*http.Respons
 	*b = leanBody{br: br, resp: resp}
 	resp.Body = b
 	te, cls := h["Transfer-Encoding"], h["Content-Length"]
+	if minor == 0 && len(te) > 0 {
+		// HTTP/1.0 has no transfer codings: the header is ignored and the body framed by its
+		// length or the end of the connection, as net/http reads it (found by FuzzLeanResponse).
+		delete(h, "Transfer-Encoding")
+		te = nil
+	}
 	switch {
 	case method == http.MethodHead || code/100 == 1 || code == http.StatusNoContent || code == http.StatusNotModified:
 		b.mode = bodyNone
