@@ -107,6 +107,7 @@ func judgeOne(c criteria.Condition, v Value, r Rules, from, to time.Time) Measur
 	}
 	over := " over " + requests(v.Samples)
 	limit := criteria.FormatValue(c.Kind, c.Value)
+	guard, trigger := rateForm(c)
 	short := func() {
 		// Too little traffic says nothing about the version, whatever the value looks like.
 		m.Phase, m.Needed = Pending, r.MinimumSamples-v.Samples
@@ -121,7 +122,7 @@ func judgeOne(c criteria.Condition, v Value, r Rules, from, to time.Time) Measur
 	case !finite:
 		m.Phase = Inconclusive
 		m.Message = c.Metric + ": no value" + over
-	case r.Alpha > 0 && isRateTrigger(c):
+	case r.Alpha > 0 && trigger:
 		// A trigger (error_rate above a limit) holds only beyond doubt: one error in 50 requests
 		// does not fire error_rate>1%.
 		x, n, p0 := rateEvents(c, v)
@@ -135,7 +136,7 @@ func judgeOne(c criteria.Condition, v Value, r Rules, from, to time.Time) Measur
 			m.Phase = Failed
 			m.Message = c.Metric + " " + m.Display + " not beyond " + limit + over
 		}
-	case r.Alpha > 0 && isRateGuard(c):
+	case r.Alpha > 0 && guard:
 		x, n, p0 := rateEvents(c, v)
 		switch {
 		case exceeds(x, n, p0, r.Alpha):
@@ -164,35 +165,23 @@ func judgeOne(c criteria.Condition, v Value, r Rules, from, to time.Time) Measur
 	return m
 }
 
-// isRateGuard reports whether c bounds the share of failed requests from above: error_rate below
-// a limit or success_rate above one, with a limit strictly between 0% and 100% (a limit of 0 or
-// 100 is met or not by a single request, which the point value decides).
-func isRateGuard(c criteria.Condition) bool {
+// rateForm says whether c limits the share of failed requests: as a guard (error_rate below a
+// limit, success_rate above one) or as a trigger (error_rate above a limit, success_rate below),
+// with a limit strictly between 0% and 100% (a limit of 0 or 100 is met or not by a single
+// request, which the point value decides).
+func rateForm(c criteria.Condition) (guard, trigger bool) {
 	if c.Value <= 0 || c.Value >= 100 {
-		return false
+		return false, false
 	}
+	below := c.Op == criteria.Less || c.Op == criteria.LessEqual
+	above := c.Op == criteria.Greater || c.Op == criteria.GreaterEqual
 	switch c.Metric {
 	case "error_rate":
-		return c.Op == criteria.Less || c.Op == criteria.LessEqual
+		return below, above
 	case "success_rate":
-		return c.Op == criteria.Greater || c.Op == criteria.GreaterEqual
+		return above, below
 	}
-	return false
-}
-
-// isRateTrigger reports whether c says the share of failed requests is above a limit (error_rate
-// above it, success_rate below): a rollback trigger's form.
-func isRateTrigger(c criteria.Condition) bool {
-	if c.Value <= 0 || c.Value >= 100 {
-		return false
-	}
-	switch c.Metric {
-	case "error_rate":
-		return c.Op == criteria.Greater || c.Op == criteria.GreaterEqual
-	case "success_rate":
-		return c.Op == criteria.Less || c.Op == criteria.LessEqual
-	}
-	return false
+	return false, false
 }
 
 // rateEvents turns a rate guard's reading into failed requests x of n and the limit p0 on the

@@ -15,7 +15,6 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/hugai-dev/hugai/internal/analysis"
 	"github.com/hugai-dev/hugai/internal/api"
 	"github.com/hugai-dev/hugai/internal/client"
 	"github.com/hugai-dev/hugai/internal/rollout"
@@ -247,7 +246,7 @@ func renderLive(r api.Rollout, now time.Time) string {
 		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  TEST\tCANDIDATE\tBASELINE\tRATIO\tEVIDENCE\tDECISION")
 		for _, res := range cmp.Results {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%.1f of %.1f\t%s\n", res.Metric, share(res.Canary), share(res.Baseline),
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%.1f of %.1f\t%s\n", res.Metric, rollout.Share(res.Canary), rollout.Share(res.Baseline),
 				fmt.Sprintf("%.2g [%.2g, %.2g]", res.Ratio.Estimate, res.Ratio.Low, res.Ratio.High), res.Statistic, res.Boundary, res.Decision)
 		}
 		tw.Flush()
@@ -408,12 +407,4 @@ func shortDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
-}
-
-// share prints a version's events over its requests: "0.52% (99/19000)".
-func share(c analysis.Counts) string {
-	if c.Requests == 0 {
-		return "no requests"
-	}
-	return fmt.Sprintf("%.2f%% (%d/%d)", float64(c.Events)/float64(c.Requests)*100, c.Events, c.Requests)
 }

@@ -645,21 +645,23 @@ func (p *stepper) ruledOut() bool {
 	return true
 }
 
+// Share prints a version's events over its requests for people: "0.52% (99/19000)".
+func Share(c analysis.Counts) string {
+	if c.Requests == 0 {
+		return "no requests"
+	}
+	return fmt.Sprintf("%.2f%% (%d/%d)", float64(c.Events)/float64(c.Requests)*100, c.Events, c.Requests)
+}
+
 // DescribeResult says a test's look for people: "error_rate: canary 4.10% (41/1000) vs baseline
 // 0.52% (99/19000), ratio 7.9 [4.1, 15], statistic 6.1 of 5.3".
 func DescribeResult(r analysis.Result) string {
-	pct := func(c analysis.Counts) string {
-		if c.Requests == 0 {
-			return "no requests"
-		}
-		return fmt.Sprintf("%.2f%% (%d/%d)", float64(c.Events)/float64(c.Requests)*100, c.Events, c.Requests)
-	}
 	what := "errors"
 	if r.Metric == "latency_p95" {
 		what = "slower than the pooled p95"
 	}
 	return fmt.Sprintf("%s: candidate %s vs baseline %s %s, ratio %.2g [%.2g, %.2g], evidence %.1f of %.1f (%s)",
-		r.Metric, pct(r.Canary), pct(r.Baseline), what, r.Ratio.Estimate, r.Ratio.Low, r.Ratio.High, r.Statistic, r.Boundary, r.Decision)
+		r.Metric, Share(r.Canary), Share(r.Baseline), what, r.Ratio.Estimate, r.Ratio.Low, r.Ratio.High, r.Statistic, r.Boundary, r.Decision)
 }
 
 // newSpan starts a new span of the criteria: the next looks measure from now.

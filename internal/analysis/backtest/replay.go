@@ -2,8 +2,10 @@ package backtest
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/hugai-dev/hugai/internal/analysis"
+	"github.com/hugai-dev/hugai/internal/rollout"
 )
 
 // Recorded is one rollout as its audit trail kept it: each look of the judge with the seconds of
@@ -21,10 +23,6 @@ type RecordedLook struct {
 	Errors  []analysis.Window        `json:"errors"`
 	Latency []analysis.LatencyWindow `json:"latency,omitempty"`
 }
-
-// LatencyWarmupSeconds mirrors rollout.LatencyWarmup (10 s): a replay's latency test skips the
-// recorded seconds the rollout's skipped.
-const LatencyWarmupSeconds = 10
 
 // WindowRule is the per-window threshold rule a replay compares with: a look fails when its own
 // canary error rate is above ErrorRate over at least MinimumSamples requests, as hugai judged
@@ -72,8 +70,8 @@ func Replay(recs []Recorded, cfg analysis.Config, rule WindowRule) ([]Replayed, 
 				if errs, err = errs.Add(w); err != nil {
 					return nil, fmt.Errorf("%s look %d second %d: %w", rec.ID, li+1, i+1, err)
 				}
-				// The latency test starts after the rollout's warm-up (rollout.LatencyWarmup).
-				if i < len(look.Latency) && r.Seconds >= LatencyWarmupSeconds {
+				// The latency test starts after the rollout's warm-up, as the rollout's did.
+				if i < len(look.Latency) && time.Duration(r.Seconds)*time.Second >= rollout.LatencyWarmup {
 					if lat, err = lat.Add(look.Latency[i]); err != nil {
 						return nil, fmt.Errorf("%s look %d second %d: %w", rec.ID, li+1, i+1, err)
 					}
