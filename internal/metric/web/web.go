@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -99,11 +100,7 @@ func New(metrics []Metric, o Options) (*Provider, error) {
 func (p *Provider) Query(ctx context.Context, q metric.Query) (analysis.Value, error) {
 	m, ok := p.metrics[q.Metric]
 	if !ok {
-		known := make([]string, 0, len(p.metrics))
-		for n := range p.metrics {
-			known = append(known, n)
-		}
-		slices.Sort(known)
+		known := slices.Sorted(maps.Keys(p.metrics))
 		return analysis.Value{}, fmt.Errorf("web has no metric %q (known: %s)", q.Metric, strings.Join(known, ", "))
 	}
 	u, err := m.url.Execute(q)
