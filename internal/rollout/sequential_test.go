@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hugai-dev/hugai/internal/analysis"
+	"github.com/hugai-dev/hugai/internal/criteria"
 )
 
 // world is both versions' traffic second by second: rps requests split by the candidate's
@@ -175,4 +176,30 @@ func hasEvent(evs []Event, typ string) bool {
 		}
 	}
 	return false
+}
+
+// A rollout a trigger ends keeps the seconds of its last look in the trail, so that
+// `hugai analyze replay` can replay it like any other (it dropped them once, and the replay
+// skipped every rollout a trigger had rolled back).
+func TestTriggeredLookRecordsItsSeconds(t *testing.T) {
+	spec := sequentialSpec(t, w(20), pause(10*time.Minute), w(100))
+	spec.Triggers = []criteria.Condition{trigger(t, "latency_p95", "greater_than", "500ms")}
+	s := newSim(t, spec, "v1")
+	wd := &world{rng: rand.New(rand.NewPCG(5, 6)), rps: 50, baseErr: 0.005, canaryErr: 0.005, slowShare: 0.05}
+	s.compare = wd.compare
+	s.latency = 0.9 // the trigger fires at the first look
+	s.run(time.Hour)
+	if s.st.Phase != RolledBack || s.st.Reason != ReasonTrigger {
+		t.Fatalf("phase %s (%s): %s", s.st.Phase, s.st.Reason, s.st.Message)
+	}
+	var last Event
+	for _, ev := range s.events {
+		if ev.Type == "rollout.analysis" {
+			last = ev
+		}
+	}
+	secs, _ := last.Payload["seconds"].([][9]int64)
+	if len(secs) == 0 {
+		t.Fatalf("the triggered look recorded no seconds: %v", last.Payload)
+	}
 }

@@ -483,15 +483,16 @@ func (p *stepper) consumeWindow() {
 	if t, ok := NextDue(p.spec, *s); ok {
 		p.wake(t.Sub(p.now))
 	}
+	if len(w.Pairs) > 0 {
+		// Each second of the comparison, recorded with the look so that a rollout can be
+		// replayed later (hugai analyze replay): the audit trail is the store's measurements,
+		// including the last look of a rollout a trigger ended.
+		payload["seconds"] = RecordSeconds(w.Pairs, w.LatencyPairs)
+	}
 	if msg := fired(trig); msg != "" {
 		p.emit("rollout.analysis", "", payload)
 		p.fail(ReasonTrigger, msg)
 		return
-	}
-	if len(w.Pairs) > 0 {
-		// Each second of the comparison, recorded with the look so that a rollout can be
-		// replayed later (hugai analyze replay): the audit trail is the store's measurements.
-		payload["seconds"] = RecordSeconds(w.Pairs, w.LatencyPairs)
 	}
 	failed := p.compare(w, &ms)
 	if s.Evidence != nil && len(s.Evidence.Results) > 0 {
