@@ -25,6 +25,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/server"
 	"github.com/hugai-dev/hugai/internal/store/sqlite"
 	"github.com/hugai-dev/hugai/internal/target/local"
+	"github.com/hugai-dev/hugai/internal/telemetry"
 )
 
 func (a *app) serverCmd() *cobra.Command {
@@ -156,8 +157,9 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string) 
 		}
 		notifiers[sf.Service.Metadata.Name] = n
 	}
+	metrics := telemetry.New(st)
 	eng := engine.New(engine.Config{
-		Store: st, Services: services, NewRuntime: newRuntime, Logf: logf, Notifiers: notifiers,
+		Store: st, Services: services, NewRuntime: newRuntime, Logf: logf, Notifiers: notifiers, Observer: metrics,
 		Version: version, PID: os.Getpid(), DataDir: dataDir, Started: time.Now().UTC(),
 	})
 	if err := eng.Recover(ctx); err != nil {
@@ -169,7 +171,7 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string) 
 	if err != nil {
 		return err
 	}
-	srv := server.HTTPServer(server.New(eng, server.Options{Logf: logf, Shutdown: func(all bool) {
+	srv := server.HTTPServer(server.New(eng, server.Options{Logf: logf, Metrics: metrics.Handler(), Shutdown: func(all bool) {
 		mu.Lock()
 		stopAll = all
 		mu.Unlock()
