@@ -108,7 +108,10 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string) 
 		if env.Target.Type != plan.TargetLocal || env.Target.Local == nil {
 			return nil, fmt.Errorf("%s: the %s target is not available yet (local is)", sf.Path, env.Target.Type)
 		}
-		opts := localOptions(sf, env, dataDir, exe, logf)
+		opts, err := localOptions(sf, env, dataDir, exe, logf)
+		if err != nil {
+			return nil, err
+		}
 		t, err := local.New(ctx, opts)
 		if err != nil {
 			return nil, err
@@ -224,7 +227,7 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string) 
 
 // localOptions fills the local target's options from a service environment. Relative paths are
 // relative to the service file, not to where the server was started.
-func localOptions(sf *engine.ServiceFile, env *plan.Env, dataDir, exe string, logf func(string, ...any)) local.Options {
+func localOptions(sf *engine.ServiceFile, env *plan.Env, dataDir, exe string, logf func(string, ...any)) (local.Options, error) {
 	l := env.Target.Local
 	workdir := l.Workdir
 	if !filepath.IsAbs(workdir) {
@@ -237,6 +240,17 @@ func localOptions(sf *engine.ServiceFile, env *plan.Env, dataDir, exe string, lo
 	}
 	if l.GracePeriod != nil {
 		o.GracePeriod = l.GracePeriod.Duration
+	}
+	if hr := l.HeaderRouting; hr != nil {
+		o.RouteAllowFrom = hr.AllowFrom
+		if hr.Secret != "" {
+			// ${VAR} is read from the server's environment now; an empty one would turn header
+			// routing off while the file says it is on.
+			o.RouteSecret = os.ExpandEnv(hr.Secret)
+			if o.RouteSecret == "" {
+				return local.Options{}, fmt.Errorf("%s: target.local.headerRouting.secret %s is empty in the server's environment", sf.Path, hr.Secret)
+			}
+		}
 	}
 	for _, f := range []struct {
 		in  string
@@ -258,7 +272,7 @@ func localOptions(sf *engine.ServiceFile, env *plan.Env, dataDir, exe string, lo
 			o.Health.Timeout = h.Timeout.Duration
 		}
 	}
-	return o
+	return o, nil
 }
 
 // lockDataDir takes the data dir's lock: one engine per data dir. The lock dies with the process,

@@ -29,6 +29,9 @@ type Options struct {
 	// HeaderTimeout bounds how long a client may take to send a request's head (default 30s): a
 	// slow client (slowloris) is closed then, and holds nothing meanwhile but its connection.
 	HeaderTimeout time.Duration
+	// HeaderRouting says whose X-Hugai-Route is honoured on Listen; nobody's by default. The
+	// preview address needs none: every request there goes to the preview version.
+	HeaderRouting HeaderRouting
 }
 
 // Timeouts towards upstreams. Dial is short because a replica on loopback that does not accept at
@@ -333,16 +336,14 @@ func Run(ctx context.Context, o Options) error {
 }
 
 // ServePreviewOn makes Serve also serve l as the preview address: every request there goes to the
-// preview version (a blue-green's green before the switch), as if it carried
-// `X-Hugai-Route: preview`. Call it before Serve.
+// preview version (a blue-green's green before the switch), whoever asks. Call it before Serve.
 func (p *Proxy) ServePreviewOn(l net.Listener) { p.preview = l }
 
 // previewHandler routes everything to the preview version.
 type previewHandler struct{ p *Proxy }
 
 func (h previewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r.Header.Set(headerRoute, "preview")
-	h.p.ServeHTTP(w, r)
+	h.p.serve(w, r, "preview")
 }
 
 // listenUnix listens on a unix socket only the owner can use. A socket file left by a dead proxy is

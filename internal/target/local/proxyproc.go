@@ -22,6 +22,9 @@ const maxSocketPath = 107
 
 const proxyStartTimeout = 15 * time.Second
 
+// routeSecretEnv gives `hugai proxy` its X-Hugai-Route secret (cli.RouteSecretEnv).
+const routeSecretEnv = "HUGAI_ROUTE_SECRET"
+
 func (t *Target) proxyPidPath() string { return filepath.Join(t.runDir, "proxy.json") }
 
 func (t *Target) proxyStatePath() string { return filepath.Join(t.runDir, "proxy-state.json") }
@@ -109,9 +112,18 @@ func (t *Target) launchProxy(ctx context.Context) error {
 	if t.opts.TLSCert != "" {
 		argv = append(argv, "--tls-cert", t.opts.TLSCert, "--tls-key", t.opts.TLSKey)
 	}
+	if len(t.opts.RouteAllowFrom) > 0 {
+		argv = append(argv, "--route-allow-from", strings.Join(t.opts.RouteAllowFrom, ","))
+	}
 	_ = os.Remove(t.socket) // a stale socket of a dead proxy would refuse the bind
 	logPath := filepath.Join(t.logDir, "proxy.log")
-	env := append(os.Environ(), t.markEnv(roleProxy, "", 0)...)
+	// The proxy's route secret is this target's, or none: never one inherited from the server's
+	// environment by accident.
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, routeSecretEnv+"=") })
+	if t.opts.RouteSecret != "" {
+		env = append(env, routeSecretEnv+"="+t.opts.RouteSecret)
+	}
+	env = append(env, t.markEnv(roleProxy, "", 0)...)
 	pf, err := t.spawn(argv, t.opts.Workdir, env, logPath)
 	if err != nil {
 		return fmt.Errorf("start proxy: %w", err)
