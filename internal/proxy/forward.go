@@ -38,6 +38,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.serve(w, r
 // serve forwards r to the version route names (stable, canary, preview), or by weight when route
 // is "" or names no version.
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, route string) {
+	if p.draining.Load() {
+		// Handed over: this connection ends after this answer, and its client reconnects to the
+		// successor (HTTP/2: a GOAWAY).
+		w.Header().Set("Connection", "close")
+	}
 	start := time.Now()
 	// sent is when the request went to a version: a version's latency is its own, not the time
 	// the proxy held the request while no version could serve it (a first deploy, a recreate).
