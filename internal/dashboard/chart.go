@@ -19,6 +19,7 @@ const chartW, chartH = 600, 160
 type chart struct {
 	Title, Unit string
 	W, H        int
+	ViewBox     string // room for the axis labels left of 0 and the line's width
 	Series      []series
 	YMax        string // the top of the axis, for people
 	From, To    string
@@ -28,15 +29,19 @@ type chart struct {
 type series struct {
 	Name, Class string
 	Points      string // SVG polyline points
+	Dots        []dot  // the measured points themselves (a single look is a dot, not a line)
 }
+
+type dot struct{ X, Y string }
 
 type point struct {
 	t time.Time
 	v float64
 }
 
-func (c *chart) draw(lines map[string][]point, names []string, from, to time.Time, ymax float64, format func(float64) string) {
+func (c *chart) draw(lines map[string][]point, names []string, from, to time.Time, ymax float64, dots bool, format func(float64) string) {
 	c.W, c.H = chartW, chartH
+	c.ViewBox = fmt.Sprintf("-45 -10 %d %d", chartW+55, chartH+20)
 	if !to.After(from) || len(names) == 0 {
 		c.Empty = true
 		return
@@ -47,12 +52,17 @@ func (c *chart) draw(lines map[string][]point, names []string, from, to time.Tim
 	span := to.Sub(from).Seconds()
 	for i, name := range names {
 		var b strings.Builder
+		sr := series{Name: name, Class: fmt.Sprintf("s%d", i%4)}
 		for _, p := range lines[name] {
-			x := p.t.Sub(from).Seconds() / span * chartW
+			x := math.Max(0, math.Min(chartW, p.t.Sub(from).Seconds()/span*chartW))
 			y := chartH - math.Min(p.v/ymax, 1)*chartH
-			fmt.Fprintf(&b, "%.1f,%.1f ", math.Max(0, math.Min(chartW, x)), y)
+			fmt.Fprintf(&b, "%.1f,%.1f ", x, y)
+			if dots {
+				sr.Dots = append(sr.Dots, dot{fmt.Sprintf("%.1f", x), fmt.Sprintf("%.1f", y)})
+			}
 		}
-		c.Series = append(c.Series, series{Name: name, Class: fmt.Sprintf("s%d", i%4), Points: strings.TrimSpace(b.String())})
+		sr.Points = strings.TrimSpace(b.String())
+		c.Series = append(c.Series, sr)
 	}
 	c.YMax = format(ymax)
 	c.From, c.To = from.Format("15:04:05"), to.Format("15:04:05")
@@ -90,7 +100,7 @@ func weightChart(r api.Rollout, evs []audit.Event) chart {
 		w = float64(cur)
 	}
 	pts = append(pts, point{to, w})
-	c.draw(map[string][]point{r.Version: pts}, []string{r.Version}, from, to, 100, func(v float64) string { return fmt.Sprintf("%.0f%%", v) })
+	c.draw(map[string][]point{r.Version: pts}, []string{r.Version}, from, to, 100, false, func(v float64) string { return fmt.Sprintf("%.0f%%", v) })
 	return c
 }
 
@@ -122,6 +132,9 @@ func errorChart(ms []api.Measurement) chart {
 	for top < ymax*1.2 {
 		top *= 2
 	}
-	c.draw(lines, names, from, to, top, func(v float64) string { return fmt.Sprintf("%g%%", v) })
+	if !to.After(from) {
+		to = from.Add(time.Second)
+	}
+	c.draw(lines, names, from, to, top, true, func(v float64) string { return fmt.Sprintf("%g%%", v) })
 	return c
 }

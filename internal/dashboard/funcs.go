@@ -19,6 +19,8 @@ var funcs = template.FuncMap{
 		}
 		d := now.Sub(t).Round(time.Second)
 		switch {
+		case d < time.Second:
+			return "just now"
 		case d < time.Minute:
 			return fmt.Sprintf("%ds ago", int(d.Seconds()))
 		case d < time.Hour:
