@@ -37,6 +37,8 @@ type Options struct {
 	// Shutdown is called once POST /api/v1/shutdown has been answered; all asks for the proxies
 	// and services to be stopped too.
 	Shutdown func(all bool)
+	// Releases runs releases through their stages (/api/v1/release-runs); nil: not served.
+	Releases Releases
 }
 
 // Long polls are bounded so that a forgotten client does not hold a goroutine for ever.
@@ -76,6 +78,9 @@ func New(e Engine, opts Options) http.Handler {
 	mux.HandleFunc("POST /api/v1/rollouts/{id}/commands", h.do)
 	mux.HandleFunc("POST /api/v1/shutdown", h.shutdown)
 	mux.HandleFunc("GET /api/v1/monitor", h.monitor)
+	if opts.Releases != nil {
+		h.releaseRoutes(opts.Releases)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, &api.Error{Code: api.CodeNotFound, Message: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
 	})
