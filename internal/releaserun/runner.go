@@ -311,9 +311,10 @@ func (r *Runner) act(ctx context.Context, run store.ReleaseRun, doc document, a 
 	case stages.ActFollow:
 		wctx, cancel := context.WithTimeout(ctx, r.cfg.FollowPoll)
 		ro, err := r.cfg.Rollouts.Wait(wctx, a.RolloutID, seen[a.RolloutID])
+		timedOut := wctx.Err() != nil
 		cancel()
-		if ctx.Err() != nil {
-			return stages.Observation{}, false
+		if ctx.Err() != nil || (err != nil && timedOut) {
+			return stages.Observation{}, false // shutdown, or no news within the poll
 		}
 		if err != nil {
 			r.cfg.Logf("release run %s: follow %s: %v", run.ID, a.RolloutID, err)
