@@ -152,22 +152,38 @@ func findRun(ctx context.Context, cl *client.Client, arg, path, component string
 // away (it resumes the run when it comes back), and exits with the run's result.
 func (a *app) followRelease(ctx context.Context, cl *client.Client, run api.ReleaseRun) error {
 	f := a.newFollower(cl)
+	// On a terminal the run's table is redrawn in place (its clock ticking); otherwise one line
+	// per change, for logs and pipelines.
+	live := f.width > 0
+	pollFor := 30 * time.Second
+	if live {
+		pollFor = time.Second
+	}
+	var screen liveScreen
 	last := ""
-	show := func() {
+	show := func(footer string) {
+		if live {
+			screen.draw(a.out, renderRun(run, f.now())+footer, f.width)
+			return
+		}
 		line := runLine(run)
 		if line != last {
-			fmt.Fprintf(a.out, "%s %s\n", time.Now().Format("15:04:05"), line)
+			fmt.Fprintf(a.out, "%s %s\n", f.now().Format("15:04:05"), line)
 			last = line
 		}
 	}
-	show()
+	show("")
 	var downSince time.Time
 	for !run.Terminal {
-		next, err := cl.WaitReleaseRun(ctx, run.ID, run.Revision, 30*time.Second)
+		next, err := cl.WaitReleaseRun(ctx, run.ID, run.Revision, pollFor)
 		if errors.Is(err, client.ErrUnreachable) {
 			if downSince.IsZero() {
 				downSince = f.now()
-				fmt.Fprintf(a.errOut, "hugai: server unreachable, reconnecting to follow %s…\n", run.ID)
+				if live {
+					show("\n(hugai server unreachable: reconnecting…)\n")
+				} else {
+					fmt.Fprintf(a.errOut, "hugai: server unreachable, reconnecting to follow %s…\n", run.ID)
+				}
 			}
 			if f.now().Sub(downSince) > f.giveUpAfter {
 				return withCode(ExitFailed, fmt.Errorf("follow %s: server unreachable for %s; the release may still be running: %w", run.ID, f.giveUpAfter, err))
@@ -185,10 +201,12 @@ func (a *app) followRelease(ctx context.Context, cl *client.Client, run api.Rele
 		}
 		if !downSince.IsZero() {
 			downSince = time.Time{}
-			fmt.Fprintln(a.errOut, "hugai: reconnected")
+			if !live {
+				fmt.Fprintln(a.errOut, "hugai: reconnected")
+			}
 		}
 		run = next
-		show()
+		show("")
 	}
 	if run.ExitCode == ExitOK {
 		return nil

@@ -170,8 +170,23 @@ func (st State) CheckState(spec Spec) error {
 	if st.Current < 0 || st.Current >= len(st.Stages) {
 		return fmt.Errorf("current stage %d out of 0..%d", st.Current, len(st.Stages)-1)
 	}
+	switch st.Phase {
+	case Pending, Running, Succeeded, RolledBack, Aborted, Failed:
+	default:
+		return fmt.Errorf("unknown phase %q", st.Phase)
+	}
+	for i := range st.Current {
+		if st.Stages[i].Phase != StageSucceeded {
+			return fmt.Errorf("stage %s is %s before the current one", st.Stages[i].Name, st.Stages[i].Phase)
+		}
+	}
 	s := st.Stages[st.Current]
 	switch s.Phase {
+	case StagePending, StageDeploying, StageSucceeded, StageRolledBack, StageAborted, StageFailed, StageSkipped:
+	case StageRollingBack:
+		if s.RolloutID == "" {
+			return fmt.Errorf("stage %s rolls back no rollout", s.Name)
+		}
 	case StagePreChecks:
 		if s.Next < 0 || s.Next > len(spec.Stages[st.Current].PreChecks) {
 			return fmt.Errorf("stage %s: next pre-check %d out of range", s.Name, s.Next)
@@ -180,6 +195,8 @@ func (st State) CheckState(spec Spec) error {
 		if s.Next < 0 || s.Next > len(spec.Stages[st.Current].Validation) {
 			return fmt.Errorf("stage %s: next validation %d out of range", s.Name, s.Next)
 		}
+	default:
+		return fmt.Errorf("stage %s: unknown phase %q", s.Name, s.Phase)
 	}
 	return nil
 }
