@@ -223,10 +223,10 @@ func runLine(run api.ReleaseRun) string {
 		}
 		part := s.Name + " " + string(s.Phase)
 		if s.RolloutID != "" {
-			part += fmt.Sprintf(" (%s %s)", s.RolloutID, s.RolloutPhase)
+			part += " (" + strings.TrimSpace(s.RolloutID+" "+s.RolloutPhase) + ")"
 		}
 		if s.RollbackID != "" {
-			part += fmt.Sprintf(" (rollback %s %s)", s.RollbackID, s.RollbackPhase)
+			part += " (rollback " + strings.TrimSpace(s.RollbackID+" "+s.RollbackPhase) + ")"
 		}
 		parts = append(parts, part)
 	}

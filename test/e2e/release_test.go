@@ -38,6 +38,7 @@ spec:
   smokeTest: ["%[4]s", "smoke", "{{.URL}}/smoke"]
   checkpoints:
     integration: ["sh", "-c", "echo \"integration $HUGAI_URL\" >> checks.log"]
+    e2e: ["sh", "-c", "test ! -e fail-e2e || { echo e2e failed >&2; exit 1; }"]
   progressDeadline: 15s
   healthChecks:
     - name: ready
@@ -69,7 +70,7 @@ spec:
         validation: [smoke-test]
       - name: production
         environment: production
-        validation: [smoke-test, integration]
+        validation: [smoke-test, integration, e2e]
 `
 
 // releaseEnv is a scenario with both environments serving v1 and a recorded release v1.0.0.
@@ -164,9 +165,11 @@ func (re *releaseEnv) stableOf(env string) string {
 	for _, ro := range rs { // newest first: the last that succeeded (or rolled back) decides
 		switch {
 		case ro.Environment != env:
+		case ro.Strategy == "rollback" && (ro.Phase == "RolledBack" || ro.Phase == "Succeeded"):
+			return ro.Version // a release's rollback brought ro.Version back
 		case ro.Phase == "Succeeded":
 			return ro.Version
-		case ro.Phase == "RolledBack" || (ro.Strategy == "rollback" && ro.Phase == "Succeeded"):
+		case ro.Phase == "RolledBack":
 			return ro.PreviousVersion
 		}
 	}
@@ -232,8 +235,8 @@ func TestReleaseTwoStagesSucceed(t *testing.T) {
 			t.Errorf("stage %s: %s, rollout %s %s", s.Name, s.Phase, s.RolloutID, s.RolloutPhase)
 		}
 	}
-	if got := [2]int{len(run.Stages[0].Checks), len(run.Stages[1].Checks)}; got != [2]int{2, 2} {
-		t.Errorf("checks per stage: %v, want staging's pre-check and smoke test, production's smoke test and integration", got)
+	if got := [2]int{len(run.Stages[0].Checks), len(run.Stages[1].Checks)}; got != [2]int{2, 3} {
+		t.Errorf("checks per stage: %v, want staging's pre-check and smoke test, production's smoke test, integration and e2e", got)
 	}
 	for _, env := range []string{"staging", "production"} {
 		if v := re.stableOf(env); v != "v1.0.0" {
@@ -245,6 +248,12 @@ func TestReleaseTwoStagesSucceed(t *testing.T) {
 	if !st.UpdatedAt.Before(prod.CreatedAt) {
 		t.Errorf("production's rollout began %s, before staging's ended %s", prod.CreatedAt, st.UpdatedAt)
 	}
+	// What the stages cost beside their rollouts: the run's time against the rollouts' own.
+	total := run.FinishedAt.Sub(run.CreatedAt)
+	rollouts := st.UpdatedAt.Sub(st.CreatedAt) + prod.UpdatedAt.Sub(prod.CreatedAt)
+	t.Logf("release run %s; rollouts staging %s + production %s; checks and sequencing %s",
+		total.Round(time.Millisecond), st.UpdatedAt.Sub(st.CreatedAt).Round(time.Millisecond),
+		prod.UpdatedAt.Sub(prod.CreatedAt).Round(time.Millisecond), (total - rollouts).Round(time.Millisecond))
 	b, _ := os.ReadFile(filepath.Join(re.dir, "checks.log"))
 	if lines := strings.Split(strings.TrimSpace(string(b)), "\n"); len(lines) != 2 ||
 		!strings.Contains(lines[0], re.stagingListen) || !strings.Contains(lines[1], re.listen) {
@@ -299,6 +308,41 @@ func TestReleaseBadProductionRollsBackProductionOnly(t *testing.T) {
 	}
 	if r := re.hugai("release", "status", "1.0.0", "--watch"); r.code != 3 {
 		t.Errorf("release status --watch of a rolled-back run: exit %d, want 3", r.code)
+	}
+}
+
+// The issue's check: production's rollout succeeds, its validation fails, and hugai rolls that
+// stage back to the release before; staging keeps the new version.
+func TestReleaseFailedValidationRollsBackTheStage(t *testing.T) {
+	t.Parallel()
+	re := newReleaseEnv(t, "v2")
+	if err := os.WriteFile(filepath.Join(re.dir, "fail-e2e"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := re.hugai("release", "execute", "1.0.0")
+	if r.code != 3 {
+		t.Fatalf("release execute: exit %d, want 3\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	run := re.run("1.0.0")
+	if run.Phase != "RolledBack" || run.Reason != "validation" {
+		t.Errorf("run: %s (%s: %s), want RolledBack (validation)", run.Phase, run.Reason, run.Message)
+	}
+	prod := run.Stages[1]
+	if prod.Phase != "RolledBack" || prod.RolloutPhase != "Succeeded" || prod.RollbackID == "" || prod.RollbackPhase != "RolledBack" {
+		t.Errorf("production: %s, rollout %s %s, rollback %q %s", prod.Phase, prod.RolloutID, prod.RolloutPhase, prod.RollbackID, prod.RollbackPhase)
+	}
+	if n := len(prod.Checks); n != 3 || prod.Checks[2].Name != "e2e" || prod.Checks[2].Passed || !strings.Contains(prod.Checks[2].Output, "e2e failed") {
+		t.Errorf("production's checks: %+v, want e2e last, failed, with its output", prod.Checks)
+	}
+	if v := re.stableOf("production"); v != "v1" {
+		t.Errorf("production serves %q, want v1 again", v)
+	}
+	if v := re.stableOf("staging"); v != "v1.0.0" {
+		t.Errorf("staging serves %q, want v1.0.0", v)
+	}
+	got := strings.Join(re.auditTypes(run.Tag), " ")
+	if !strings.HasSuffix(got, "production→Validating production→RollingBack production→RolledBack run→RolledBack") {
+		t.Errorf("audit trail: %s", got)
 	}
 }
 

@@ -154,7 +154,9 @@ func (s *stepper) advance(obs *Observation) (Action, bool) {
 		if r := o.Rollout; r != nil && r.ID == ss.RollbackID {
 			ss.RollbackPhase = r.Phase
 			if r.Terminal {
-				if r.Phase == rolloutSucceeded {
+				// A release's rollback is a rollout that ends RolledBack when it brought the
+				// release before back (the engine's phase for "rolled back", reason manual).
+				if r.Phase == rolloutRolledBack || r.Phase == rolloutSucceeded {
 					s.stop(StageRolledBack, RolledBack, ReasonValidation, fmt.Sprintf("stage %s: %s; rolled back by %s", ss.Name, failedCheck(ss), r.ID))
 				} else {
 					s.stop(StageFailed, Failed, ReasonRollbackFailed, fmt.Sprintf("stage %s: %s, and its rollback %s ended %s%s", ss.Name, failedCheck(ss), r.ID, r.Phase, why(r)))

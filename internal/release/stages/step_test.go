@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -26,7 +27,7 @@ type world struct {
 	already     map[string]bool
 	outcome     map[string]string // environment → the rollout's terminal phase (default Succeeded)
 	rollbackErr string
-	rollbackEnd string // default Succeeded
+	rollbackEnd string // default RolledBack, as the engine ends a release's rollback that worked
 	// progress: phases a rollout passes before its end, seen one per follow
 	progress []string
 
@@ -70,7 +71,7 @@ func (w *world) answer(spec Spec, a Action) Observation {
 		}
 		end := w.outcome[w.rollouts[a.RolloutID]]
 		if w.rollouts[a.RolloutID] == "rollback" {
-			end = w.rollbackEnd
+			end = cmp.Or(w.rollbackEnd, "RolledBack")
 		}
 		if end == "" {
 			end = "Succeeded"
