@@ -32,7 +32,7 @@ func (a *app) releaseCmd() *cobra.Command {
 	}
 	c.PersistentFlags().StringVar(&dataDir, "data-dir", "", "hugai's data dir (default: $HUGAI_DATA_DIR, else the nearest .hugai/, else .hugai/ at the repository's root)")
 	c.AddCommand(a.releaseCreateCmd(&dataDir), a.releaseShowCmd(&dataDir), a.releaseListCmd(&dataDir),
-		a.releaseExecuteCmd(), a.releaseStatusCmd())
+		a.releaseExecuteCmd(&dataDir), a.releaseStatusCmd(&dataDir))
 	return c
 }
 

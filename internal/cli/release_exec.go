@@ -21,7 +21,16 @@ const releaseExitCodes = "Exit codes: 0 every stage succeeded; 3 a stage was rol
 	"rollout was rejected or aborted); 1 failed to run (a rollout could not start, or a rollback\n" +
 	"failed); 2 bad input (an unknown release, a stage hugai cannot run): nothing was started."
 
-func (a *app) releaseExecuteCmd() *cobra.Command {
+// serverOf is the server execute and status talk to: --server, else the release command's
+// --data-dir (a data dir names its server), else the usual search.
+func serverOf(server, dataDir string) string {
+	if server != "" {
+		return server
+	}
+	return dataDir
+}
+
+func (a *app) releaseExecuteCmd(dataDir *string) *cobra.Command {
 	var server, path, component string
 	var detach bool
 	c := &cobra.Command{
@@ -46,7 +55,7 @@ VERSION is the release's tag (v1.3.0, api/v1.3.0) or its version (1.3.0, with --
 			if err != nil {
 				return err
 			}
-			cl, err := connect(server)
+			cl, err := connect(serverOf(server, *dataDir))
 			if err != nil {
 				return err
 			}
@@ -69,7 +78,7 @@ VERSION is the release's tag (v1.3.0, api/v1.3.0) or its version (1.3.0, with --
 	return c
 }
 
-func (a *app) releaseStatusCmd() *cobra.Command {
+func (a *app) releaseStatusCmd(dataDir *string) *cobra.Command {
 	var server, output, path, component string
 	var watch bool
 	c := &cobra.Command{
@@ -82,7 +91,7 @@ restarts, and exits with its result; without, it exits 0.
 ` + releaseExitCodes,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			cl, err := connect(server)
+			cl, err := connect(serverOf(server, *dataDir))
 			if err != nil {
 				return err
 			}
