@@ -212,3 +212,41 @@ func TestExecuteRefusesBadInput(t *testing.T) {
 		t.Errorf("runs recorded after bad input: %d %v", len(runs), err)
 	}
 }
+
+// A stage with approval: true holds its rollout at the engine's own approval gate: the run waits,
+// shows the rollout AwaitingApproval, and goes on once someone else approves it (four-eyes: not
+// whoever executed the release).
+func TestStageApprovalIsTheRolloutsGate(t *testing.T) {
+	t.Parallel()
+	svc := strings.Replace(serviceYAML, "      - environment: production\n", "      - environment: production\n        approval: true\n", 1)
+	svc = strings.Replace(svc, "    production:\n", "    production:\n      policy: {approvers: [alice, bob], fourEyes: true}\n", 1)
+	f := newFixture(t, svc, "staging", "production")
+	f.run(t)
+	ctx := context.Background()
+	run, err := f.runner.Execute(ctx, "alice", api.ReleaseExecuteRequest{Tag: "v1.0.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := f.waitRun(t, run.ID, "staging's rollout", func(v api.ReleaseRun) bool { return v.Terminal || v.Stages[0].RolloutID != "" })
+	f.h.Judged(at.Stages[0].RolloutID)
+	at = f.waitRun(t, run.ID, "production awaiting approval", func(v api.ReleaseRun) bool {
+		return v.Terminal || v.Stages[1].RolloutPhase == "AwaitingApproval"
+	})
+	if at.Terminal {
+		t.Fatalf("run ended %s %q before production's approval", at.Phase, at.Message)
+	}
+	prod := at.Stages[1].RolloutID
+	if _, err := f.h.Engine.Do(ctx, prod, "alice", api.Command{Kind: "approve"}); err == nil {
+		t.Error("whoever executed the release approved its production stage")
+	}
+	f.h.Do(prod, "bob", api.Command{Kind: "approve"})
+	f.h.Judged(prod)
+	end := f.waitRun(t, run.ID, "the end", func(v api.ReleaseRun) bool { return v.Terminal })
+	if end.Phase != string(stages.Succeeded) {
+		t.Fatalf("run ended %s %q", end.Phase, end.Message)
+	}
+	approvals, err := f.h.Store.Approvals(ctx, prod)
+	if err != nil || len(approvals) != 1 || approvals[0].Actor != "bob" {
+		t.Errorf("production's approvals: %+v %v", approvals, err)
+	}
+}
