@@ -60,6 +60,9 @@ type Config struct {
 type Runner struct {
 	cfg Config
 
+	// execMu makes Execute's check for a run of the same service and its insert one step.
+	execMu sync.Mutex
+
 	mu      sync.Mutex
 	changed chan struct{}   // closed and replaced whenever a run changes
 	queue   []string        // runs to start driving
@@ -194,7 +197,7 @@ func (r *Runner) drive(ctx context.Context, id string) {
 		}
 		doc, err := decode(run)
 		if err != nil {
-			r.cfg.Logf("%v: left as it is for a person", err)
+			r.failUnreadable(ctx, run, err)
 			return
 		}
 		now := r.cfg.Clock.Now().UTC()
@@ -219,6 +222,22 @@ func (r *Runner) drive(ctx context.Context, id string) {
 		}
 		obs = o
 	}
+}
+
+// failUnreadable ends a run whose stored document this binary cannot read (corrupt, or written
+// by a newer hugai): Failed, audited, no longer active, so the service can be released again; the
+// document is kept as it is for whoever investigates.
+func (r *Runner) failUnreadable(ctx context.Context, run store.ReleaseRun, cause error) {
+	r.cfg.Logf("%v: the run is failed and its document kept as it is", cause)
+	now := r.cfg.Clock.Now().UTC()
+	from := run.Phase
+	run.Phase, run.Active, run.UpdatedAt = string(stages.Failed), false, now
+	payload, _ := json.Marshal(map[string]any{"from": from, "to": run.Phase, "reason": "invalid-state", "message": cause.Error()})
+	if _, err := r.cfg.Store.UpdateReleaseRun(ctx, run, []audit.Event{{Type: "release.phase", Actor: "hugai", Time: now, Payload: payload}}); err != nil {
+		r.cfg.Logf("release run %s: %v", run.ID, err)
+		return
+	}
+	r.broadcast()
 }
 
 func sameState(a, b stages.State) bool {
@@ -430,6 +449,8 @@ func (r *Runner) Execute(ctx context.Context, actor string, req api.ReleaseExecu
 		}
 		doc.Plans = append(doc.Plans, stagePlan{Environment: st.Environment, YAML: string(y)})
 	}
+	r.execMu.Lock()
+	defer r.execMu.Unlock()
 	active, err := r.cfg.Store.ReleaseRuns(ctx, store.ReleaseRunFilter{Active: true})
 	if err != nil {
 		return api.ReleaseRun{}, err
@@ -457,7 +478,7 @@ func (r *Runner) Execute(ctx context.Context, actor string, req api.ReleaseExecu
 	}
 	r.enqueue(run.ID)
 	r.broadcast()
-	return view(run, doc), nil
+	return view(run), nil
 }
 
 func planFor(rel release.Release, env string) *plan.DeploymentPlan {
@@ -516,11 +537,7 @@ func (r *Runner) Get(ctx context.Context, id string) (api.ReleaseRun, error) {
 	if err != nil {
 		return api.ReleaseRun{}, err
 	}
-	doc, err := decode(run)
-	if err != nil {
-		return api.ReleaseRun{}, err
-	}
-	return view(run, doc), nil
+	return view(run), nil
 }
 
 // List returns runs newest first: of one release when tag is set.
@@ -531,11 +548,7 @@ func (r *Runner) List(ctx context.Context, tag string, limit int) ([]api.Release
 	}
 	out := []api.ReleaseRun{}
 	for _, run := range runs {
-		doc, err := decode(run)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, view(run, doc))
+		out = append(out, view(run))
 	}
 	return out, nil
 }
@@ -559,7 +572,18 @@ func (r *Runner) Wait(ctx context.Context, id string, afterRevision int64) (api.
 	}
 }
 
-func view(run store.ReleaseRun, doc document) api.ReleaseRun {
+// view is a run as the API shows it; one whose document cannot be read shows what the store's
+// columns say, and why.
+func view(run store.ReleaseRun) api.ReleaseRun {
+	doc, err := decode(run)
+	if err != nil {
+		v := api.ReleaseRun{ID: run.ID, Tag: run.Tag, Service: run.Service, Phase: run.Phase, Reason: "invalid-state", Message: err.Error(),
+			Revision: run.Revision, CreatedBy: run.CreatedBy, CreatedAt: run.CreatedAt, UpdatedAt: run.UpdatedAt, Terminal: !run.Active}
+		if v.Terminal {
+			v.ExitCode = stages.Phase(run.Phase).ExitCode()
+		}
+		return v
+	}
 	st := doc.State
 	v := api.ReleaseRun{ID: run.ID, Tag: run.Tag, Service: run.Service, Version: doc.Spec.Version, Phase: string(st.Phase),
 		Reason: st.Reason, Message: st.Message, Current: st.Current, Revision: run.Revision, CreatedBy: run.CreatedBy,

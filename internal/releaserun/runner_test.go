@@ -250,3 +250,29 @@ func TestStageApprovalIsTheRolloutsGate(t *testing.T) {
 		t.Errorf("production's approvals: %+v %v", approvals, err)
 	}
 }
+
+// A stored run this binary cannot read is failed on resume, not stepped and not left blocking the
+// service: its document stays as it was, and status still shows it.
+func TestUnreadableRunIsFailed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, serviceYAML, "staging", "production")
+	ctx := context.Background()
+	bad, err := f.st.CreateReleaseRun(ctx, store.ReleaseRun{Tag: "v1.0.0", Service: "demo", Phase: "Running", Active: true,
+		Document: []byte(`{"schema": 99}`)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.run(t)
+	end := f.waitRun(t, bad.ID, "the run failed", func(v api.ReleaseRun) bool { return v.Terminal })
+	if end.Phase != string(stages.Failed) || end.ExitCode != 1 || !strings.Contains(end.Message, "newer") {
+		t.Errorf("run: %s exit %d %q", end.Phase, end.ExitCode, end.Message)
+	}
+	stored, err := f.st.ReleaseRun(ctx, bad.ID)
+	if err != nil || string(stored.Document) != `{"schema": 99}` {
+		t.Errorf("document after: %s %v", stored.Document, err)
+	}
+	// The service can be released again.
+	if _, err := f.runner.Execute(ctx, "alice", api.ReleaseExecuteRequest{Tag: "v1.0.0"}); err != nil {
+		t.Errorf("execute after the failed run: %v", err)
+	}
+}
