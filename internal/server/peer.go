@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hugai-dev/hugai/internal/policy"
 )
 
 // peerKey keys the peer's uid in a connection's context.
@@ -47,6 +49,34 @@ func Actor(ctx context.Context) string {
 		return u.Username
 	}
 	return "uid:" + id
+}
+
+// Who is the identity of a request as the policy judges it: on the unix socket the peer's OS
+// user, with the OS groups it belongs to (so `group:ops` in a policy names them), authenticated
+// via "unix" from "uid:N". A connection without credentials has an identity with no name, which
+// no principal matches.
+func Who(ctx context.Context) policy.Identity {
+	uid, ok := ctx.Value(peerKey{}).(uint32)
+	if !ok {
+		return policy.Identity{}
+	}
+	id := strconv.FormatUint(uint64(uid), 10)
+	who := policy.Identity{Name: "uid:" + id, Via: policy.ViaUnix, From: "uid:" + id}
+	u, err := user.LookupId(id)
+	if err != nil || u.Username == "" {
+		return who
+	}
+	who.Name = u.Username
+	gids, err := u.GroupIds()
+	if err != nil {
+		return who
+	}
+	for _, gid := range gids {
+		if g, err := user.LookupGroupId(gid); err == nil {
+			who.Groups = append(who.Groups, g.Name)
+		}
+	}
+	return who
 }
 
 // HTTPServer wraps h in an http.Server that records peers' identities. Long polls set their own
