@@ -41,7 +41,7 @@ func apiErr(err error) error {
 		if ae.Code == api.CodeBadInput || ae.Code == api.CodeNotFound {
 			return badInput(err)
 		}
-		if ae.Code == api.CodeDenied {
+		if ae.Code == api.CodeDenied || ae.Code == api.CodeUnauthenticated {
 			return withCode(ExitDenied, err)
 		}
 		return withCode(ExitFailed, err)

@@ -128,6 +128,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.monitorCmd(),
 		a.releaseCmd(),
 		a.riskCmd(),
+		a.tokenCmd(),
 	)
 	return root
 }

@@ -30,6 +30,7 @@ import (
 func (a *app) serverCmd() *cobra.Command {
 	var files []string
 	var dataDir string
+	var sn serverNet
 	c := &cobra.Command{
 		Use:   "server",
 		Short: "Run hugai's server: the rollout engine, the local target and the API",
@@ -38,15 +39,16 @@ func (a *app) serverCmd() *cobra.Command {
 			"the current directory by default). Killed and started again, it re-adopts its proxies and\n" +
 			"processes and resumes every rollout. Stop it with `hugai server stop [--all]`.",
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error { return a.runServer(c.Context(), files, dataDir) },
+		RunE: func(c *cobra.Command, _ []string) error { return a.runServer(c.Context(), files, dataDir, &sn) },
 	}
 	c.AddCommand(a.serverStopCmd())
 	c.Flags().StringArrayVarP(&files, "file", "f", nil, "service file (repeatable; default: hugai.yaml, found walking up)")
 	c.Flags().StringVar(&dataDir, "data-dir", "", "data dir (default: $HUGAI_DATA_DIR, else ./.hugai)")
+	sn.addFlags(c)
 	return c
 }
 
-func (a *app) runServer(parent context.Context, files []string, dataDir string) error {
+func (a *app) runServer(parent context.Context, files []string, dataDir string, sn *serverNet) error {
 	if dataDir == "" {
 		dataDir = os.Getenv("HUGAI_DATA_DIR")
 	}
@@ -169,12 +171,28 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string) 
 	if err != nil {
 		return err
 	}
-	srv := server.HTTPServer(server.New(eng, server.Options{Logf: logf, Shutdown: func(all bool) {
+	if sn.socketGroup != "" {
+		if err := server.ShareSocket(dataDir, sock, sn.socketGroup); err != nil {
+			ln.Close()
+			return badInput(err)
+		}
+	}
+	api, err := sn.guard(server.New(eng, server.Options{Logf: logf, Shutdown: func(all bool) {
 		mu.Lock()
 		stopAll = all
 		mu.Unlock()
 		cancel()
-	}}))
+	}}), eng, st, logf)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := server.HTTPServer(api)
+	tcp, err := sn.serveTCP(api, dataDir, logf, cancel)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logf("serve: %v", err)
@@ -211,6 +229,9 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string) 
 		}
 	}
 	// The API goes last: a client that sees the socket gone knows everything above is done.
+	for _, s := range tcp {
+		_ = s.Shutdown(shutdownCtx)
+	}
 	_ = srv.Shutdown(shutdownCtx)
 	if all {
 		fmt.Fprintln(a.out, "hugai server: stopped, with its proxies and services")

@@ -101,3 +101,24 @@ func (e *Engine) commandDenied(ctx context.Context, r store.Rollout, who policy.
 	}
 	return e.refuse(ctx, "rollout/"+r.ID, string(kind), who, rule, ce.Msg)
 }
+
+// Policies are the rules of every environment this engine serves, as the service files say now,
+// each naming its service. A service that declares no environments is open in the ones it accepts.
+func (e *Engine) Policies() ([]policy.Rules, error) {
+	var out []policy.Rules
+	for _, sf := range e.cfg.Services {
+		for _, name := range envNames(sf.Service) {
+			env, err := sf.Service.Env(name)
+			if err != nil {
+				return nil, err
+			}
+			r, err := env.Policy.Rules(name)
+			if err != nil {
+				return nil, err
+			}
+			r.Service = sf.Service.Metadata.Name
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}

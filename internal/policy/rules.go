@@ -14,8 +14,10 @@ import (
 // server may do everything. Naming approvers closes approving to them (everyone else deploys);
 // naming any role closes the environment: who is named nowhere holds no role.
 type Rules struct {
-	// Environment is the environment the rules govern (a token scoped to another has no role).
+	// Environment is the environment the rules govern (a token scoped to another has no role);
+	// Service names its service where rules of several are compared (the API's authorization).
 	Environment string `json:"environment,omitempty"`
+	Service     string `json:"service,omitempty"`
 	// Roles lists the principals holding each role (policy.roles).
 	Roles map[Role][]string `json:"roles,omitempty"`
 	// Approvers (policy.approvers) hold the approver role.

@@ -40,6 +40,9 @@ func ConnContext(ctx context.Context, c net.Conn) context.Context {
 // Actor names who sent a request: the peer's user name, "uid:N" when the uid has no name, and
 // "unknown" for a connection that carries no credentials (not a unix socket).
 func Actor(ctx context.Context) string {
+	if who, ok := identityOf(ctx); ok && who.Name != "" {
+		return who.Name
+	}
 	uid, ok := ctx.Value(peerKey{}).(uint32)
 	if !ok {
 		return "unknown"
@@ -51,11 +54,15 @@ func Actor(ctx context.Context) string {
 	return "uid:" + id
 }
 
-// Who is the identity of a request as the policy judges it: on the unix socket the peer's OS
+// Who is the identity of a request as the policy judges it: the one the guard authenticated, else
+// on the unix socket the peer's OS
 // user, with the OS groups it belongs to (so `group:ops` in a policy names them), authenticated
 // via "unix" from "uid:N". A connection without credentials has an identity with no name, which
 // no principal matches.
 func Who(ctx context.Context) policy.Identity {
+	if who, ok := identityOf(ctx); ok {
+		return who // authenticated by the guard: a token, or the peer completed by --users
+	}
 	uid, ok := ctx.Value(peerKey{}).(uint32)
 	if !ok {
 		return policy.Identity{}
@@ -88,7 +95,7 @@ func HTTPServer(h http.Handler) *http.Server {
 		ConnContext:       ConnContext,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
-	if api, ok := h.(*handler); ok {
+	if api, ok := h.(interface{ endWaits() }); ok { // the API, or the guard in front of it
 		hs.RegisterOnShutdown(api.endWaits)
 	}
 	return hs

@@ -1,0 +1,34 @@
+package server
+
+import "github.com/hugai-dev/hugai/internal/policy"
+
+// Route is what a route of the API asks of its caller.
+type Route struct {
+	// Role is the least role the caller must hold. Where the request names its environment (a
+	// rollout's ID, ?environment=) it is the role there; elsewhere, the role held in at least one
+	// environment, or in every one with Everywhere. The engine then decides the request itself
+	// by the environment's policy (approving needs approver, starting needs deployer there).
+	Role       policy.Role
+	Everywhere bool
+	// Public routes need no authentication at all (health probes).
+	Public bool
+}
+
+// Routes declares the least role of every route of the API, keyed by its ServeMux pattern. A
+// route registered without an entry here is refused to everyone (403), so a new route is closed
+// until its author says who may call it: add `"METHOD /api/v1/path": {Role: policy.Viewer}` here
+// (docs/governance.md lists them for users).
+var Routes = map[string]Route{
+	"GET /api/v1/info":                    {Role: policy.Viewer},
+	"GET /api/v1/rollouts":                {Role: policy.Viewer},
+	"GET /api/v1/rollouts/{id}":           {Role: policy.Viewer},
+	"POST /api/v1/rollouts":               {Role: policy.Deployer},
+	"POST /api/v1/rollouts/{id}/commands": {Role: policy.Deployer},
+	"GET /api/v1/monitor":                 {Role: policy.Viewer},
+	"POST /api/v1/shutdown":               {Role: policy.Admin, Everywhere: true},
+	"GET /api/v1/tokens":                  {Role: policy.Admin},
+	"POST /api/v1/tokens":                 {Role: policy.Admin},
+	"DELETE /api/v1/tokens/{name}":        {Role: policy.Admin},
+	// The answer to an unknown path: any authenticated caller may learn there is no such route.
+	"/": {Role: policy.NoRole},
+}
