@@ -91,4 +91,3 @@ func (n *serverNet) serveTCP(h http.Handler, dataDir string, logf func(string, .
 	}
 	return out, nil
 }
-
