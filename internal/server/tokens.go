@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/hugai-dev/hugai/internal/api"
 	"github.com/hugai-dev/hugai/internal/audit"
@@ -56,36 +59,15 @@ func (g *guard) createToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	who := Who(r.Context())
-	var req api.CreateToken
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxTokenBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, badInput("request body: %v", err))
-		return
-	}
-	if req.Subject == "" {
-		req.Subject = req.Name
-	}
-	role, err := policy.ParseRole(req.Role)
-	if err == nil {
-		err = token.ValidName(req.Name)
-	}
-	if err == nil && policy.ValidPrincipal(req.Subject) != "" {
-		err = fmt.Errorf("subject %q %s", req.Subject, policy.ValidPrincipal(req.Subject))
-	}
+	req, role, lifetime, err := readCreateToken(http.MaxBytesReader(w, r.Body, maxTokenBody))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, badInput("%v", err))
 		return
 	}
 	now := g.cfg.Now().UTC()
 	t := store.Token{Name: req.Name, Subject: req.Subject, Role: role.String(), Environment: req.Environment, CreatedBy: who.Name, CreatedAt: now}
-	if req.Expires != "" {
-		d, err := token.ParseLifetime(req.Expires)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, badInput("%v", err))
-			return
-		}
-		exp := now.Add(d)
+	if lifetime > 0 {
+		exp := now.Add(lifetime)
 		t.ExpiresAt = &exp
 	}
 	if reason, err := g.adminOver(who, req.Environment, "create a token"); err != nil {
@@ -112,6 +94,46 @@ func (g *guard) createToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, api.CreatedToken{Token: tokenView(t), Secret: secret})
+}
+
+// readCreateToken reads and checks the body of POST /api/v1/tokens: the request (its subject
+// defaulted to its name), its role, and its lifetime (0: never expires).
+func readCreateToken(body io.Reader) (api.CreateToken, policy.Role, time.Duration, error) {
+	var req api.CreateToken
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return req, policy.NoRole, 0, fmt.Errorf("request body: %w", err)
+	}
+	if dec.More() {
+		return req, policy.NoRole, 0, errors.New("request body: more than one JSON value")
+	}
+	if req.Subject == "" {
+		req.Subject = req.Name
+	}
+	if err := token.ValidName(req.Name); err != nil {
+		return req, policy.NoRole, 0, err
+	}
+	role, err := policy.ParseRole(req.Role)
+	if err != nil {
+		return req, policy.NoRole, 0, err
+	}
+	if why := policy.ValidPrincipal(req.Subject); why != "" || strings.ContainsAny(req.Subject, ":*") {
+		if why == "" {
+			why = "is a principal, not a name"
+		}
+		return req, policy.NoRole, 0, fmt.Errorf("subject %q %s", req.Subject, why)
+	}
+	if req.Environment != "" && strings.TrimSpace(req.Environment) != req.Environment {
+		return req, policy.NoRole, 0, fmt.Errorf("environment %q has spaces around it", req.Environment)
+	}
+	var lifetime time.Duration
+	if req.Expires != "" {
+		if lifetime, err = token.ParseLifetime(req.Expires); err != nil {
+			return req, policy.NoRole, 0, err
+		}
+	}
+	return req, role, lifetime, nil
 }
 
 func (g *guard) listTokens(w http.ResponseWriter, r *http.Request) {
