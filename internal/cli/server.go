@@ -158,9 +158,16 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string, 
 		}
 		notifiers[sf.Service.Metadata.Name] = n
 	}
-	eng := engine.New(engine.Config{
+	key, err := signingKey(dataDir)
+	if err != nil {
+		return err
+	}
+	var eng *engine.Engine
+	eng = engine.New(engine.Config{
 		Store: st, Services: services, NewRuntime: newRuntime, Logf: logf, Notifiers: notifiers,
 		Version: version, PID: os.Getpid(), DataDir: dataDir, Started: time.Now().UTC(),
+		// Each finished rollout's statement is signed into the data dir (docs/governance.md).
+		Finished: attestor(dataDir, key, func() *engine.Engine { return eng }, st, logf),
 	})
 	if err := eng.Recover(ctx); err != nil {
 		return err

@@ -213,3 +213,38 @@ func TestReleaseRollbackNeedsDeployer(t *testing.T) {
 		t.Fatalf("an abort of a finished rollout is a conflict before any role: %v", err)
 	}
 }
+
+// The server signs a statement of every finished rollout: the engine calls Finished once per
+// rollout, after its last state is committed, and Statement reads what it did.
+func TestFinishedOncePerRollout(t *testing.T) {
+	w := newWorld(t)
+	var ended []string
+	w.finished = func(_ context.Context, id string) { ended = append(ended, id) }
+	e, rt, _ := w.engine()
+	ctx := context.Background()
+	r, err := e.Start(ctx, unix("alice"), api.StartRequest{Plan: []byte(canaryPlan), Version: "v1", RequireApproval: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.run(e, rt, r.ID, 1)
+	if _, err := e.Statement(ctx, r.ID); err == nil {
+		t.Fatal("a statement of a rollout still running")
+	}
+	if _, err := e.Do(ctx, r.ID, unix("bob"), api.Command{Kind: rollout.CommandApprove, Comment: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	v := w.run(e, rt, r.ID, 80)
+	w.run(e, rt, r.ID, 3) // more ticks of a finished rollout call nothing again
+	if v.Phase != "Succeeded" || len(ended) != 1 || ended[0] != r.ID {
+		t.Fatalf("%s: finished %v", v.Phase, ended)
+	}
+	s, err := e.Statement(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.Predicate
+	if p.PlanSHA256 != v.PlanSHA256 || p.StartedBy != "alice" || len(p.Approvals) != 1 || p.Approvals[0].Actor != "bob" ||
+		len(p.Verdicts) == 0 || p.Verdicts[0].Metric != "error_rate" || p.Verdicts[0].Failed != 0 || p.FinishedAt.IsZero() || p.Audit.LastHash == "" {
+		t.Fatalf("statement %+v", p)
+	}
+}
