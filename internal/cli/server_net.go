@@ -34,9 +34,11 @@ func (n *serverNet) addFlags(c *cobra.Command) {
 	fl.StringVar(&n.users, "users", "", "YAML `FILE` mapping OS users to identities: {alice: {email: alice@company.com, groups: [team@company.com]}}")
 }
 
-// guard is the authentication and authorization layer in front of the API.
+// guard is the authentication and authorization layer in front of the API. The server's own OS
+// user may stop it and manage tokens on the socket whatever the policies say.
 func (n *serverNet) guard(h http.Handler, eng *engine.Engine, st *sqlite.Store, logf func(string, ...any)) (http.Handler, error) {
-	cfg := server.GuardConfig{Engine: eng, Policies: eng.Policies, Tokens: st, Logf: logf,
+	owner := uint32(os.Getuid())
+	cfg := server.GuardConfig{Engine: eng, Policies: eng.Policies, Tokens: st, Logf: logf, Owner: &owner,
 		Audit: func(ctx context.Context, e audit.Event) error {
 			_, err := st.Commit(ctx, store.Tx{Events: []audit.Event{e}})
 			return err

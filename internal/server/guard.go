@@ -30,6 +30,9 @@ type GuardConfig struct {
 	Audit func(ctx context.Context, e audit.Event) error
 	// Users completes a unix peer's identity (its e-mail, more groups: `hugai server --users`).
 	Users func(policy.Identity) policy.Identity
+	// Owner is the uid of the server's OS user; on the socket, without a token, it may call
+	// Operator routes. nil: no one may that way.
+	Owner *uint32
 	Now   func() time.Time
 	Logf  func(format string, args ...any)
 }
@@ -92,6 +95,10 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, r, who, http.StatusForbidden, policy.RuleRole, "this route is closed: it declares no role")
 		return
 	}
+	if route.Operator && g.owner(r) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, who)))
+		return
+	}
 	if reason, err := g.authorize(r, who, route); err != nil {
 		g.cfg.Logf("authorize %s %s: %v", r.Method, r.URL.Path, err)
 		writeError(w, http.StatusInternalServerError, &api.Error{Code: api.CodeInternal, Message: "authorization failed"})
@@ -101,6 +108,12 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, who)))
+}
+
+// owner reports whether r comes from the server's own OS user on the socket, without a token.
+func (g *guard) owner(r *http.Request) bool {
+	uid, unix := r.Context().Value(peerKey{}).(uint32)
+	return unix && g.cfg.Owner != nil && uid == *g.cfg.Owner && r.Header.Get("Authorization") == ""
 }
 
 // authenticate names the caller, or says (for the audit only) why it cannot.

@@ -134,3 +134,41 @@ func FuzzCreateTokenBody(f *testing.F) {
 		}
 	})
 }
+
+// The server's owner may stop it on the socket even where no policy makes them admin; another
+// OS user may not, and neither may the owner's token, which is judged by its subject's roles.
+func TestOwnerMayStopTheServer(t *testing.T) {
+	stopped := make(chan bool, 1)
+	h := New(nil, Options{Shutdown: func(all bool) { stopped <- all }}).(*handler)
+	me := uint32(os.Getuid())
+	closed := []policy.Rules{{Environment: "production", Approvers: []string{"someone"}}} // no admin anywhere
+	g := Guard(h, GuardConfig{Owner: &me,
+		Policies: func() ([]policy.Rules, error) { return closed, nil },
+		Audit:    func(context.Context, audit.Event) error { return nil },
+	})
+	call := func(uid uint32) int {
+		req := httptest.NewRequest("POST", "/api/v1/shutdown", strings.NewReader(`{"all":false}`))
+		req = req.WithContext(context.WithValue(req.Context(), peerKey{}, uid))
+		rec := httptest.NewRecorder()
+		g.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if code := call(me + 1); code != http.StatusForbidden {
+		t.Fatalf("another OS user stopped the server: %d", code)
+	}
+	if code := call(me); code != http.StatusAccepted {
+		t.Fatalf("the owner could not stop the server: %d", code)
+	}
+	if all := <-stopped; all {
+		t.Fatal("all was not asked for")
+	}
+	// Without an owner configured, uid 0 is nobody special.
+	g = Guard(h, GuardConfig{Policies: func() ([]policy.Rules, error) { return closed, nil }, Audit: func(context.Context, audit.Event) error { return nil }})
+	req := httptest.NewRequest("POST", "/api/v1/shutdown", nil)
+	req = req.WithContext(context.WithValue(req.Context(), peerKey{}, uint32(0)))
+	rec := httptest.NewRecorder()
+	g.ServeHTTP(rec, req)
+	if rec.Code != http.StatusForbidden {
+		t.Fatalf("root without an owner configured: %d", rec.Code)
+	}
+}

@@ -58,7 +58,9 @@ type tcpServer struct {
 	secrets     map[string]string // by caller name
 }
 
-func newTCPServer(t *testing.T) *tcpServer {
+func newTCPServer(t *testing.T) *tcpServer { return newTCPServerB(t) }
+
+func newTCPServerB(t testing.TB) *tcpServer {
 	t.Helper()
 	h := servertest.NewHarness(t, governedYAML)
 	ts, ok := h.Store.(store.TokenStore)

@@ -12,6 +12,10 @@ type Route struct {
 	Everywhere bool
 	// Public routes need no authentication at all (health probes).
 	Public bool
+	// Operator routes run the server rather than a rollout (stop it, manage tokens): the
+	// server's owner may call them on the socket whatever the policies say, as it could kill
+	// the process and read the data dir anyway. It gains no role in any environment by it.
+	Operator bool
 }
 
 // Routes declares the least role of every route of the API, keyed by its ServeMux pattern. A
@@ -25,10 +29,10 @@ var Routes = map[string]Route{
 	"POST /api/v1/rollouts":               {Role: policy.Deployer},
 	"POST /api/v1/rollouts/{id}/commands": {Role: policy.Deployer},
 	"GET /api/v1/monitor":                 {Role: policy.Viewer},
-	"POST /api/v1/shutdown":               {Role: policy.Admin, Everywhere: true},
-	"GET /api/v1/tokens":                  {Role: policy.Admin},
-	"POST /api/v1/tokens":                 {Role: policy.Admin},
-	"DELETE /api/v1/tokens/{name}":        {Role: policy.Admin},
+	"POST /api/v1/shutdown":               {Role: policy.Admin, Everywhere: true, Operator: true},
+	"GET /api/v1/tokens":                  {Role: policy.Admin, Operator: true},
+	"POST /api/v1/tokens":                 {Role: policy.Admin, Operator: true},
+	"DELETE /api/v1/tokens/{name}":        {Role: policy.Admin, Operator: true},
 	// The answer to an unknown path: any authenticated caller may learn there is no such route.
 	"/": {Role: policy.NoRole},
 }
