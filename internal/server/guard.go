@@ -37,7 +37,7 @@ type GuardConfig struct {
 	Logf  func(format string, args ...any)
 }
 
-// guard authenticates each request, checks its route's declared role (Routes) and hands the
+// guard authenticates each request, checks its route's declared role (RouteRoles) and hands the
 // identity on to the API, which passes it to the engine.
 type guard struct {
 	cfg    GuardConfig
@@ -49,7 +49,7 @@ type guard struct {
 type identityKey struct{}
 
 // Guard wraps an API handler from New: every request is authenticated (the unix peer, or a
-// bearer token, which TCP requires) and authorized by Routes before the API sees it, and the
+// bearer token, which TCP requires) and authorized by RouteRoles before the API sees it, and the
 // token routes are served here. Refusals are 401/403 with a JSON error, and audited.
 func Guard(h http.Handler, cfg GuardConfig) http.Handler {
 	inner, ok := h.(*handler)
@@ -80,7 +80,7 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		_, pattern = g.api.mux.Handler(r)
 	}
-	route, declared := Routes[pattern]
+	route, declared := RouteRoles[pattern]
 	if declared && route.Public {
 		next.ServeHTTP(w, r)
 		return
@@ -91,7 +91,7 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !declared {
-		g.cfg.Logf("route %q declares no role in server.Routes: refused", pattern)
+		g.cfg.Logf("route %q declares no role in server.RouteRoles: refused", pattern)
 		g.refuse(w, r, who, http.StatusForbidden, policy.RuleRole, "this route is closed: it declares no role")
 		return
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/policy"
 )
 
-// A route the API gains without declaring its role in Routes is refused to everyone, admins
+// A route the API gains without declaring its role in RouteRoles is refused to everyone, admins
 // included: the layer fails closed.
 func TestUndeclaredRouteIsClosed(t *testing.T) {
 	h := New(nil, Options{}).(*handler)

@@ -170,7 +170,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	// route's own answer (400 for a bad body, 409 for a command that does not fit) shows the
 	// guard let the request through.
 	rows := []struct {
-		route        string // the Routes key the row covers
+		route        string // the RouteRoles key the row covers
 		method, path string
 		body         string
 		want         [8]int
@@ -225,8 +225,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 			}
 		}
 	}
-	for route := range server.Routes {
-		if !covered[route] && !server.Routes[route].Public {
+	for route := range server.RouteRoles {
+		if !covered[route] && !server.RouteRoles[route].Public {
 			t.Errorf("route %s is not in the matrix", route)
 		}
 	}

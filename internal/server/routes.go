@@ -18,11 +18,11 @@ type Route struct {
 	Operator bool
 }
 
-// Routes declares the least role of every route of the API, keyed by its ServeMux pattern. A
+// RouteRoles declares the least role of every route of the API, keyed by its ServeMux pattern. A
 // route registered without an entry here is refused to everyone (403), so a new route is closed
 // until its author says who may call it: add `"METHOD /api/v1/path": {Role: policy.Viewer}` here
 // (docs/governance.md lists them for users).
-var Routes = map[string]Route{
+var RouteRoles = map[string]Route{
 	"GET /api/v1/info":                    {Role: policy.Viewer},
 	"GET /api/v1/rollouts":                {Role: policy.Viewer},
 	"GET /api/v1/rollouts/{id}":           {Role: policy.Viewer},
