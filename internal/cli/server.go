@@ -25,6 +25,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/server"
 	"github.com/hugai-dev/hugai/internal/store/sqlite"
 	"github.com/hugai-dev/hugai/internal/target/local"
+	"github.com/hugai-dev/hugai/internal/telemetry"
 )
 
 func (a *app) serverCmd() *cobra.Command {
@@ -109,7 +110,10 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string, 
 		if env.Target.Type != plan.TargetLocal || env.Target.Local == nil {
 			return nil, fmt.Errorf("%s: the %s target is not available yet (local is)", sf.Path, env.Target.Type)
 		}
-		opts := localOptions(sf, env, dataDir, exe, logf)
+		opts, err := localOptions(sf, env, dataDir, exe, logf)
+		if err != nil {
+			return nil, err
+		}
 		t, err := local.New(ctx, opts)
 		if err != nil {
 			return nil, err
@@ -162,9 +166,10 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string, 
 	if err != nil {
 		return err
 	}
+	metrics := telemetry.New(st)
 	var eng *engine.Engine
 	eng = engine.New(engine.Config{
-		Store: st, Services: services, NewRuntime: newRuntime, Logf: logf, Notifiers: notifiers,
+		Store: st, Services: services, NewRuntime: newRuntime, Logf: logf, Notifiers: notifiers, Observer: metrics,
 		Version: version, PID: os.Getpid(), DataDir: dataDir, Started: time.Now().UTC(),
 		// Each finished rollout's statement is signed into the data dir (docs/governance.md).
 		Finished: attestor(dataDir, key, func() *engine.Engine { return eng }, st, logf),
@@ -184,7 +189,7 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string, 
 			return badInput(err)
 		}
 	}
-	api, err := sn.guard(server.New(eng, server.Options{Logf: logf, Shutdown: func(all bool) {
+	api, err := sn.guard(server.New(eng, server.Options{Logf: logf, Metrics: metrics.Handler(), Shutdown: func(all bool) {
 		mu.Lock()
 		stopAll = all
 		mu.Unlock()
@@ -250,7 +255,7 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string, 
 
 // localOptions fills the local target's options from a service environment. Relative paths are
 // relative to the service file, not to where the server was started.
-func localOptions(sf *engine.ServiceFile, env *plan.Env, dataDir, exe string, logf func(string, ...any)) local.Options {
+func localOptions(sf *engine.ServiceFile, env *plan.Env, dataDir, exe string, logf func(string, ...any)) (local.Options, error) {
 	l := env.Target.Local
 	workdir := l.Workdir
 	if !filepath.IsAbs(workdir) {
@@ -263,6 +268,17 @@ func localOptions(sf *engine.ServiceFile, env *plan.Env, dataDir, exe string, lo
 	}
 	if l.GracePeriod != nil {
 		o.GracePeriod = l.GracePeriod.Duration
+	}
+	if hr := l.HeaderRouting; hr != nil {
+		o.RouteAllowFrom = hr.AllowFrom
+		if hr.Secret != "" {
+			// ${VAR} is read from the server's environment now; an empty one would turn header
+			// routing off while the file says it is on.
+			o.RouteSecret = os.ExpandEnv(hr.Secret)
+			if o.RouteSecret == "" {
+				return local.Options{}, fmt.Errorf("%s: target.local.headerRouting.secret %s is empty in the server's environment", sf.Path, hr.Secret)
+			}
+		}
 	}
 	for _, f := range []struct {
 		in  string
@@ -284,7 +300,7 @@ func localOptions(sf *engine.ServiceFile, env *plan.Env, dataDir, exe string, lo
 			o.Health.Timeout = h.Timeout.Duration
 		}
 	}
-	return o
+	return o, nil
 }
 
 // lockDataDir takes the data dir's lock: one engine per data dir. The lock dies with the process,

@@ -23,7 +23,7 @@ var core = []string{"plan", "criteria", "risk", "change", "policy", "planner", "
 // on purpose: core (and checked) or not.
 var notCore = []string{
 	"api", "cli", "client", "coredeps", "dockerlint", "engine", "eventually", "git", "kube", "loadgen", "metric", "notify", "proxy",
-	"schema", "server", "store", "target", "token",
+	"dashboard", "oidc", "schema", "server", "store", "target", "telemetry", "token",
 }
 
 // forbidden may not be reached by the core even through a library (the source check in check.go

@@ -70,6 +70,8 @@ type Config struct {
 	// signs its statement there, internal/attest); nil: nothing is.
 	Finished func(ctx context.Context, rolloutID string)
 	Logf     func(format string, args ...any)
+	// Observer, when set, learns of every committed change (the server's metrics).
+	Observer Observer
 
 	// What the server says about itself (GET /api/v1/info).
 	Version string

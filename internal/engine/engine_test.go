@@ -110,6 +110,7 @@ type world struct {
 	serviceYAML string
 	prodTarget  target.Target // wraps production's target when set
 	finished    func(context.Context, string)
+	observer    Observer
 }
 
 func newWorld(t *testing.T) *world {
@@ -154,7 +155,7 @@ func (w *world) newEngine() (*Engine, store.Store) {
 	if w.notifier != nil {
 		n = w.notifier
 	}
-	e := New(Config{Store: st, Clock: w.clock, Tick: w.tick, Logf: w.logf, Notifiers: map[string]Notifier{"demo": n}, Finished: w.finished,
+	e := New(Config{Store: st, Clock: w.clock, Tick: w.tick, Logf: w.logf, Notifiers: map[string]Notifier{"demo": n}, Finished: w.finished, Observer: w.observer,
 		Services: []*ServiceFile{{Path: "hugai.yaml", Data: []byte(yaml), Service: svc}},
 		NewRuntime: func(_ context.Context, _ *ServiceFile, env *plan.Env) (*Runtime, error) {
 			var t target.Target = w.targets[env.Name]

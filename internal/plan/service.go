@@ -81,6 +81,21 @@ type LocalTarget struct {
 	// change (a renewed certificate needs no restart). Without them listen is plain TCP.
 	TLSCert string `json:"tlsCert,omitempty"`
 	TLSKey  string `json:"tlsKey,omitempty"`
+	// HeaderRouting lets clients of listen pick a version with the X-Hugai-Route header
+	// (stable, canary, preview). Off unless set, so that nobody reaches a version that is not
+	// released just by asking; then honoured only with the secret or from an allowed address. The
+	// header and its secret are never forwarded.
+	HeaderRouting *HeaderRouting `json:"headerRouting,omitempty"`
+}
+
+// HeaderRouting says whose X-Hugai-Route header the proxy honours.
+type HeaderRouting struct {
+	// Secret is the value a client sends in X-Hugai-Route-Secret (compared in constant time);
+	// write it as ${VAR}: it is read from the server's environment and never stored.
+	Secret string `json:"secret,omitempty"`
+	// AllowFrom lists client addresses (IPs or CIDR ranges) whose X-Hugai-Route is honoured
+	// without the secret.
+	AllowFrom []string `json:"allowFrom,omitempty"`
 }
 
 // Upstream protocols of a local target's replicas.

@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"github.com/hugai-dev/hugai/internal/analysis"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
@@ -252,6 +253,8 @@ func (s *Service) validate(c *checker) {
 			c.oneOf(lp, level, Levels)
 			if st := env.StrategyByRisk[level]; NormalizeStrategy(st) == "" {
 				c.oneOf(lp, st, Strategies)
+			} else if NormalizeStrategy(st) == StrategyBlueGreen && envTargetType(sp.Target, env.Target) == TargetLocal && localPreview(sp.Target, env.Target) == "" {
+				c.warnf(lp, "blue-green on the local target needs a preview address (target.local.preview) where green is served alone: a plan with it is refused until one is set")
 			}
 		}
 		if env.Policy != nil {
@@ -299,6 +302,17 @@ func (s *Service) validate(c *checker) {
 	}
 }
 
+// localPreview is an environment's local preview address, its own or the service's.
+func localPreview(service Target, env *Target) string {
+	if env != nil && env.Local != nil && env.Local.Preview != "" {
+		return env.Local.Preview
+	}
+	if service.Local != nil {
+		return service.Local.Preview
+	}
+	return ""
+}
+
 // envTargetType is the kind of target an environment deploys to.
 func envTargetType(service Target, env *Target) string {
 	if env != nil && env.Type != "" {
@@ -339,6 +353,20 @@ func (c *checker) target(p string, t *Target, full bool) {
 		c.positive(lp+".gracePeriod", l.GracePeriod)
 		if l.UpstreamProtocol != "" {
 			c.oneOf(lp+".upstreamProtocol", l.UpstreamProtocol, []string{UpstreamHTTP1, UpstreamH2C, UpstreamH2})
+		}
+		if hr := l.HeaderRouting; hr != nil {
+			hp := lp + ".headerRouting"
+			if hr.Secret == "" && len(hr.AllowFrom) == 0 {
+				c.errorf(hp, "set secret (${VAR}) or allowFrom: header routing needs one of them, or leave it out to keep it off")
+			}
+			if hr.Secret != "" && !strings.Contains(hr.Secret, "${") {
+				c.warnf(hp+".secret", "written in the file: use ${VAR} so the secret is read from the environment and never stored")
+			}
+			for i, a := range hr.AllowFrom {
+				if _, err := ParseAddressRange(a); err != nil {
+					c.errorf(fmt.Sprintf("%s.allowFrom[%d]", hp, i), "%v", err)
+				}
+			}
 		}
 		if full && (l.TLSCert == "") != (l.TLSKey == "") {
 			if l.TLSKey == "" {
@@ -483,4 +511,21 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// ParseAddressRange reads an IP address (one host) or a CIDR range, e.g. 10.0.0.0/8.
+func ParseAddressRange(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q: want an IP address or a CIDR range such as 10.0.0.0/8", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q: want an IP address or a CIDR range such as 10.0.0.0/8", s)
+	}
+	a = a.Unmap().WithZone("")
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }

@@ -186,7 +186,7 @@ func (g *guard) authorize(r *http.Request, who policy.Identity, route Route) (st
 		scope = only(all, ro.Service, ro.Environment)
 	} else if env := r.URL.Query().Get("environment"); env != "" {
 		scope = only(all, r.URL.Query().Get("service"), env)
-	} else if r.Method == http.MethodGet && r.URL.Path == "/api/v1/rollouts" {
+	} else if route.Listing {
 		// A list without an environment shows every environment: its caller must be allowed in
 		// each. A token for one environment lists that one.
 		if who.Environment != "" {

@@ -67,7 +67,8 @@ func newTCPServerB(t testing.TB) *tcpServer {
 	if !ok {
 		t.Fatal("the harness store keeps no tokens")
 	}
-	guarded := server.Guard(server.New(h.Recorder, server.Options{Logf: t.Logf}), server.GuardConfig{
+	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "hugai_rollouts 0\n") })
+	guarded := server.Guard(server.New(h.Recorder, server.Options{Logf: t.Logf, Metrics: metrics}), server.GuardConfig{
 		Engine: h.Recorder, Policies: h.Engine.Policies, Tokens: ts, Logf: t.Logf,
 		Audit: func(ctx context.Context, e audit.Event) error {
 			_, err := h.Store.Commit(ctx, store.Tx{Events: []audit.Event{e}})
@@ -138,11 +139,13 @@ func (s *tcpServer) raw(t *testing.T, caller, method, path, body string) (int, [
 	t.Helper()
 	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} // pinned below
 	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // ends an event stream once its status is read
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, s.url+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, s.url+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,6 +157,9 @@ func (s *tcpServer) raw(t *testing.T, caller, method, path, body string) (int, [
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		return resp.StatusCode, nil
+	}
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b
 }
@@ -179,6 +185,16 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET /api/v1/rollouts", "GET", "/api/v1/rollouts?environment=production", "", [8]int{no, no, no, 200, 200, 200, 200, ban}},
 		{"GET /api/v1/rollouts", "GET", "/api/v1/rollouts", "", [8]int{no, no, no, 200, 200, 200, 200, 200}},
 		{"GET /api/v1/rollouts/{id}", "GET", "/api/v1/rollouts/" + r.ID, "", [8]int{no, no, no, 200, 200, 200, 200, ban}},
+		{"GET /api/v1/rollouts/{id}", "GET", "/api/v1/rollouts/nope-1", "", [8]int{no, no, no, 404, 404, 404, 404, 404}},
+		{"GET /api/v1/rollouts/{id}/approvals", "GET", "/api/v1/rollouts/" + r.ID + "/approvals", "", [8]int{no, no, no, 200, 200, 200, 200, ban}},
+		{"GET /api/v1/rollouts/{id}/measurements", "GET", "/api/v1/rollouts/" + r.ID + "/measurements", "", [8]int{no, no, no, 200, 200, 200, 200, ban}},
+		{"GET /api/v1/rollouts/{id}/plan", "GET", "/api/v1/rollouts/" + r.ID + "/plan", "", [8]int{no, no, no, 200, 200, 200, 200, ban}},
+		{"GET /api/v1/rollouts/{id}/events", "GET", "/api/v1/rollouts/" + r.ID + "/events", "", [8]int{no, no, no, 200, 200, 200, 200, ban}},
+		{"GET /api/v1/events", "GET", "/api/v1/events?service=demo&environment=production", "", [8]int{no, no, no, 200, 200, 200, 200, ban}},
+		{"GET /api/v1/events", "GET", "/api/v1/events?service=demo", "", [8]int{no, no, no, 200, 200, 200, 200, 200}},
+		{"GET /api/v1/audit", "GET", "/api/v1/audit", "", [8]int{no, no, no, 200, 200, 200, 200, ban}},
+		{"GET /api/v1/audit/verify", "GET", "/api/v1/audit/verify", "", [8]int{no, no, no, 200, 200, 200, 200, ban}},
+		{"GET /metrics", "GET", "/metrics", "", [8]int{no, no, no, 200, 200, 200, 200, 200}},
 		{"POST /api/v1/rollouts", "POST", "/api/v1/rollouts", `{"plan":"a2luZDogTm9wZQ=="}`, [8]int{no, no, no, ban, 400, 400, 400, 400}},
 		{"POST /api/v1/rollouts/{id}/commands", "POST", "/api/v1/rollouts/" + r.ID + "/commands", `{"kind":"resume"}`, [8]int{no, no, no, ban, 409, 409, 409, ban}},
 		{"GET /api/v1/monitor", "GET", "/api/v1/monitor?service=demo&environment=production", "", [8]int{no, no, no, 200, 200, 200, 200, ban}},
@@ -228,6 +244,17 @@ func TestAuthorizationMatrix(t *testing.T) {
 	for route := range server.RouteRoles {
 		if !covered[route] && !server.RouteRoles[route].Public {
 			t.Errorf("route %s is not in the matrix", route)
+		}
+	}
+	// Public routes answer without a token; every route the API serves declares its role.
+	for _, path := range []string{"/healthz", "/readyz", "/api/v1/openapi.yaml"} {
+		if status, body := s.raw(t, "", "GET", path, ""); status != 200 {
+			t.Errorf("public %s without a token: %d %s", path, status, body)
+		}
+	}
+	for _, route := range server.Routes() {
+		if _, ok := server.RouteRoles[route]; !ok {
+			t.Errorf("the API serves %s, which declares no role in server.RouteRoles (it is closed)", route)
 		}
 	}
 	evs, err := s.h.Store.Events(context.Background(), store.EventFilter{})
