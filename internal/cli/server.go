@@ -21,6 +21,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/notify"
 	"github.com/hugai-dev/hugai/internal/plan"
 	"github.com/hugai-dev/hugai/internal/proxy"
+	"github.com/hugai-dev/hugai/internal/releaserun"
 	"github.com/hugai-dev/hugai/internal/rollout"
 	"github.com/hugai-dev/hugai/internal/server"
 	"github.com/hugai-dev/hugai/internal/store/sqlite"
@@ -177,6 +178,8 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string, 
 	if err := eng.Recover(ctx); err != nil {
 		return err
 	}
+	// Release runs drive the engine as `hugai deploy` does; unfinished ones resume in Run.
+	releases := releaserun.New(releaserun.Config{Store: st, Rollouts: engine.ByName{Engine: eng}, Services: services, Logf: logf})
 
 	stopAll := false
 	ln, sock, err := server.ListenUnix(dataDir)
@@ -189,7 +192,7 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string, 
 			return badInput(err)
 		}
 	}
-	api, err := sn.guard(server.New(eng, server.Options{Logf: logf, Metrics: metrics.Handler(), Shutdown: func(all bool) {
+	api, err := sn.guard(server.New(eng, server.Options{Logf: logf, Metrics: metrics.Handler(), Releases: releases, Shutdown: func(all bool) {
 		mu.Lock()
 		stopAll = all
 		mu.Unlock()
@@ -222,8 +225,16 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string, 
 		defer close(engineDone)
 		_ = eng.Run(ctx)
 	}()
+	releasesDone := make(chan struct{})
+	go func() {
+		defer close(releasesDone)
+		if err := releases.Run(ctx); err != nil {
+			logf("release runs: %v", err)
+		}
+	}()
 	<-ctx.Done()
 
+	<-releasesDone
 	<-engineDone
 	shutdownCtx, done := context.WithTimeout(context.Background(), 30*time.Second)
 	defer done()

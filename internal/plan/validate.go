@@ -292,6 +292,9 @@ func (s *Service) validate(c *checker) {
 			c.errorf(cp, "missing: the argv to run, e.g. [\"trivy\", \"fs\", \".\"]")
 		}
 	}
+	if sp.Release != nil {
+		c.releaseStages(s)
+	}
 	if len(sp.HealthChecks) > 1 && sp.Target.Type == TargetLocal {
 		c.errorf("spec.healthChecks[1]", "the local target probes one health check per replica: keep one (a path can check several things)")
 	}
@@ -511,6 +514,54 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// releaseStages checks spec.release: every stage deploys to an environment of the service, once,
+// and names only checks hugai can run (the smoke test, or a command of spec.checkpoints).
+func (c *checker) releaseStages(s *Service) {
+	sp := &s.Spec
+	if len(sp.Release.Stages) == 0 {
+		c.errorf("spec.release.stages", "missing: at least one stage, e.g. {environment: production}")
+		return
+	}
+	envs := s.EnvironmentNames()
+	names, targets := map[string]bool{}, map[string]bool{}
+	for i, st := range sp.Release.Stages {
+		p := fmt.Sprintf("spec.release.stages[%d]", i)
+		if st.Name != "" {
+			c.name(p+".name", st.Name, false)
+		}
+		switch {
+		case st.Environment == "":
+			c.errorf(p+".environment", "missing: the environment the stage deploys to (one of %s)", strings.Join(envs, ", "))
+		case len(sp.Environments) == 0:
+			c.errorf(p+".environment", "%q: the service declares no environments (spec.environments)", st.Environment)
+		case !slices.Contains(envs, st.Environment):
+			c.errorf(p+".environment", "%q is not an environment of %s (known: %s)", st.Environment, s.Metadata.Name, strings.Join(envs, ", "))
+		case targets[st.Environment]:
+			c.errorf(p+".environment", "%q is deployed by an earlier stage: a release reaches each environment once", st.Environment)
+		}
+		targets[st.Environment] = true
+		if n := st.StageName(); n != "" {
+			if names[n] {
+				c.errorf(p+".name", "%q names two stages", n)
+			}
+			names[n] = true
+		}
+		for field, checks := range map[string][]string{"preChecks": st.PreChecks, "validation": st.Validation} {
+			for j, name := range checks {
+				cp := fmt.Sprintf("%s.%s[%d]", p, field, j)
+				switch {
+				case name == CheckpointSmokeTest && len(sp.SmokeTest) == 0:
+					c.errorf(cp, "smoke-test: the service has no spec.smokeTest to run")
+				case name == CheckpointSmokeTest:
+				case len(sp.Checkpoints[name]) == 0:
+					known := append([]string{CheckpointSmokeTest}, sortedKeys(sp.Checkpoints)...)
+					c.errorf(cp, "%q is not a check hugai can run (known: %s): give it a command in spec.checkpoints", name, strings.Join(known, ", "))
+				}
+			}
+		}
+	}
 }
 
 // ParseAddressRange reads an IP address (one host) or a CIDR range, e.g. 10.0.0.0/8.

@@ -173,7 +173,8 @@ func (g *guard) authorize(r *http.Request, who policy.Identity, route Route) (st
 	}
 	action := r.Method + " " + r.URL.Path
 	scope := all
-	if id := pathValue(pattern(r, g), r.URL.Path, "id"); id != "" {
+	if p := pattern(r, g); strings.Contains(p, "/api/v1/rollouts/{id}") {
+		id := pathValue(p, r.URL.Path, "id")
 		ro, err := g.cfg.Engine.Get(r.Context(), id)
 		var ae *api.Error
 		switch {

@@ -195,6 +195,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET /api/v1/audit", "GET", "/api/v1/audit", "", [8]int{no, no, no, 200, 200, 200, 200, ban}},
 		{"GET /api/v1/audit/verify", "GET", "/api/v1/audit/verify", "", [8]int{no, no, no, 200, 200, 200, 200, ban}},
 		{"GET /metrics", "GET", "/metrics", "", [8]int{no, no, no, 200, 200, 200, 200, 200}},
+		// This server runs no releases: who gets through learns that (404).
+		{"POST /api/v1/release-runs", "POST", "/api/v1/release-runs", `{}`, [8]int{no, no, no, ban, 404, 404, 404, ban}},
+		{"GET /api/v1/release-runs", "GET", "/api/v1/release-runs", "", [8]int{no, no, no, 404, 404, 404, 404, ban}},
+		{"GET /api/v1/release-runs/{id}", "GET", "/api/v1/release-runs/x", "", [8]int{no, no, no, 404, 404, 404, 404, ban}},
 		{"POST /api/v1/rollouts", "POST", "/api/v1/rollouts", `{"plan":"a2luZDogTm9wZQ=="}`, [8]int{no, no, no, ban, 400, 400, 400, 400}},
 		{"POST /api/v1/rollouts/{id}/commands", "POST", "/api/v1/rollouts/" + r.ID + "/commands", `{"kind":"resume"}`, [8]int{no, no, no, ban, 409, 409, 409, ban}},
 		{"GET /api/v1/monitor", "GET", "/api/v1/monitor?service=demo&environment=production", "", [8]int{no, no, no, 200, 200, 200, 200, ban}},

@@ -13,6 +13,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/analysis"
 	"github.com/hugai-dev/hugai/internal/api"
 	"github.com/hugai-dev/hugai/internal/audit"
+	"github.com/hugai-dev/hugai/internal/release/stages"
 	"github.com/hugai-dev/hugai/internal/server"
 )
 
@@ -81,6 +82,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		"PendingApproval": api.PendingApproval{}, "Checkpoint": api.Checkpoint{}, "Approval": api.Approval{},
 		"Measurement": api.Measurement{}, "AuditEvent": audit.Event{}, "AuditVerify": api.AuditVerify{},
 		"Monitor": api.Monitor{}, "Health": api.Health{}, "MonitorValue": api.MonitorValue{},
+		"ReleaseExecuteRequest": api.ReleaseExecuteRequest{}, "ReleaseRun": api.ReleaseRun{}, "ReleaseStage": api.ReleaseStage{},
+		"Check": stages.Check{},
 	}
 	for name, schema := range doc.Components.Schemas {
 		v, ok := types[name]
@@ -90,14 +93,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			}
 			continue
 		}
-		var want []string
-		rt := reflect.TypeOf(v)
-		for i := range rt.NumField() {
-			tag := strings.Split(rt.Field(i).Tag.Get("json"), ",")[0]
-			if tag != "" && tag != "-" {
-				want = append(want, tag)
-			}
-		}
+		want := jsonFields(reflect.TypeOf(v))
 		var got []string
 		for p := range schema.Properties {
 			got = append(got, p)
@@ -108,6 +104,23 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			t.Errorf("schema %s has %v, %T has %v", name, got, v, want)
 		}
 	}
+}
+
+// jsonFields are the JSON names of a struct's fields, an embedded struct's flattened as
+// encoding/json does.
+func jsonFields(rt reflect.Type) []string {
+	var out []string
+	for i := range rt.NumField() {
+		f := rt.Field(i)
+		tag := strings.Split(f.Tag.Get("json"), ",")[0]
+		switch {
+		case f.Anonymous && tag == "":
+			out = append(out, jsonFields(f.Type)...)
+		case tag != "" && tag != "-":
+			out = append(out, tag)
+		}
+	}
+	return out
 }
 
 // Every documented route is served: none answers the catch-all "no such endpoint".

@@ -53,6 +53,8 @@ type Options struct {
 	Shutdown func(all bool)
 	// Metrics serves GET /metrics (the server's Prometheus registry); nil: no /metrics.
 	Metrics http.Handler
+	// Releases runs releases through their stages (/api/v1/release-runs); nil: not served.
+	Releases Releases
 }
 
 // Long polls are bounded so that a forgotten client does not hold a goroutine for ever.
@@ -118,6 +120,9 @@ func (h *handler) routes() []route {
 		{"GET", "/api/v1/monitor", h.monitor},
 		{"GET", "/api/v1/audit", h.audit},
 		{"GET", "/api/v1/audit/verify", h.verifyAudit},
+		{"POST", "/api/v1/release-runs", h.executeRelease},
+		{"GET", "/api/v1/release-runs", h.listReleaseRuns},
+		{"GET", "/api/v1/release-runs/{id}", h.getReleaseRun},
 		{"POST", "/api/v1/shutdown", h.shutdown},
 		{"GET", "/api/v1/openapi.yaml", serveOpenAPI},
 		{"GET", "/healthz", h.healthz},
