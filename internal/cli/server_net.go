@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hugai-dev/hugai/internal/audit"
 	"github.com/hugai-dev/hugai/internal/engine"
+	"github.com/hugai-dev/hugai/internal/oidc"
 	"github.com/hugai-dev/hugai/internal/server"
 	"github.com/hugai-dev/hugai/internal/store"
 	"github.com/hugai-dev/hugai/internal/store/sqlite"
@@ -22,6 +24,9 @@ type serverNet struct {
 	listen, insecureListen string
 	tlsCert, tlsKey        string
 	socketGroup, users     string
+	// The dashboard's sign-in with an OpenID Connect provider; the client secret is read from
+	// $HUGAI_OIDC_CLIENT_SECRET, never a flag (argv is world-readable).
+	oidcIssuer, oidcClientID, oidcRedirect string
 }
 
 func (n *serverNet) addFlags(c *cobra.Command) {
@@ -31,6 +36,9 @@ func (n *serverNet) addFlags(c *cobra.Command) {
 	fl.StringVar(&n.tlsCert, "tls-cert", "", "the certificate (PEM) for --listen (default: a self-signed one made in the data dir, its fingerprint printed)")
 	fl.StringVar(&n.tlsKey, "tls-key", "", "the key (PEM) of --tls-cert")
 	fl.StringVar(&n.socketGroup, "socket-group", "", "let members of this OS `GROUP` use the socket (0660); each is then their own OS user to the policies")
+	fl.StringVar(&n.oidcIssuer, "oidc-issuer", "", "let people sign in to the dashboard with this OpenID Connect `URL`'s accounts (client secret in $HUGAI_OIDC_CLIENT_SECRET)")
+	fl.StringVar(&n.oidcClientID, "oidc-client-id", "", "the dashboard's client ID at --oidc-issuer")
+	fl.StringVar(&n.oidcRedirect, "oidc-redirect-url", "", "the dashboard's callback registered at the provider (default https://LISTEN/login/oidc/callback)")
 	fl.StringVar(&n.users, "users", "", "YAML `FILE` mapping OS users to identities: {alice: {email: alice@company.com, groups: [team@company.com]}}")
 }
 
@@ -56,6 +64,25 @@ func (n *serverNet) guard(h http.Handler, eng *engine.Engine, st *sqlite.Store, 
 	}
 	if _, err := eng.Policies(); err != nil {
 		return nil, badInput(err)
+	}
+	if n.oidcIssuer != "" {
+		if n.oidcClientID == "" {
+			return nil, badInput(errors.New("--oidc-issuer needs --oidc-client-id"))
+		}
+		redirect := n.oidcRedirect
+		if redirect == "" {
+			if n.listen == "" {
+				return nil, badInput(errors.New("--oidc-issuer needs --oidc-redirect-url, or --listen to derive it from"))
+			}
+			redirect = "https://" + n.listen + "/login/oidc/callback"
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		p, err := oidc.New(ctx, oidc.Config{Issuer: n.oidcIssuer, ClientID: n.oidcClientID, ClientSecret: os.Getenv("HUGAI_OIDC_CLIENT_SECRET"), RedirectURL: redirect})
+		if err != nil {
+			return nil, err
+		}
+		cfg.OIDC = p
 	}
 	return server.Guard(h, cfg), nil
 }

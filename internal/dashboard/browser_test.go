@@ -6,9 +6,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,56 +14,10 @@ import (
 
 	"github.com/hugai-dev/hugai/internal/api"
 	"github.com/hugai-dev/hugai/internal/dashboard"
+	"github.com/hugai-dev/hugai/internal/dashboard/browsertest"
 	"github.com/hugai-dev/hugai/internal/server"
 	"github.com/hugai-dev/hugai/internal/server/servertest"
 )
-
-// browser starts Debian's headless Chromium for the test (flags from REAL-COMPONENTS.md: no
-// background networking on a closed network) and returns a tab.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatalf("chromium: %v (scripts/install-deps.sh installs it)", err)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.WindowSize(1280, 1600),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
-}
-
-// screenshot keeps a picture of the page as a test artefact (HUGAI_ARTEFACTS, or the test's temp dir).
-func screenshot(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	dir := os.Getenv("HUGAI_ARTEFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Errorf("screenshot %s: %v", name, err)
-		return
-	}
-	path := filepath.Join(dir, name+".png")
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Error(err)
-	}
-	t.Logf("screenshot: %s", path)
-}
 
 // A person watches a canary progress live in the dashboard and approves it at its gate; the page
 // follows the rollout over SSE to its end, without a reload.
@@ -92,7 +43,7 @@ func TestBrowserWatchAndApprove(t *testing.T) {
 	s := httptest.NewServer(mux)
 	t.Cleanup(s.Close)
 
-	ctx := browser(t)
+	ctx := browsertest.Start(t, false)
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.Navigate(s.URL+"/rollouts/"+r.ID)); err != nil {
@@ -102,7 +53,7 @@ func TestBrowserWatchAndApprove(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`button[data-kind="approve"]`))); err != nil {
 		t.Fatalf("the approval gate never showed: %v", err)
 	}
-	screenshot(t, ctx, "rollout-awaiting-approval")
+	browsertest.Screenshot(t, ctx, "rollout-awaiting-approval")
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.CSS(`form[data-kind="approve"] input[name="comment"]`), "looks good"),
 		chromedp.Click(chromedp.CSS(`button[data-kind="approve"]`)),
@@ -113,7 +64,7 @@ func TestBrowserWatchAndApprove(t *testing.T) {
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("phase").textContent === "Succeeded"`, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
 		t.Fatalf("the page never showed the end: %v", err)
 	}
-	screenshot(t, ctx, "rollout-succeeded")
+	browsertest.Screenshot(t, ctx, "rollout-succeeded")
 	aps, err := h.Engine.Approvals(context.Background(), r.ID)
 	if err != nil || len(aps) != 1 || aps[0].Comment != "looks good" {
 		t.Errorf("approvals: %+v %v", aps, err)

@@ -108,15 +108,20 @@ func New(e Engine, opts Options) (*Handler, error) {
 	h.mux.HandleFunc("GET /rollouts", h.authed(h.rollouts))
 	h.mux.HandleFunc("GET /rollouts/{id}", h.authed(h.rollout))
 	h.mux.HandleFunc("GET /audit", h.authed(h.audit))
+	h.mux.HandleFunc("GET /tokens", h.authed(func(w http.ResponseWriter, r *http.Request, v Viewer) {
+		h.render(w, "tokens.html", page{Title: "Tokens", Viewer: v, Now: time.Now()})
+	}))
 	if opts.Login != nil {
 		h.mux.Handle("/login", opts.Login)
+		h.mux.Handle("/login/", opts.Login)
+		h.mux.Handle("/logout", opts.Login)
 	}
 	return h, nil
 }
 
 // Paths are the routes the dashboard serves, for the server to mount.
 func Paths() []string {
-	return []string{"GET /static/", "GET /{$}", "GET /rollouts", "GET /rollouts/{id}", "GET /audit", "/login"}
+	return []string{"GET /static/", "GET /{$}", "GET /rollouts", "GET /rollouts/{id}", "GET /audit", "GET /tokens", "/login", "/login/", "/logout"}
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

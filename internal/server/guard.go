@@ -13,6 +13,7 @@ import (
 
 	"github.com/hugai-dev/hugai/internal/api"
 	"github.com/hugai-dev/hugai/internal/audit"
+	"github.com/hugai-dev/hugai/internal/oidc"
 	"github.com/hugai-dev/hugai/internal/policy"
 	"github.com/hugai-dev/hugai/internal/store"
 	"github.com/hugai-dev/hugai/internal/token"
@@ -33,16 +34,20 @@ type GuardConfig struct {
 	// Owner is the uid of the server's OS user; on the socket, without a token, it may call
 	// Operator routes. nil: no one may that way.
 	Owner *uint32
-	Now   func() time.Time
-	Logf  func(format string, args ...any)
+	// OIDC, when set, lets people sign in to the dashboard with the organisation's provider.
+	OIDC *oidc.Provider
+	Now  func() time.Time
+	Logf func(format string, args ...any)
 }
 
 // guard authenticates each request, checks its route's declared role (RouteRoles) and hands the
 // identity on to the API, which passes it to the engine.
 type guard struct {
-	cfg    GuardConfig
-	api    *handler
-	tokens *http.ServeMux
+	cfg      GuardConfig
+	api      *handler
+	tokens   *http.ServeMux
+	sessions sessions
+	webh     http.Handler // the dashboard and its sign-in (web.go)
 }
 
 // identityKey keys the authenticated identity in a request's context.
@@ -66,6 +71,7 @@ func Guard(h http.Handler, cfg GuardConfig) http.Handler {
 	g.tokens.HandleFunc("GET /api/v1/tokens", g.listTokens)
 	g.tokens.HandleFunc("POST /api/v1/tokens", g.createToken)
 	g.tokens.HandleFunc("DELETE /api/v1/tokens/{name}", g.revokeToken)
+	g.webh = g.web()
 	return g
 }
 
@@ -73,6 +79,10 @@ func Guard(h http.Handler, cfg GuardConfig) http.Handler {
 func (g *guard) endWaits() { g.api.endWaits() }
 
 func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !isAPI(r.URL.Path) {
+		g.webh.ServeHTTP(w, r) // the dashboard authenticates its pages by the same rules
+		return
+	}
 	next := http.Handler(g.api.mux)
 	_, pattern := g.tokens.Handler(r)
 	if pattern != "" {
@@ -88,6 +98,10 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	who, why := g.authenticate(r)
 	if why != "" {
 		g.refuse(w, r, who, http.StatusUnauthorized, "authenticate", why)
+		return
+	}
+	if !g.csrfOK(r) {
+		g.refuse(w, r, who, http.StatusForbidden, "csrf", "a change made with a dashboard session needs its X-CSRF-Token")
 		return
 	}
 	if !declared {
@@ -118,6 +132,9 @@ func (g *guard) owner(r *http.Request) bool {
 
 // authenticate names the caller, or says (for the audit only) why it cannot.
 func (g *guard) authenticate(r *http.Request) (policy.Identity, string) {
+	if who, why, ok := g.sessionIdentity(r); ok {
+		return who, why
+	}
 	_, unix := r.Context().Value(peerKey{}).(uint32)
 	from := r.RemoteAddr
 	var peer policy.Identity
@@ -136,11 +153,20 @@ func (g *guard) authenticate(r *http.Request) (policy.Identity, string) {
 		return peer, ""
 	case tok == "":
 		return policy.Identity{From: from}, "no bearer token (required on TCP)"
-	case g.cfg.Tokens == nil:
+	}
+	return g.authToken(r.Context(), tok, from)
+}
+
+// authToken authenticates an API token: from a bearer header, or a dashboard session's.
+func (g *guard) authToken(ctx context.Context, tok, from string) (policy.Identity, string) {
+	if g.cfg.Tokens == nil {
 		return policy.Identity{Via: policy.ViaToken, From: from}, "this server accepts no tokens"
 	}
+	if tok == "" {
+		return policy.Identity{Via: policy.ViaToken, From: from}, "no token"
+	}
 	hash, _ := token.HashOf(tok)
-	t, err := g.cfg.Tokens.TokenByHash(r.Context(), hash)
+	t, err := g.cfg.Tokens.TokenByHash(ctx, hash)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			g.cfg.Logf("read token: %v", err)

@@ -76,6 +76,8 @@ type env struct {
 	preview string
 	server  *exec.Cmd
 	serverN int
+	// serverArgs are added to every `hugai server` the scenario starts (e.g. --listen).
+	serverArgs []string
 }
 
 // serviceYAML is the demo service with the scenario's ports and short timings; extra is appended
@@ -161,7 +163,7 @@ func (e *env) startServer() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	cmd := exec.Command(built.hugai, "server", "-f", e.file, "--data-dir", e.dataDir)
+	cmd := exec.Command(built.hugai, append([]string{"server", "-f", e.file, "--data-dir", e.dataDir}, e.serverArgs...)...)
 	cmd.Dir = e.dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -226,7 +228,7 @@ func (e *env) checkNothingLeft() {
 
 func (e *env) startServerQuiet() {
 	defer func() { _ = recover() }()
-	cmd := exec.Command(built.hugai, "server", "-f", e.file, "--data-dir", e.dataDir)
+	cmd := exec.Command(built.hugai, append([]string{"server", "-f", e.file, "--data-dir", e.dataDir}, e.serverArgs...)...)
 	cmd.Dir = e.dir
 	if err := cmd.Start(); err == nil {
 		e.server = cmd

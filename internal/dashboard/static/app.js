@@ -63,7 +63,58 @@ function follow(id) {
   es.addEventListener("end", () => { es.close(); redraw(id); });
 }
 
+// The tokens page is the API's token routes, drawn in the page: the policy decides, not the page.
+async function drawTokens() {
+  const body = document.querySelector("#token-list tbody");
+  body.textContent = "";
+  let tokens = [];
+  try { tokens = await api("GET", "/api/v1/tokens"); } catch (e) { flash(e.message, true); return; }
+  for (const t of tokens || []) {
+    const tr = document.createElement("tr");
+    const state = t.revokedAt ? "revoked by " + t.revokedBy : (t.expiresAt && new Date(t.expiresAt) < new Date() ? "expired" : "valid");
+    for (const v of [t.name, t.subject, t.role, t.environment || "all", t.createdBy, t.expiresAt || "never", state]) {
+      const td = document.createElement("td");
+      td.textContent = v;
+      tr.appendChild(td);
+    }
+    const td = document.createElement("td");
+    if (!t.revokedAt) {
+      const b = document.createElement("button");
+      b.className = "danger";
+      b.textContent = "Revoke";
+      b.dataset.token = t.name;
+      b.addEventListener("click", async () => {
+        try { await api("DELETE", "/api/v1/tokens/" + encodeURIComponent(t.name)); flash(t.name + " revoked", false); drawTokens(); }
+        catch (e) { flash("revoke refused: " + e.message, true); }
+      });
+      td.appendChild(b);
+    }
+    tr.appendChild(td);
+    body.appendChild(tr);
+  }
+}
+
+function wireTokens() {
+  const form = document.getElementById("new-token");
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = form.elements;
+    try {
+      const t = await api("POST", "/api/v1/tokens", { name: f.name.value, role: f.role.value, environment: f.environment.value, expires: f.expires.value });
+      const out = document.getElementById("secret");
+      out.hidden = false;
+      out.textContent = "The secret of " + t.name + ", shown this once: " + t.secret;
+      form.reset();
+      drawTokens();
+    } catch (e) {
+      flash("refused: " + e.message, true);
+    }
+  });
+  drawTokens();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  if (document.getElementById("tokens-page")) wireTokens();
   const box = document.getElementById("rollout");
   if (box) {
     const id = box.dataset.id;
