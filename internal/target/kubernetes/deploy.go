@@ -166,7 +166,7 @@ func (t *Target) replicasFor(v string, n int, rt target.Routing, desired map[str
 		return int32(n)
 	}
 	w := rt.Weights[v]
-	if w <= 0 || w >= 100 {
+	if w <= 0 || w >= 100 || n == 0 {
 		return int32(n)
 	}
 	largest := n
@@ -176,7 +176,7 @@ func (t *Target) replicasFor(v string, n int, rt target.Routing, desired map[str
 		}
 	}
 	r := (w*largest + 50) / 100
-	return int32(min(max(r, 1), max(n, 1)))
+	return int32(min(max(r, 1), n))
 }
 
 func ptr32(n int32) *int32 { return &n }
