@@ -81,7 +81,7 @@ func (s *Service) Unmeasurable(metric, targetType string) string {
 		return msg
 	}
 	if targetType == TargetKubernetes {
-		return fmt.Sprintf("metric %s is measured by hugai's proxy on the local target; the kubernetes target is not available in this hugai yet", metric)
+		return fmt.Sprintf("metric %s is measured by hugai's proxy, which the kubernetes target does not have: declare it in the service file's spec.metrics with provider prometheus or web", metric)
 	}
 	return ""
 }

@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"github.com/hugai-dev/hugai/internal/analysis"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -353,14 +354,40 @@ func (c *checker) target(p string, t *Target, full bool) {
 	if k := t.Kubernetes; k != nil && (t.Type == TargetKubernetes || !full) {
 		kp := p + ".kubernetes"
 		if full {
-			for f, v := range map[string]string{"namespace": k.Namespace, "deployment": k.Deployment, "image": k.Image} {
+			for f, v := range map[string]string{"namespace": k.Namespace, "deployment": k.Deployment} {
 				if v == "" {
 					c.errorf(kp+"."+f, "missing")
 				}
 			}
+			if k.Image == "" && len(k.Env) == 0 {
+				c.errorf(kp+".image", "missing: the image of a version, e.g. registry.example.com/app:{{.Version}} (or env that carries the version)")
+			}
+			if r := k.TrafficRouter; r != nil && r.GatewayAPI != nil && k.Service == "" {
+				c.errorf(kp+".service", "missing: the HTTPRoute's backends are per-version Services with this Service's ports")
+			}
+		}
+		if k.Image != "" {
+			if err := checkVersionTemplate(k.Image); err != nil {
+				c.errorf(kp+".image", "%v", err)
+			}
+		}
+		for _, name := range slices.Sorted(maps.Keys(k.Env)) {
+			if err := checkVersionTemplate(k.Env[name]); err != nil {
+				c.errorf(kp+".env."+name, "%v", err)
+			}
+		}
+		if k.Replicas < 0 {
+			c.errorf(kp+".replicas", "must not be negative")
+		}
+		if k.ScaleDownDelay != nil && k.ScaleDownDelay.Duration < 0 {
+			c.errorf(kp+".scaleDownDelay", "must not be negative")
 		}
 		if r := k.TrafficRouter; r != nil && r.GatewayAPI != nil && r.Istio != nil {
 			c.errorf(kp+".trafficRouter", "set one of gatewayAPI or istio, not both")
+		} else if r != nil && r.Istio != nil {
+			c.errorf(kp+".trafficRouter.istio", "Istio is not available in this hugai yet: use gatewayAPI, or no trafficRouter to split traffic by replica counts")
+		} else if r != nil && r.GatewayAPI != nil && r.GatewayAPI.HTTPRoute == "" {
+			c.errorf(kp+".trafficRouter.gatewayAPI.httpRoute", "missing: the HTTPRoute whose backend weights hugai sets")
 		}
 	} else if full && t.Type == TargetKubernetes {
 		c.errorf(p+".kubernetes", "missing: type kubernetes needs spec.target.kubernetes")
@@ -382,6 +409,18 @@ func checkCommandTemplate(arg string) error {
 	}
 	if err := t.Execute(discard{}, templateFields{}); err != nil {
 		return fmt.Errorf("bad template %q: only {{.Port}}, {{.Version}}, {{.Replica}} and {{.DataDir}} are filled", arg)
+	}
+	return nil
+}
+
+// checkVersionTemplate checks a kubernetes image or env template: {{.Version}} is all it has.
+func checkVersionTemplate(s string) error {
+	t, err := template.New("v").Option("missingkey=error").Parse(s)
+	if err != nil {
+		return fmt.Errorf("bad template: %v", strings.TrimPrefix(err.Error(), "template: v:"))
+	}
+	if err := t.Execute(discard{}, struct{ Version string }{}); err != nil {
+		return fmt.Errorf("bad template %q: only {{.Version}} is filled", s)
 	}
 	return nil
 }

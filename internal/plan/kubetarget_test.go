@@ -1,0 +1,46 @@
+package plan
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestKubernetesTargetFields: the reference service with type kubernetes validates, and each
+// kubernetes field is checked where it is read.
+func TestKubernetesTargetFields(t *testing.T) {
+	base := strings.Replace(string(readTestdata(t, "service-reference.yaml")), "type: local                        # local | kubernetes", "type: kubernetes", 1)
+	// No proxy counts requests in a cluster: builtin metrics are refused, not measured as errors.
+	if _, err := ParseService("hugai.yaml", []byte(base)); err == nil || !strings.Contains(err.Error(), "metric error_rate is measured by hugai's proxy, which the kubernetes target does not have") {
+		t.Fatalf("builtin error_rate on the kubernetes target: %v, want it refused", err)
+	}
+	base = strings.Replace(base, "  metrics:\n", "  metrics:\n"+
+		"    - {name: error_rate, provider: prometheus, address: http://prometheus:9090, query: 'sum(rate(http_errors{version=\"{{.Version}}\"}[1m]))'}\n"+
+		"    - {name: latency_p95, provider: prometheus, address: http://prometheus:9090, query: 'histogram_quantile(0.95, sum by (le) (rate(http_seconds_bucket{version=\"{{.Version}}\"}[1m])))'}\n", 1)
+	svc, err := ParseService("hugai.yaml", []byte(base))
+	if err != nil {
+		t.Fatalf("reference service as type kubernetes: %v", err)
+	}
+	env, err := svc.Env("production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := env.Target.Kubernetes; k == nil || k.Replicas != DefaultReplicas || k.Namespace != "production" {
+		t.Fatalf("production's kubernetes target = %+v, want the service's with replicas defaulted", k)
+	}
+	for _, tc := range []struct{ old, new, want string }{
+		{"image: registry.example.com/checkout:{{.Version}}", "image: registry.example.com/checkout:{{.Tag}}", "spec.target.kubernetes.image: bad template"},
+		{"image: registry.example.com/checkout:{{.Version}}", "env: {V: '{{.Version'}", "spec.target.kubernetes.env.V: bad template"},
+		{"image: registry.example.com/checkout:{{.Version}}", "replicas: 2", "spec.target.kubernetes.image: missing"},
+		{"service: checkout\n", "replicas: -1\n", "spec.target.kubernetes.service: missing"},
+		{"service: checkout\n", "service: checkout\n      scaleDownDelay: -5s\n", "spec.target.kubernetes.scaleDownDelay"},
+		{"gatewayAPI: {httpRoute: checkout}", "istio: {virtualService: checkout}", "Istio is not available in this hugai yet"},
+	} {
+		if !strings.Contains(base, tc.old) {
+			t.Fatalf("reference lacks %q", tc.old)
+		}
+		_, err := ParseService("hugai.yaml", []byte(strings.Replace(base, tc.old, tc.new, 1)))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q -> %q: error %v, want one with %q", tc.old, tc.new, err, tc.want)
+		}
+	}
+}
