@@ -10,6 +10,13 @@ import (
 func TestKubernetesTargetFields(t *testing.T) {
 	base := strings.Replace(string(readTestdata(t, "service-reference.yaml")), "type: local                        # local | kubernetes", "type: kubernetes", 1)
 	// No proxy counts requests in a cluster: builtin metrics are refused, not measured as errors.
+	if !strings.Contains(base, "  smokeTest:") {
+		t.Fatal("reference lacks smokeTest")
+	}
+	if _, err := ParseService("hugai.yaml", []byte(base)); err == nil || !strings.Contains(err.Error(), "spec.smokeTest: runs against the local target's addresses") {
+		t.Fatalf("smokeTest on the kubernetes target: %v, want it refused", err)
+	}
+	base = strings.Replace(base, `  smokeTest: ["curl", "-fsS", "http://127.0.0.1:8080/healthz"]`+"\n", "", 1)
 	if _, err := ParseService("hugai.yaml", []byte(base)); err == nil || !strings.Contains(err.Error(), "metric error_rate is measured by hugai's proxy, which the kubernetes target does not have") {
 		t.Fatalf("builtin error_rate on the kubernetes target: %v, want it refused", err)
 	}
@@ -34,6 +41,7 @@ func TestKubernetesTargetFields(t *testing.T) {
 		{"service: checkout\n", "replicas: -1\n", "spec.target.kubernetes.service: missing"},
 		{"service: checkout\n", "service: checkout\n      scaleDownDelay: -5s\n", "spec.target.kubernetes.scaleDownDelay"},
 		{"gatewayAPI: {httpRoute: checkout}", "istio: {virtualService: checkout}", "Istio is not available in this hugai yet"},
+		{"method: threshold", "method: sequential", "spec.environments.production.analysis.method: sequential compares the versions second by second from hugai's proxy"},
 	} {
 		if !strings.Contains(base, tc.old) {
 			t.Fatalf("reference lacks %q", tc.old)

@@ -128,6 +128,11 @@ func (s *Service) validate(c *checker) {
 	c.name("metadata.name", s.Metadata.Name, true)
 	sp := &s.Spec
 	c.target("spec.target", &sp.Target, true)
+	if sp.Target.Type == TargetKubernetes && len(sp.SmokeTest) > 0 {
+		// It is run against the local target's listen and preview addresses, which a cluster
+		// does not have; accepted and skipped, it would be a gate that does not exist.
+		c.errorf("spec.smokeTest", "runs against the local target's addresses; the kubernetes target cannot run it yet: remove it, or gate on metrics")
+	}
 	c.positive("spec.progressDeadline", sp.ProgressDeadline)
 	c.healthChecks("spec.healthChecks", sp.HealthChecks)
 
@@ -222,6 +227,9 @@ func (s *Service) validate(c *checker) {
 				c.errorf(p+".analysis.alpha", "%v is not in (0, 0.5]: the false-rollback rate allowed, e.g. 0.01", *a.Alpha)
 			}
 			sequential := a.Method == MethodSequential
+			if sequential && envTargetType(sp.Target, env.Target) == TargetKubernetes {
+				c.errorf(p+".analysis.method", "sequential compares the versions second by second from hugai's proxy, which the kubernetes target does not have: use threshold")
+			}
 			if m := a.MaxRegression; m != nil {
 				if !sequential {
 					c.errorf(p+".analysis.maxRegression", "only the sequential method reads it: set analysis.method: sequential, or remove it")
