@@ -20,9 +20,14 @@ func TestKubernetesTargetFields(t *testing.T) {
 	if _, err := ParseService("hugai.yaml", []byte(base)); err == nil || !strings.Contains(err.Error(), "metric error_rate is measured by hugai's proxy, which the kubernetes target does not have") {
 		t.Fatalf("builtin error_rate on the kubernetes target: %v, want it refused", err)
 	}
+	counted := "    - {name: request_rate, provider: prometheus, address: http://prometheus:9090, query: 'sum(rate(http_requests{version=\"{{.Version}}\"}[1m]))'}\n"
 	base = strings.Replace(base, "  metrics:\n", "  metrics:\n"+
 		"    - {name: error_rate, provider: prometheus, address: http://prometheus:9090, query: 'sum(rate(http_errors{version=\"{{.Version}}\"}[1m]))'}\n"+
 		"    - {name: latency_p95, provider: prometheus, address: http://prometheus:9090, query: 'histogram_quantile(0.95, sum by (le) (rate(http_seconds_bucket{version=\"{{.Version}}\"}[1m])))'}\n", 1)
+	if _, err := ParseService("hugai.yaml", []byte(base)); err == nil || !strings.Contains(err.Error(), "metric error_rate: on the kubernetes target hugai needs to know how many requests a version served: declare request_rate") {
+		t.Fatalf("outside metrics with nothing counting requests: %v, want them refused", err)
+	}
+	base = strings.Replace(base, "  metrics:\n", "  metrics:\n"+counted, 1)
 	svc, err := ParseService("hugai.yaml", []byte(base))
 	if err != nil {
 		t.Fatalf("reference service as type kubernetes: %v", err)
