@@ -93,7 +93,7 @@ func newWorld(t *testing.T, cl *kubetest.Cluster, router bool) *world {
 			t.Fatalf("create %T %s: %v", o, o.GetName(), err)
 		}
 	}
-	startKubelet(t, c, ns)
+	kubetest.StartKubelet(t, c, ns, behaviourOf)
 	o := Options{
 		Client: c, Service: "demo", Namespace: ns, Deployment: "demo", Container: "app",
 		Image: "registry.example/demo:{{.Version}}", Env: map[string]string{"APP_VERSION": "{{.Version}}"},
@@ -112,6 +112,21 @@ func (w *world) target(t *testing.T) *Target {
 		t.Fatalf("new kubernetes target: %v", err)
 	}
 	return tg
+}
+
+// behaviourOf is how the harness's versions act (good1, never-ready, crash-loop, missing); the
+// user's template acts as a good one.
+func behaviourOf(tmpl *corev1.PodTemplateSpec) kubetest.Behaviour {
+	switch tmpl.Annotations[AnnotationVersion] {
+	case "never-ready":
+		return kubetest.NeverReady
+	case "crash-loop":
+		return kubetest.CrashLoop
+	case "missing":
+		return kubetest.NoImage
+	default:
+		return kubetest.Good
+	}
 }
 
 type harness struct{ cl *kubetest.Cluster }

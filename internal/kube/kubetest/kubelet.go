@@ -1,6 +1,4 @@
-//go:build e2e && kube
-
-package kubernetes
+package kubetest
 
 import (
 	"context"
@@ -18,45 +16,33 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// behaviour is how a version's pods act on the fake kubelet.
-type behaviour int
+// Behaviour is how a pod acts on the Kubelet.
+type Behaviour int
 
 const (
-	good       behaviour = iota // running and ready
-	neverReady                  // running, never ready
-	crashLoop                   // restarting, in CrashLoopBackOff
-	noImage                     // the image cannot be pulled
+	Good       Behaviour = iota // running and ready
+	NeverReady                  // running, never ready
+	CrashLoop                   // restarting, in CrashLoopBackOff
+	NoImage                     // the image cannot be pulled: pending in ErrImagePull
 )
 
-// behaviourOf is the harness's versions (good1, never-ready, crash-loop, missing).
-func behaviourOf(version string) behaviour {
-	switch {
-	case version == "never-ready":
-		return neverReady
-	case version == "crash-loop":
-		return crashLoop
-	case version == "missing":
-		return noImage
-	default:
-		return good
-	}
-}
-
-// kubelet plays the parts of a cluster that do not run here, for one namespace: the ReplicaSet
-// controller (a Deployment's pods created and deleted to its replica count, the Deployment's
-// status), the kubelet (each pod's phase, readiness, restarts and waiting reason, by its
-// version's behaviour) and the garbage collector (pods of a deleted Deployment go). The target
-// under test reads only what these write.
+// kubelet plays the parts of a cluster that do not run under envtest, for one namespace: the
+// ReplicaSet controller (a Deployment's pods created and deleted to its replica count, the
+// Deployment's status), the kubelet (each pod's phase, readiness, restarts and waiting reason,
+// by the behaviour of its Deployment's pod template) and the garbage collector (pods of a
+// deleted Deployment go). Code under test reads only what these write, as in a cluster.
 type kubelet struct {
 	c        client.Client
 	ns       string
+	behave   func(*corev1.PodTemplateSpec) Behaviour
 	restarts map[types.UID]int32
 }
 
-// startKubelet runs a kubelet on ns until the test ends.
-func startKubelet(t *testing.T, c client.Client, ns string) {
+// StartKubelet runs a kubelet on ns, polling every 30 ms, until the test ends. behave says how
+// the pods of a Deployment's template act.
+func StartKubelet(t testing.TB, c client.Client, ns string, behave func(*corev1.PodTemplateSpec) Behaviour) {
 	ctx, cancel := context.WithCancel(context.Background())
-	k := &kubelet{c: c, ns: ns, restarts: map[types.UID]int32{}}
+	k := &kubelet{c: c, ns: ns, behave: behave, restarts: map[types.UID]int32{}}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -79,7 +65,7 @@ func startKubelet(t *testing.T, c client.Client, ns string) {
 
 func (k *kubelet) sync(ctx context.Context) error {
 	var deps appsv1.DeploymentList
-	if err := k.c.List(ctx, &deps, client.InNamespace(k.ns), client.MatchingLabels{LabelManagedBy: managedBy}); err != nil {
+	if err := k.c.List(ctx, &deps, client.InNamespace(k.ns)); err != nil {
 		return err
 	}
 	var pods corev1.PodList
@@ -117,7 +103,7 @@ func (k *kubelet) syncDeployment(ctx context.Context, d *appsv1.Deployment, pods
 	if d.Spec.Replicas != nil {
 		n = int(*d.Spec.Replicas)
 	}
-	beh := behaviourOf(d.Spec.Template.Annotations[AnnotationVersion])
+	beh := k.behave(&d.Spec.Template)
 	have := map[string]*corev1.Pod{}
 	for i := range pods {
 		have[pods[i].Name] = &pods[i]
@@ -135,10 +121,11 @@ func (k *kubelet) syncDeployment(ctx context.Context, d *appsv1.Deployment, pods
 			continue
 		}
 		if p == nil {
+			controller := true
 			p = &corev1.Pod{
 				ObjectMeta: metav1.ObjectMeta{
 					Name: name, Namespace: k.ns, Labels: d.Spec.Template.Labels, Annotations: d.Spec.Template.Annotations,
-					OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: d.Name, UID: d.UID, Controller: ptr(true)}},
+					OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: d.Name, UID: d.UID, Controller: &controller}},
 				},
 				Spec: *d.Spec.Template.Spec.DeepCopy(),
 			}
@@ -152,7 +139,7 @@ func (k *kubelet) syncDeployment(ctx context.Context, d *appsv1.Deployment, pods
 		if p.Status.Phase == corev1.PodRunning {
 			running++
 		}
-		if beh == good {
+		if beh == Good {
 			ready++
 		}
 	}
@@ -167,21 +154,21 @@ func (k *kubelet) syncDeployment(ctx context.Context, d *appsv1.Deployment, pods
 	return k.c.Status().Update(ctx, d)
 }
 
-func (k *kubelet) setPodStatus(ctx context.Context, p *corev1.Pod, beh behaviour) error {
+func (k *kubelet) setPodStatus(ctx context.Context, p *corev1.Pod, beh Behaviour) error {
 	ready := corev1.ConditionFalse
-	if beh == good {
+	if beh == Good {
 		ready = corev1.ConditionTrue
 	}
-	cs := corev1.ContainerStatus{Name: p.Spec.Containers[0].Name, Image: p.Spec.Containers[0].Image, Ready: beh == good}
+	cs := corev1.ContainerStatus{Name: p.Spec.Containers[0].Name, Image: p.Spec.Containers[0].Image, Ready: beh == Good}
 	phase := corev1.PodRunning
 	switch beh {
-	case good, neverReady:
+	case Good, NeverReady:
 		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: p.CreationTimestamp}
-	case crashLoop:
+	case CrashLoop:
 		k.restarts[p.UID]++ // one more exit on every look
 		cs.RestartCount = k.restarts[p.UID]
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "back-off restarting failed container"}
-	case noImage:
+	case NoImage:
 		phase = corev1.PodPending
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: fmt.Sprintf("failed to pull image %q: not found", p.Spec.Containers[0].Image)}
 	}
@@ -190,7 +177,7 @@ func (k *kubelet) setPodStatus(ctx context.Context, p *corev1.Pod, beh behaviour
 		Conditions:        []corev1.PodCondition{{Type: corev1.PodReady, Status: ready}},
 		ContainerStatuses: []corev1.ContainerStatus{cs},
 	}
-	if p.Status.Phase == want.Phase && len(p.Status.ContainerStatuses) == 1 && beh != crashLoop &&
+	if p.Status.Phase == want.Phase && len(p.Status.ContainerStatuses) == 1 && beh != CrashLoop &&
 		p.Status.ContainerStatuses[0].Ready == cs.Ready && strings.EqualFold(string(p.Status.Conditions[0].Status), string(ready)) {
 		return nil
 	}
