@@ -40,6 +40,9 @@ func (t *Target) routing(ctx context.Context) (target.Routing, error) {
 		}
 		return rt, fmt.Errorf("routing configmap %s: %w", t.routingName(), err)
 	}
+	if !isOwned(cm.Labels, t.opts.Service) {
+		return rt, fmt.Errorf("configmap %s exists and is not hugai's for %s", t.routingName(), t.opts.Service)
+	}
 	if err := json.Unmarshal([]byte(cm.Data[routingKey]), &rt); err != nil {
 		return rt, fmt.Errorf("routing configmap %s: %w", t.routingName(), err)
 	}
@@ -66,6 +69,9 @@ func (t *Target) saveRouting(ctx context.Context, rt target.Routing) error {
 		}
 		if err != nil {
 			return err
+		}
+		if !isOwned(cm.Labels, t.opts.Service) {
+			return fmt.Errorf("configmap %s exists and is not hugai's for %s", t.routingName(), t.opts.Service)
 		}
 		if cm.Data[routingKey] == string(b) {
 			return nil
