@@ -24,7 +24,7 @@ import (
 
 // startCluster is one API server with the Gateway API's HTTPRoute CRD; each case works in a
 // namespace of its own.
-func startCluster(t *testing.T) *kubetest.Cluster {
+func startCluster(t testing.TB) *kubetest.Cluster {
 	t.Helper()
 	return kubetest.Start(t, kubetest.Options{
 		CRDPaths:    []string{"testdata/gateway-api"},
@@ -43,7 +43,7 @@ type world struct {
 
 var nsSeq atomic.Int64
 
-func newWorld(t *testing.T, cl *kubetest.Cluster, router bool) *world {
+func newWorld(t testing.TB, cl *kubetest.Cluster, router bool) *world {
 	t.Helper()
 	ctx := context.Background()
 	ns := fmt.Sprintf("case-%d", nsSeq.Add(1))
@@ -105,7 +105,7 @@ func newWorld(t *testing.T, cl *kubetest.Cluster, router bool) *world {
 	return &world{c: c, ns: ns, opts: o}
 }
 
-func (w *world) target(t *testing.T) *Target {
+func (w *world) target(t testing.TB) *Target {
 	t.Helper()
 	tg, err := New(context.Background(), w.opts)
 	if err != nil {

@@ -128,7 +128,9 @@ func (t *Target) Route(ctx context.Context, r target.Routing) error {
 // weight, and keeps one rule per X-Hugai-Route value. Other rules are the user's and left alone.
 func (t *Target) writeHTTPRoute(ctx context.Context, r target.Routing) error {
 	versions := slices.Sorted(maps.Keys(r.Weights))
-	for _, v := range append(slices.Clone(versions), r.Stable, r.Canary, r.Preview) {
+	named := append(slices.Clone(versions), r.Stable, r.Canary, r.Preview)
+	slices.Sort(named)
+	for _, v := range slices.Compact(named) {
 		if v != "" {
 			if err := t.ensureVersionService(ctx, v); err != nil {
 				return err
