@@ -65,8 +65,8 @@ spec:
 // TestKubernetesCanaryFromTheCLI runs `hugai deploy canary` against a real API server through
 // `hugai server --kubeconfig`: the same engine as on the local target, the kubernetes target
 // underneath. The test plays the kubelet (every pod becomes ready) and serves the metrics; it
-// watches the HTTPRoute's weights move 0 → 25 → 50 → 100 for a good version, and a bad one's
-// rollback put them back on the stable version.
+// watches the HTTPRoute's weights move 0 → 25 → 50 → 100 for a good version (the server killed
+// and started again on the way), and a bad one's rollback put them back on the stable version.
 func TestKubernetesCanaryFromTheCLI(t *testing.T) {
 	scenarios <- struct{}{}
 	t.Cleanup(func() { <-scenarios })
@@ -100,7 +100,7 @@ func TestKubernetesCanaryFromTheCLI(t *testing.T) {
 	if err := os.WriteFile(e.file, []byte(fmt.Sprintf(kubeServiceYAML, metrics.URL)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	startKubeServer(t, e, cl.Kubeconfig)
+	srv := startKubeServer(t, e, cl.Kubeconfig)
 	w := watchRoute(t, c, "shop", "checkout")
 
 	canary := func(version string) result {
@@ -112,8 +112,16 @@ func TestKubernetesCanaryFromTheCLI(t *testing.T) {
 	}
 	w.waitFor(t, map[string]int{"v1": 100})
 
-	if r := canary("v2"); r.code != 0 {
-		t.Fatalf("canary v2: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	// v2, with the server killed at 25% and started again: the new one reads the rollout from
+	// its store and the cluster (labels, the HTTPRoute), and carries on from 25%, repeating no
+	// step; the client follows it across the restart.
+	run := e.hugaiStart("deploy", "canary", "-f", e.file, "--environment", "production", "--version", "v2",
+		"--traffic-split", "25,50,100", "--health-check-interval", "2s")
+	w.waitFor(t, map[string]int{"v1": 75, "v2": 25})
+	srv.kill()
+	srv.start()
+	if r := run.wait(); r.code != 0 {
+		t.Fatalf("canary v2 across a server restart: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	w.waitFor(t, map[string]int{"v2": 100})
 	if got, want := w.steps("v2"), []int{25, 50, 100}; !slices.Equal(got, want) {
@@ -174,43 +182,71 @@ func kubeWorld(t *testing.T, c client.Client, ns string) {
 	}
 }
 
-// startKubeServer starts `hugai server --kubeconfig` for e's service file, and stops it when the
-// test ends.
-func startKubeServer(t *testing.T, e *env, kubeconfig string) {
+// kubeServer is `hugai server --kubeconfig` for e's service file; the one running when the test
+// ends is stopped then.
+type kubeServer struct {
+	t          *testing.T
+	e          *env
+	kubeconfig string
+	n          int
+	cmd        *exec.Cmd
+	done       chan struct{}
+}
+
+func startKubeServer(t *testing.T, e *env, kubeconfig string) *kubeServer {
 	t.Helper()
-	logPath := filepath.Join(e.dir, "server-1.log")
-	logf, err := os.Create(logPath)
+	s := &kubeServer{t: t, e: e, kubeconfig: kubeconfig}
+	s.start()
+	t.Cleanup(func() {
+		if s.cmd != nil {
+			if r := e.hugai("server", "stop"); r.code != 0 {
+				t.Errorf("server stop: %d %s %s", r.code, r.stdout, r.stderr)
+				_ = s.cmd.Process.Kill()
+			}
+			select {
+			case <-s.done:
+			case <-time.After(30 * time.Second):
+				_ = s.cmd.Process.Kill()
+				<-s.done
+			}
+		}
+		if t.Failed() {
+			for i := 1; i <= s.n; i++ {
+				b, _ := os.ReadFile(filepath.Join(e.dir, fmt.Sprintf("server-%d.log", i)))
+				t.Logf("server log %d:\n%s", i, b)
+			}
+		}
+	})
+	return s
+}
+
+func (s *kubeServer) start() {
+	s.t.Helper()
+	s.n++
+	logf, err := os.Create(filepath.Join(s.e.dir, fmt.Sprintf("server-%d.log", s.n)))
 	if err != nil {
-		t.Fatal(err)
+		s.t.Fatal(err)
 	}
-	cmd := exec.Command(built.hugai, "server", "-f", e.file, "--data-dir", e.dataDir, "--kubeconfig", kubeconfig)
-	cmd.Dir = e.dir
+	cmd := exec.Command(built.hugai, "server", "-f", s.e.file, "--data-dir", s.e.dataDir, "--kubeconfig", s.kubeconfig)
+	cmd.Dir = s.e.dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		s.t.Fatal(err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
-	t.Cleanup(func() {
-		if r := e.hugai("server", "stop"); r.code != 0 {
-			t.Errorf("server stop: %d %s %s", r.code, r.stdout, r.stderr)
-			_ = cmd.Process.Kill()
-		}
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("server log:\n%s", b)
-		}
+	s.cmd, s.done = cmd, done
+	eventually.True(s.t, 30*time.Second, "the server to answer", func() bool {
+		return s.e.hugai("deploy", "list", "-o", "json").code == 0
 	})
-	eventually.True(t, 30*time.Second, "the server to answer", func() bool {
-		return e.hugai("deploy", "list", "-o", "json").code == 0
-	})
+}
+
+// kill kills the server with SIGKILL, as a crash would, and waits until it is gone.
+func (s *kubeServer) kill() {
+	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.done
+	s.cmd = nil
 }
 
 // routeWatch records the HTTPRoute's weights per version every time they change, read from the
