@@ -66,7 +66,8 @@ spec:
 // `hugai server --kubeconfig`: the same engine as on the local target, the kubernetes target
 // underneath. The test plays the kubelet (every pod becomes ready) and serves the metrics; it
 // watches the HTTPRoute's weights move 0 → 25 → 50 → 100 for a good version (the server killed
-// and started again on the way), and a bad one's rollback put them back on the stable version.
+// and started again on the way), a bad one's rollback put them back on the stable version, and a
+// blue-green previewed on its own Service before the switch.
 func TestKubernetesCanaryFromTheCLI(t *testing.T) {
 	scenarios <- struct{}{}
 	t.Cleanup(func() { <-scenarios })
@@ -142,6 +143,29 @@ func TestKubernetesCanaryFromTheCLI(t *testing.T) {
 	if st.Phase != "RolledBack" || st.Weights["v2"] != 100 {
 		t.Fatalf("after the rollback: %s %v", st.Phase, st.Weights)
 	}
+
+	// Blue-green to v4: green is previewed on checkout-preview with no user traffic, then takes
+	// all of it; the preview Service goes with the switch.
+	r = e.hugai("deploy", "blue-green", "-f", e.file, "--environment", "production", "--version", "v4",
+		"--switch-strategy", "instant", "--validation-period", "3s", "--scale-down-delay", "1s")
+	if r.code != 0 {
+		t.Fatalf("blue-green v4: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	w.waitFor(t, map[string]int{"v4": 100})
+	if got := w.steps("v4"); !slices.Equal(got, []int{100}) {
+		t.Fatalf("v4's weights went %v, want straight to 100 (history %v)", got, w.history())
+	}
+	w.mu.Lock()
+	previewed := w.previews["v4"]
+	w.mu.Unlock()
+	if !previewed {
+		t.Fatal("the preview Service never selected v4 before the switch")
+	}
+	eventually.True(t, 20*time.Second, "the preview Service deleted after the switch", func() bool {
+		var p corev1.Service
+		return apierrors.IsNotFound(c.Get(context.Background(), types.NamespacedName{Namespace: "shop", Name: "checkout-preview"}, &p))
+	})
+	gone(t, c, "shop", "v2")
 	t.Logf("HTTPRoute weights seen: %v", w.history())
 }
 
@@ -252,12 +276,13 @@ func (s *kubeServer) kill() {
 // routeWatch records the HTTPRoute's weights per version every time they change, read from the
 // API server as a gateway reads them: backend Service → its version.
 type routeWatch struct {
-	mu   sync.Mutex
-	seen []map[string]int
+	mu       sync.Mutex
+	seen     []map[string]int
+	previews map[string]bool // versions the preview Service ever selected
 }
 
 func watchRoute(t *testing.T, c client.Client, ns, name string) *routeWatch {
-	w := &routeWatch{}
+	w := &routeWatch{previews: map[string]bool{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -269,6 +294,12 @@ func watchRoute(t *testing.T, c client.Client, ns, name string) *routeWatch {
 				if len(w.seen) == 0 || !maps.Equal(w.seen[len(w.seen)-1], m) {
 					w.seen = append(w.seen, m)
 				}
+				w.mu.Unlock()
+			}
+			var p corev1.Service
+			if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name + "-preview"}, &p); err == nil {
+				w.mu.Lock()
+				w.previews[p.Annotations[kubernetes.AnnotationVersion]] = true
 				w.mu.Unlock()
 			}
 			select {
