@@ -5,8 +5,9 @@ set -euo pipefail
 
 need=()
 # command:package. prometheus: the real Prometheus the `e2e && prometheus` tests start themselves;
-# npm and python3: the `e2e && packaging` tests build and install the npm and Python packages.
-for pair in "git:git" "prometheus:prometheus" "npm:npm" "python3:python3"; do
+# npm and python3: the `e2e && packaging` tests build and install the npm and Python packages;
+# chromium: the `e2e` dashboard tests drive a real headless browser (chromedp).
+for pair in "git:git" "prometheus:prometheus" "npm:npm" "python3:python3" "chromium:chromium"; do
 	cmd=${pair%%:*} pkg=${pair#*:}
 	command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done

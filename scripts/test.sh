@@ -23,10 +23,11 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 
-# HUGAI_TEST_TAGS adds the suites whose needs this machine meets (e.g. chromium). prometheus,
-# packaging and kube are always on: install-deps.sh above installs Debian's prometheus (which those
-# tests start themselves), npm and python3 with venv, and kube-assets.sh builds the API server.
-tags="e2e,prometheus,packaging,kube${HUGAI_TEST_TAGS:+,$HUGAI_TEST_TAGS}"
+# HUGAI_TEST_TAGS adds suites. prometheus, packaging, kube and chromium are always on:
+# install-deps.sh above installs Debian's prometheus (which those tests start themselves), npm,
+# python3 with venv and chromium (the dashboard tests drive it headless), and kube-assets.sh
+# builds the API server.
+tags="e2e,prometheus,packaging,kube,chromium${HUGAI_TEST_TAGS:+,$HUGAI_TEST_TAGS}"
 
 echo "== go vet"
 go vet ./...

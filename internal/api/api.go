@@ -209,3 +209,43 @@ type MonitorValue struct {
 	Samples   uint64 `json:"samples"`
 	Message   string `json:"message,omitempty"`
 }
+
+// Approval is a person's decision at a gate of a rollout (GET /api/v1/rollouts/{id}/approvals).
+type Approval struct {
+	Gate     string    `json:"gate"`
+	Actor    string    `json:"actor"`
+	Decision string    `json:"decision"` // approved | rejected
+	Comment  string    `json:"comment,omitempty"`
+	Time     time.Time `json:"time"`
+}
+
+// Measurement is one judged look at one metric of a rollout's step
+// (GET /api/v1/rollouts/{id}/measurements).
+type Measurement struct {
+	Step       int       `json:"step"`
+	Metric     string    `json:"metric"`
+	Version    string    `json:"version"`
+	Phase      string    `json:"phase"`
+	Value      float64   `json:"value"`
+	Message    string    `json:"message,omitempty"`
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt"`
+}
+
+// AuditFilter selects audit events (GET /api/v1/audit): those after AfterSeq, of Subject when
+// set, at most Limit.
+type AuditFilter struct {
+	Subject  string `json:"subject,omitempty"`
+	AfterSeq int64  `json:"after,omitempty"`
+	Limit    int    `json:"limit,omitempty"`
+}
+
+// AuditVerify is what GET /api/v1/audit/verify answers: the chain is whole (OK) over Events up
+// to Head, or the first bad event and why.
+type AuditVerify struct {
+	OK     bool   `json:"ok"`
+	Events int64  `json:"events"`
+	Head   string `json:"head,omitempty"`
+	BadSeq int64  `json:"badSeq,omitempty"`
+	Error  string `json:"error,omitempty"`
+}

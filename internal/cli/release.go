@@ -31,7 +31,8 @@ func (a *app) releaseCmd() *cobra.Command {
 		Short: "Cut releases from Conventional Commits: version, notes, risk and a plan per environment",
 	}
 	c.PersistentFlags().StringVar(&dataDir, "data-dir", "", "hugai's data dir (default: $HUGAI_DATA_DIR, else the nearest .hugai/, else .hugai/ at the repository's root)")
-	c.AddCommand(a.releaseCreateCmd(&dataDir), a.releaseShowCmd(&dataDir), a.releaseListCmd(&dataDir))
+	c.AddCommand(a.releaseCreateCmd(&dataDir), a.releaseShowCmd(&dataDir), a.releaseListCmd(&dataDir),
+		a.releaseExecuteCmd(&dataDir), a.releaseStatusCmd(&dataDir))
 	return c
 }
 

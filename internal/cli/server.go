@@ -21,10 +21,12 @@ import (
 	"github.com/hugai-dev/hugai/internal/notify"
 	"github.com/hugai-dev/hugai/internal/plan"
 	"github.com/hugai-dev/hugai/internal/proxy"
+	"github.com/hugai-dev/hugai/internal/releaserun"
 	"github.com/hugai-dev/hugai/internal/rollout"
 	"github.com/hugai-dev/hugai/internal/server"
 	"github.com/hugai-dev/hugai/internal/store/sqlite"
 	"github.com/hugai-dev/hugai/internal/target/local"
+	"github.com/hugai-dev/hugai/internal/telemetry"
 )
 
 func (a *app) serverCmd() *cobra.Command {
@@ -116,7 +118,10 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string, 
 		if env.Target.Type != plan.TargetLocal || env.Target.Local == nil {
 			return nil, fmt.Errorf("%s: the %s target is not available yet (local is)", sf.Path, env.Target.Type)
 		}
-		opts := localOptions(sf, env, dataDir, exe, logf)
+		opts, err := localOptions(sf, env, dataDir, exe, logf)
+		if err != nil {
+			return nil, err
+		}
 		t, err := local.New(ctx, opts)
 		if err != nil {
 			return nil, err
@@ -165,20 +170,23 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string, 
 		}
 		notifiers[sf.Service.Metadata.Name] = n
 	}
+	metrics := telemetry.New(st)
 	eng := engine.New(engine.Config{
-		Store: st, Services: services, NewRuntime: newRuntime, Logf: logf, Notifiers: notifiers,
+		Store: st, Services: services, NewRuntime: newRuntime, Logf: logf, Notifiers: notifiers, Observer: metrics,
 		Version: version, PID: os.Getpid(), DataDir: dataDir, Started: time.Now().UTC(),
 	})
 	if err := eng.Recover(ctx); err != nil {
 		return err
 	}
+	// Release runs drive the engine as `hugai deploy` does; unfinished ones resume in Run.
+	releases := releaserun.New(releaserun.Config{Store: st, Rollouts: eng, Services: services, Logf: logf})
 
 	stopAll := false
 	ln, sock, err := server.ListenUnix(dataDir)
 	if err != nil {
 		return err
 	}
-	srv := server.HTTPServer(server.New(eng, server.Options{Logf: logf, Shutdown: func(all bool) {
+	srv := server.HTTPServer(server.New(eng, server.Options{Logf: logf, Metrics: metrics.Handler(), Releases: releases, Shutdown: func(all bool) {
 		mu.Lock()
 		stopAll = all
 		mu.Unlock()
@@ -201,8 +209,16 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string, 
 		defer close(engineDone)
 		_ = eng.Run(ctx)
 	}()
+	releasesDone := make(chan struct{})
+	go func() {
+		defer close(releasesDone)
+		if err := releases.Run(ctx); err != nil {
+			logf("release runs: %v", err)
+		}
+	}()
 	<-ctx.Done()
 
+	<-releasesDone
 	<-engineDone
 	shutdownCtx, done := context.WithTimeout(context.Background(), 30*time.Second)
 	defer done()
@@ -231,7 +247,7 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string, 
 
 // localOptions fills the local target's options from a service environment. Relative paths are
 // relative to the service file, not to where the server was started.
-func localOptions(sf *engine.ServiceFile, env *plan.Env, dataDir, exe string, logf func(string, ...any)) local.Options {
+func localOptions(sf *engine.ServiceFile, env *plan.Env, dataDir, exe string, logf func(string, ...any)) (local.Options, error) {
 	l := env.Target.Local
 	workdir := l.Workdir
 	if !filepath.IsAbs(workdir) {
@@ -244,6 +260,17 @@ func localOptions(sf *engine.ServiceFile, env *plan.Env, dataDir, exe string, lo
 	}
 	if l.GracePeriod != nil {
 		o.GracePeriod = l.GracePeriod.Duration
+	}
+	if hr := l.HeaderRouting; hr != nil {
+		o.RouteAllowFrom = hr.AllowFrom
+		if hr.Secret != "" {
+			// ${VAR} is read from the server's environment now; an empty one would turn header
+			// routing off while the file says it is on.
+			o.RouteSecret = os.ExpandEnv(hr.Secret)
+			if o.RouteSecret == "" {
+				return local.Options{}, fmt.Errorf("%s: target.local.headerRouting.secret %s is empty in the server's environment", sf.Path, hr.Secret)
+			}
+		}
 	}
 	for _, f := range []struct {
 		in  string
@@ -265,7 +292,7 @@ func localOptions(sf *engine.ServiceFile, env *plan.Env, dataDir, exe string, lo
 			o.Health.Timeout = h.Timeout.Duration
 		}
 	}
-	return o
+	return o, nil
 }
 
 // lockDataDir takes the data dir's lock: one engine per data dir. The lock dies with the process,

@@ -181,3 +181,40 @@ func unwrapURL(err error) error {
 	}
 	return err
 }
+
+// ExecuteRelease starts running a recorded release through its stages.
+func (c *Client) ExecuteRelease(ctx context.Context, tag string) (api.ReleaseRun, error) {
+	var r api.ReleaseRun
+	err := c.call(ctx, http.MethodPost, "/api/v1/release-runs", nil, api.ReleaseExecuteRequest{Tag: tag}, &r)
+	return r, err
+}
+
+// ReleaseRun reads a release run.
+func (c *Client) ReleaseRun(ctx context.Context, id string) (api.ReleaseRun, error) {
+	var r api.ReleaseRun
+	err := c.call(ctx, http.MethodGet, "/api/v1/release-runs/"+url.PathEscape(id), nil, nil, &r)
+	return r, err
+}
+
+// ReleaseRuns lists release runs newest first, of one release when tag is set.
+func (c *Client) ReleaseRuns(ctx context.Context, tag string, limit int) ([]api.ReleaseRun, error) {
+	q := url.Values{}
+	if tag != "" {
+		q.Set("tag", tag)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	rs := []api.ReleaseRun{}
+	err := c.call(ctx, http.MethodGet, "/api/v1/release-runs", q, nil, &rs)
+	return rs, err
+}
+
+// WaitReleaseRun long-polls a release run: it answers once its revision passes afterRev, or with
+// the run as it is when timeout runs out.
+func (c *Client) WaitReleaseRun(ctx context.Context, id string, afterRev int64, timeout time.Duration) (api.ReleaseRun, error) {
+	q := url.Values{"wait": {strconv.FormatInt(afterRev, 10)}, "timeout": {timeout.String()}}
+	var r api.ReleaseRun
+	err := c.call(ctx, http.MethodGet, "/api/v1/release-runs/"+url.PathEscape(id), q, nil, &r)
+	return r, err
+}

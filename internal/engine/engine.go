@@ -67,6 +67,8 @@ type Config struct {
 	// Tick bounds how long the engine sleeps between looks at a rollout.
 	Tick time.Duration
 	Logf func(format string, args ...any)
+	// Observer, when set, learns of every committed change (the server's metrics).
+	Observer Observer
 
 	// What the server says about itself (GET /api/v1/info).
 	Version string

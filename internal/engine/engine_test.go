@@ -108,6 +108,7 @@ type world struct {
 	notifier    Notifier
 	serviceYAML string
 	prodTarget  target.Target // wraps production's target when set
+	observer    Observer
 }
 
 func newWorld(t *testing.T) *world {
@@ -152,7 +153,7 @@ func (w *world) newEngine() (*Engine, store.Store) {
 	if w.notifier != nil {
 		n = w.notifier
 	}
-	e := New(Config{Store: st, Clock: w.clock, Tick: w.tick, Logf: w.logf, Notifiers: map[string]Notifier{"demo": n},
+	e := New(Config{Store: st, Clock: w.clock, Tick: w.tick, Logf: w.logf, Notifiers: map[string]Notifier{"demo": n}, Observer: w.observer,
 		Services: []*ServiceFile{{Path: "hugai.yaml", Data: []byte(yaml), Service: svc}},
 		NewRuntime: func(_ context.Context, _ *ServiceFile, env *plan.Env) (*Runtime, error) {
 			var t target.Target = w.targets[env.Name]

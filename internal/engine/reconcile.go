@@ -197,6 +197,10 @@ func (e *Engine) commit(ctx context.Context, r store.Rollout, spec rollout.Spec,
 	if err != nil {
 		return r, err
 	}
+	var before rollout.State
+	if e.cfg.Observer != nil && len(r.State) > 0 {
+		_, before, _ = decodeState(r) // an unreadable old state observes as a new one
+	}
 	now := e.cfg.Clock.Now().UTC()
 	r.State = state
 	r.Phase = string(st.Phase)
@@ -230,6 +234,13 @@ func (e *Engine) commit(ctx context.Context, r store.Rollout, spec rollout.Spec,
 		return r, fmt.Errorf("commit rollout %s: %w", r.ID, err)
 	}
 	r.Revision = c.Revision
+	if e.cfg.Observer != nil {
+		ch := Change{RolloutID: r.ID, Service: r.Service, Environment: r.Environment, Strategy: spec.Strategy, Before: before, After: st, At: now}
+		if w != nil {
+			ch.Measurements = w.Measurements
+		}
+		e.cfg.Observer.Committed(ch)
+	}
 	return r, nil
 }
 

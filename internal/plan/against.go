@@ -34,6 +34,11 @@ func CheckAgainst(file string, pos Positions, p *DeploymentPlan, rename func(str
 		}
 	}
 	metrics("spec.successCriteria", s.SuccessCriteria)
+	if NormalizeStrategy(s.Strategy.Type) == StrategyBlueGreen && target == TargetLocal && (env.Target.Local == nil || env.Target.Local.Preview == "") {
+		// Without a preview address green is reachable only by X-Hugai-Route, which is off by
+		// default, and a smoke test of "the live address" would test blue and pass it.
+		c.errorf("spec.strategy.type", "blue-green on the local target needs a preview address where green is served alone: set spec.environments.%s.target.local.preview (or spec.target.local.preview), e.g. 127.0.0.1:8081", envName)
+	}
 
 	// Analysis templates, where the steps use them.
 	used := map[string]bool{}

@@ -198,6 +198,9 @@ func mergeTarget(base Target, over *Target) Target {
 		if ol.GracePeriod != nil {
 			l.GracePeriod = ol.GracePeriod
 		}
+		if ol.HeaderRouting != nil {
+			l.HeaderRouting = ol.HeaderRouting // whole: an environment's secret and addresses are its own
+		}
 		for k, v := range ol.Env {
 			if l.Env == nil {
 				l.Env = map[string]string{}

@@ -21,6 +21,11 @@ func FuzzParseFile(f *testing.F) {
 	f.Add([]byte("apiVersion: hugai.io/v1\nkind: DeploymentPlan\nspec:\n  strategy: {type: rolling, rolling: {maxSurge: 25%, maxUnavailable: 0}}\n"))
 	f.Add([]byte("a: &x [*x]\n"))
 	f.Add([]byte("---\n---\n"))
+	// spec.release: stages naming environments and checks (the file's own, or unknown ones).
+	f.Add([]byte("apiVersion: hugai.io/v1\nkind: Service\nmetadata: {name: demo}\nspec:\n  target: {type: local, local: {command: [./d], listen: \"127.0.0.1:1\"}}\n" +
+		"  smokeTest: [curl, x]\n  checkpoints: {lint: [\"true\"]}\n  environments: {staging: {}, production: {}}\n" +
+		"  release:\n    stages:\n    - {name: qa, environment: staging, preChecks: [lint], validation: [smoke-test]}\n" +
+		"    - {environment: production, approval: true, validation: [e2e]}\n    - {environment: staging}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		docs, err := ParseFile("f.yaml", data)
 		if err != nil {

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -194,6 +195,8 @@ func TestServiceErrors(t *testing.T) {
 		{"timezone: Europe/Berlin", "timezone: Mars/Base", `"Mars/Base" is not a known time zone`},
 		{"admin: 127.0.0.1:9090", "tlsCert: cert.pem", "spec.target.local.tlsKey: missing: tlsCert cert.pem needs its key file"},
 		{"gracePeriod: 10s", "upstreamProtocol: http2", `spec.target.local.upstreamProtocol: "http2" is not one of http1, h2c, h2`},
+		{"gracePeriod: 10s", "headerRouting: {}", `spec.target.local.headerRouting: set secret (${VAR}) or allowFrom`},
+		{"gracePeriod: 10s", "headerRouting: {allowFrom: [10.0.0.0/8, 10.0.0/33]}", `spec.target.local.headerRouting.allowFrom[1]: "10.0.0/33": want an IP address or a CIDR range`},
 	}
 	for _, tc := range cases {
 		if !strings.Contains(base, tc.old) {
@@ -246,6 +249,59 @@ func TestNamedMetricProviders(t *testing.T) {
 		_, err := ParseService("hugai.yaml", []byte(strings.Replace(s, tc.old, tc.new, 1)))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s → %v, want %q", tc.new, err, tc.want)
+		}
+	}
+}
+
+func TestHeaderRouting(t *testing.T) {
+	base := string(readTestdata(t, "service-reference.yaml"))
+	svc, err := ParseService("hugai.yaml", []byte(strings.Replace(base, "gracePeriod: 10s", "headerRouting: {secret: \"${ROUTE_SECRET}\", allowFrom: [127.0.0.1, \"::1\", 10.1.2.3/8]}", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := svc.Env("production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hr := env.Target.Local.HeaderRouting; hr == nil || hr.Secret != "${ROUTE_SECRET}" || len(hr.AllowFrom) != 3 {
+		t.Fatalf("production's header routing: %+v", hr)
+	}
+	for in, want := range map[string]string{"127.0.0.1": "127.0.0.1/32", "::1": "::1/128", "10.1.2.3/8": "10.0.0.0/8", "::ffff:10.0.0.1": "10.0.0.1/32"} {
+		if p, err := ParseAddressRange(in); err != nil || p.String() != want {
+			t.Errorf("%s: %v %v, want %s", in, p, err, want)
+		}
+	}
+	// A secret written in the file is a warning, not an error: it works, and it should not be there.
+	docs, err := ParseFile("hugai.yaml", []byte(strings.Replace(base, "gracePeriod: 10s", "headerRouting: {secret: hunter2}", 1)))
+	if err != nil || !strings.Contains(fmt.Sprint(docs[0].Warnings), "headerRouting.secret: written in the file") {
+		t.Errorf("literal secret: %v %v", docs, err)
+	}
+}
+
+// A blue-green on the local target needs the preview address: without it green could be reached
+// only by X-Hugai-Route (off by default), and its smoke test would test blue and pass it.
+func TestBlueGreenNeedsPreviewOnTheLocalTarget(t *testing.T) {
+	base := string(readTestdata(t, "service-reference.yaml"))
+	const bg = "apiVersion: hugai.io/v1\nkind: DeploymentPlan\nspec:\n  service: checkout\n  environment: production\n  version: v2\n  strategy: {type: blueGreen}\n"
+	for _, tc := range []struct {
+		name, svc string
+		refused   bool
+	}{
+		{"no preview", base, true},
+		{"preview", strings.Replace(base, "gracePeriod: 10s", "gracePeriod: 10s\n      preview: 127.0.0.1:8081", 1), false},
+	} {
+		svc, err := ParseService("hugai.yaml", []byte(tc.svc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		run, err := ParseRun("p.yaml", []byte(bg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs := CheckAgainst("p.yaml", run.Positions, run.Plan, run.Rename, svc, "production")
+		got := strings.Contains(errs.Error(), "spec.strategy.type: blue-green on the local target needs a preview address")
+		if got != tc.refused {
+			t.Errorf("%s: refused %t, want %t: %v", tc.name, got, tc.refused, errs)
 		}
 	}
 }

@@ -44,6 +44,40 @@ type ServiceSpec struct {
 	// Exit 0 passes; $HUGAI_URL is the service's address.
 	Checkpoints   map[string][]string `json:"checkpoints,omitempty"`
 	Notifications []Notification      `json:"notifications,omitempty"`
+	// Release is how `hugai release execute` ships a release: its stages, in order.
+	Release *ReleaseConfig `json:"release,omitempty"`
+}
+
+// ReleaseConfig is the path a release takes to production: stages run one after the other, each
+// a rollout of the release's plan for its environment, and the first that does not succeed stops
+// the release.
+type ReleaseConfig struct {
+	Stages []ReleaseStage `json:"stages"`
+}
+
+// ReleaseStage is one environment a release passes through.
+type ReleaseStage struct {
+	// Name names the stage in status and the audit log (default: its environment).
+	Name string `json:"name,omitempty"`
+	// Environment is the environment of spec.environments the stage deploys to.
+	Environment string `json:"environment"`
+	// PreChecks run before the stage's rollout starts: smoke-test or a command of spec.checkpoints.
+	// One that fails stops the release before the stage changes anything.
+	PreChecks []string `json:"preChecks,omitempty"`
+	// Validation runs once the stage's rollout has succeeded (smoke-test or a command of
+	// spec.checkpoints); one that fails rolls the stage back and stops the release.
+	Validation []string `json:"validation,omitempty"`
+	// Approval holds the stage's rollout for an approval before its first step, whatever the
+	// environment's policy says (the policy may ask for one anyway).
+	Approval bool `json:"approval,omitempty"`
+}
+
+// StageName is the stage's name: its own, else its environment's.
+func (s ReleaseStage) StageName() string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return s.Environment
 }
 
 // Target types.
@@ -81,6 +115,21 @@ type LocalTarget struct {
 	// change (a renewed certificate needs no restart). Without them listen is plain TCP.
 	TLSCert string `json:"tlsCert,omitempty"`
 	TLSKey  string `json:"tlsKey,omitempty"`
+	// HeaderRouting lets clients of listen pick a version with the X-Hugai-Route header
+	// (stable, canary, preview). Off unless set, so that nobody reaches a version that is not
+	// released just by asking; then honoured only with the secret or from an allowed address. The
+	// header and its secret are never forwarded.
+	HeaderRouting *HeaderRouting `json:"headerRouting,omitempty"`
+}
+
+// HeaderRouting says whose X-Hugai-Route header the proxy honours.
+type HeaderRouting struct {
+	// Secret is the value a client sends in X-Hugai-Route-Secret (compared in constant time);
+	// write it as ${VAR}: it is read from the server's environment and never stored.
+	Secret string `json:"secret,omitempty"`
+	// AllowFrom lists client addresses (IPs or CIDR ranges) whose X-Hugai-Route is honoured
+	// without the secret.
+	AllowFrom []string `json:"allowFrom,omitempty"`
 }
 
 // Upstream protocols of a local target's replicas.

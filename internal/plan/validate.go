@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/hugai-dev/hugai/internal/analysis"
 	"maps"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
@@ -261,6 +262,8 @@ func (s *Service) validate(c *checker) {
 			c.oneOf(lp, level, Levels)
 			if st := env.StrategyByRisk[level]; NormalizeStrategy(st) == "" {
 				c.oneOf(lp, st, Strategies)
+			} else if NormalizeStrategy(st) == StrategyBlueGreen && envTargetType(sp.Target, env.Target) == TargetLocal && localPreview(sp.Target, env.Target) == "" {
+				c.warnf(lp, "blue-green on the local target needs a preview address (target.local.preview) where green is served alone: a plan with it is refused until one is set")
 			}
 		}
 		if env.Policy != nil {
@@ -298,6 +301,9 @@ func (s *Service) validate(c *checker) {
 			c.errorf(cp, "missing: the argv to run, e.g. [\"trivy\", \"fs\", \".\"]")
 		}
 	}
+	if sp.Release != nil {
+		c.releaseStages(s)
+	}
 	if len(sp.HealthChecks) > 1 && sp.Target.Type == TargetLocal {
 		c.errorf("spec.healthChecks[1]", "the local target probes one health check per replica: keep one (a path can check several things)")
 	}
@@ -306,6 +312,17 @@ func (s *Service) validate(c *checker) {
 			c.warnf(fmt.Sprintf("spec.metrics[%d].provider", i), "%s is not available in this hugai yet: a criterion, trigger or monitor on %s is refused until it is", provider, m.Name)
 		}
 	}
+}
+
+// localPreview is an environment's local preview address, its own or the service's.
+func localPreview(service Target, env *Target) string {
+	if env != nil && env.Local != nil && env.Local.Preview != "" {
+		return env.Local.Preview
+	}
+	if service.Local != nil {
+		return service.Local.Preview
+	}
+	return ""
 }
 
 // envTargetType is the kind of target an environment deploys to.
@@ -348,6 +365,20 @@ func (c *checker) target(p string, t *Target, full bool) {
 		c.positive(lp+".gracePeriod", l.GracePeriod)
 		if l.UpstreamProtocol != "" {
 			c.oneOf(lp+".upstreamProtocol", l.UpstreamProtocol, []string{UpstreamHTTP1, UpstreamH2C, UpstreamH2})
+		}
+		if hr := l.HeaderRouting; hr != nil {
+			hp := lp + ".headerRouting"
+			if hr.Secret == "" && len(hr.AllowFrom) == 0 {
+				c.errorf(hp, "set secret (${VAR}) or allowFrom: header routing needs one of them, or leave it out to keep it off")
+			}
+			if hr.Secret != "" && !strings.Contains(hr.Secret, "${") {
+				c.warnf(hp+".secret", "written in the file: use ${VAR} so the secret is read from the environment and never stored")
+			}
+			for i, a := range hr.AllowFrom {
+				if _, err := ParseAddressRange(a); err != nil {
+					c.errorf(fmt.Sprintf("%s.allowFrom[%d]", hp, i), "%v", err)
+				}
+			}
 		}
 		if full && (l.TLSCert == "") != (l.TLSKey == "") {
 			if l.TLSKey == "" {
@@ -529,4 +560,69 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// releaseStages checks spec.release: every stage deploys to an environment of the service, once,
+// and names only checks hugai can run (the smoke test, or a command of spec.checkpoints).
+func (c *checker) releaseStages(s *Service) {
+	sp := &s.Spec
+	if len(sp.Release.Stages) == 0 {
+		c.errorf("spec.release.stages", "missing: at least one stage, e.g. {environment: production}")
+		return
+	}
+	envs := s.EnvironmentNames()
+	names, targets := map[string]bool{}, map[string]bool{}
+	for i, st := range sp.Release.Stages {
+		p := fmt.Sprintf("spec.release.stages[%d]", i)
+		if st.Name != "" {
+			c.name(p+".name", st.Name, false)
+		}
+		switch {
+		case st.Environment == "":
+			c.errorf(p+".environment", "missing: the environment the stage deploys to (one of %s)", strings.Join(envs, ", "))
+		case len(sp.Environments) == 0:
+			c.errorf(p+".environment", "%q: the service declares no environments (spec.environments)", st.Environment)
+		case !slices.Contains(envs, st.Environment):
+			c.errorf(p+".environment", "%q is not an environment of %s (known: %s)", st.Environment, s.Metadata.Name, strings.Join(envs, ", "))
+		case targets[st.Environment]:
+			c.errorf(p+".environment", "%q is deployed by an earlier stage: a release reaches each environment once", st.Environment)
+		}
+		targets[st.Environment] = true
+		if n := st.StageName(); n != "" {
+			if names[n] {
+				c.errorf(p+".name", "%q names two stages", n)
+			}
+			names[n] = true
+		}
+		for field, checks := range map[string][]string{"preChecks": st.PreChecks, "validation": st.Validation} {
+			for j, name := range checks {
+				cp := fmt.Sprintf("%s.%s[%d]", p, field, j)
+				switch {
+				case name == CheckpointSmokeTest && len(sp.SmokeTest) == 0:
+					c.errorf(cp, "smoke-test: the service has no spec.smokeTest to run")
+				case name == CheckpointSmokeTest:
+				case len(sp.Checkpoints[name]) == 0:
+					known := append([]string{CheckpointSmokeTest}, sortedKeys(sp.Checkpoints)...)
+					c.errorf(cp, "%q is not a check hugai can run (known: %s): give it a command in spec.checkpoints", name, strings.Join(known, ", "))
+				}
+			}
+		}
+	}
+}
+
+// ParseAddressRange reads an IP address (one host) or a CIDR range, e.g. 10.0.0.0/8.
+func ParseAddressRange(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q: want an IP address or a CIDR range such as 10.0.0.0/8", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q: want an IP address or a CIDR range such as 10.0.0.0/8", s)
+	}
+	a = a.Unmap().WithZone("")
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }

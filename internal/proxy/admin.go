@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 )
@@ -28,6 +29,10 @@ func (p *Proxy) adminHandler(full bool) http.Handler {
 		})
 		mux.HandleFunc("PUT /v1/routes", p.putRoutes)
 		mux.HandleFunc("GET /v1/stats", p.getStats)
+		mux.HandleFunc("POST /v1/handover", p.handover)
+		mux.HandleFunc("GET /v1/info", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, Info{PID: os.Getpid(), Config: os.Getenv(ConfigEnv)})
+		})
 	}
 	return mux
 }

@@ -72,6 +72,23 @@ func (c *Client) Healthy(ctx context.Context) error {
 }
 
 // CloseIdleConnections closes the client's idle connections to the proxy.
+// Info says which proxy process answers on the admin socket.
+func (c *Client) Info(ctx context.Context) (Info, error) {
+	var i Info
+	err := c.do(ctx, http.MethodGet, "/v1/info", nil, &i)
+	return i, err
+}
+
+// Info is GET /v1/info: the proxy process answering, and the configuration its starter gave it
+// in $HUGAI_PROXY_CONFIG (an opaque identity the starter compares to decide whether to adopt it).
+type Info struct {
+	PID    int    `json:"pid"`
+	Config string `json:"config,omitempty"`
+}
+
+// ConfigEnv is where a proxy's starter puts the identity of its configuration (Info.Config).
+const ConfigEnv = "HUGAI_PROXY_CONFIG"
+
 func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 
 func (c *Client) do(ctx context.Context, method, path string, body []byte, into any) error {

@@ -31,8 +31,18 @@ func isHop(k string) bool {
 	return false
 }
 
-// ServeHTTP forwards one user request to a version chosen by weight or by X-Hugai-Route.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP forwards one user request to a version chosen by weight or, where HeaderRouting
+// allows it, by X-Hugai-Route.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.serve(w, r, p.routeOf(r)) }
+
+// serve forwards r to the version route names (stable, canary, preview), or by weight when route
+// is "" or names no version.
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, route string) {
+	if p.draining.Load() {
+		// Handed over: this connection ends after this answer, and its client reconnects to the
+		// successor (HTTP/2: a GOAWAY).
+		w.Header().Set("Connection", "close")
+	}
 	start := time.Now()
 	// sent is when the request went to a version: a version's latency is its own, not the time
 	// the proxy held the request while no version could serve it (a first deploy, a recreate).
@@ -48,13 +58,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			p.answer(w, http.StatusServiceUnavailable, noneHV, "no routes yet")
 			return
 		}
-		b, e := t.target(r, failed)
+		b, e := t.target(route, failed)
 		if e == nil {
 			// Nothing can serve: hold until the routes change or an endpoint comes back. The
 			// channel is taken before looking again, so a change in between is not missed.
 			wake := p.waitChan()
 			if t = p.table.Load(); t != nil {
-				b, e = t.target(r, failed)
+				b, e = t.target(route, failed)
 			}
 			if e == nil {
 				if t != nil && p.hold(r.Context(), wake, start.Add(t.routes.HoldTimeout)) {
@@ -99,13 +109,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// target picks the backend and endpoint for r: the version X-Hugai-Route names, else after a failed
+// target picks the backend and endpoint for a request: the version its route names, else after a failed
 // connection another replica of the failed version or, with none left, another version by weight,
 // else any version by weight. The endpoint is nil when nothing can serve; the backend is then the
 // one that could not, if one was chosen.
-func (t *table) target(r *http.Request, failed *backend) (*backend, *endpoint) {
-	if rv := r.Header[headerRoute]; len(rv) > 0 {
-		if b := t.byRoute(rv[0]); b != nil {
+func (t *table) target(route string, failed *backend) (*backend, *endpoint) {
+	if route != "" {
+		if b := t.byRoute(route); b != nil {
 			return b, b.endpoint()
 		}
 	}
@@ -287,7 +297,7 @@ func copyBody(w http.ResponseWriter, src io.Reader, buf []byte, flush bool) bool
 func forwardHeader(r *http.Request) http.Header {
 	h := make(http.Header, len(r.Header)+2)
 	for k, vv := range r.Header {
-		if !isHop(k) && k != headerRoute {
+		if !isHop(k) && !isRouteHeader(k) {
 			h[k] = vv
 		}
 	}

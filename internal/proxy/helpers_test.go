@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -31,6 +32,10 @@ func startProxy(t *testing.T, o Options) *testProxy {
 	dir := t.TempDir()
 	if o.AdminSocket == "" {
 		o.AdminSocket = filepath.Join(dir, "a.sock")
+	}
+	if o.HeaderRouting.AllowFrom == nil && o.HeaderRouting.Secret == "" {
+		// The tests route by header from loopback; an empty, non-nil AllowFrom keeps it off.
+		o.HeaderRouting.AllowFrom = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 	}
 	p, err := New(o)
 	if err != nil {

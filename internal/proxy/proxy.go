@@ -29,6 +29,22 @@ type Options struct {
 	// HeaderTimeout bounds how long a client may take to send a request's head (default 30s): a
 	// slow client (slowloris) is closed then, and holds nothing meanwhile but its connection.
 	HeaderTimeout time.Duration
+	// HeaderRouting says whose X-Hugai-Route is honoured on Listen; nobody's by default. The
+	// preview address needs none: every request there goes to the preview version.
+	HeaderRouting HeaderRouting
+	// MaxDrain bounds how long a proxy that handed its sockets over waits for its connections and
+	// streams to end before it closes them (default 1h).
+	MaxDrain time.Duration
+	// TakeOver makes Run take the listening sockets of the proxy serving on AdminSocket instead of
+	// listening itself: a restart that drops no request and no stream.
+	TakeOver bool
+}
+
+func (o Options) maxDrain() time.Duration {
+	if o.MaxDrain > 0 {
+		return o.MaxDrain
+	}
+	return time.Hour
 }
 
 // Timeouts towards upstreams. Dial is short because a replica on loopback that does not accept at
@@ -68,6 +84,17 @@ type Proxy struct {
 	ctx  context.Context // set by Serve; ends probes and held requests
 	wg   sync.WaitGroup  // probes
 	done chan struct{}
+
+	// A hand-over (handover.go). served, handingOver, handedFrom and predecessor are guarded by
+	// mu; conns counts the user connections open (not hijacked), for the drain.
+	served      *served
+	handingOver bool
+	handedFrom  int64
+	handoff     chan *handoff
+	predecessor *Handed
+	draining    atomic.Bool // answers carry Connection: close
+	noSave      atomic.Bool // the state file belongs to the successor
+	conns       atomic.Int64
 }
 
 // New builds a proxy and loads the routes saved in o.StateFile, if any.
@@ -79,11 +106,12 @@ func New(o Options) (*Proxy, error) {
 		o.HeaderTimeout = 30 * time.Second
 	}
 	p := &Proxy{
-		opts: o,
-		hist: newHistory(o.History),
-		wake: make(chan struct{}),
-		done: make(chan struct{}),
-		ctx:  context.Background(),
+		opts:    o,
+		hist:    newHistory(o.History),
+		wake:    make(chan struct{}),
+		done:    make(chan struct{}),
+		handoff: make(chan *handoff, 1),
+		ctx:     context.Background(),
 	}
 	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
 	if (o.TLSCert == "") != (o.TLSKey == "") {
@@ -135,13 +163,14 @@ func (p *Proxy) SetRoutes(r Routes) error {
 	if old != nil && r.Generation < old.routes.Generation {
 		return fmt.Errorf("%w: generation %d is older than %d in force", ErrStaleGeneration, r.Generation, old.routes.Generation)
 	}
-	if p.opts.StateFile != "" {
+	if p.opts.StateFile != "" && !p.noSave.Load() {
 		if err := saveState(p.opts.StateFile, r); err != nil {
 			return err
 		}
 	}
 	t := compile(r, p.hist, &p.pools)
 	p.table.Store(t)
+	p.forwardLocked(r)
 	if old != nil {
 		close(old.retired)
 	}
@@ -220,13 +249,17 @@ func (p *Proxy) Serve(ctx context.Context, data, admin, adminSock net.Listener) 
 	userProtos.SetHTTP1(true)
 	userProtos.SetHTTP2(true)
 	userProtos.SetUnencryptedHTTP2(true)
-	user := &http.Server{Handler: p, ReadHeaderTimeout: p.opts.HeaderTimeout, IdleTimeout: 2 * time.Minute, Protocols: &userProtos}
+	user := &http.Server{Handler: p, ReadHeaderTimeout: p.opts.HeaderTimeout, IdleTimeout: 2 * time.Minute, Protocols: &userProtos, ConnState: p.countConn}
 	servers := []*http.Server{user, {Handler: p.adminHandler(true), ReadHeaderTimeout: 10 * time.Second}}
 	listeners := []net.Listener{data, adminSock}
 	if p.preview != nil {
-		servers = append(servers, &http.Server{Handler: previewHandler{p}, ReadHeaderTimeout: p.opts.HeaderTimeout, IdleTimeout: 2 * time.Minute, Protocols: &userProtos})
+		servers = append(servers, &http.Server{Handler: previewHandler{p}, ReadHeaderTimeout: p.opts.HeaderTimeout, IdleTimeout: 2 * time.Minute, Protocols: &userProtos, ConnState: p.countConn})
 		listeners = append(listeners, p.preview)
 	}
+	sv := &served{data: data, admin: admin, preview: p.preview, adminSock: adminSock}
+	p.mu.Lock()
+	p.served = sv
+	p.mu.Unlock()
 	if admin != nil {
 		servers = append(servers, &http.Server{Handler: p.adminHandler(false), ReadHeaderTimeout: 10 * time.Second})
 		listeners = append(listeners, admin)
@@ -251,6 +284,8 @@ func (p *Proxy) Serve(ctx context.Context, data, admin, adminSock net.Listener) 
 	case <-ctx.Done():
 	case err = <-errc:
 		err = fmt.Errorf("serve: %w", err)
+	case ho := <-p.handoff:
+		p.drain(ctx, ho, sv, servers)
 	}
 	close(p.done) // wakes held requests (they answer 503) and stops probes
 	sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
@@ -299,6 +334,9 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	if o.TakeOver {
+		return p.runTakingOver(ctx)
+	}
 	var lc net.ListenConfig
 	data, err := lc.Listen(ctx, "tcp", o.Listen)
 	if err != nil {
@@ -333,16 +371,14 @@ func Run(ctx context.Context, o Options) error {
 }
 
 // ServePreviewOn makes Serve also serve l as the preview address: every request there goes to the
-// preview version (a blue-green's green before the switch), as if it carried
-// `X-Hugai-Route: preview`. Call it before Serve.
+// preview version (a blue-green's green before the switch), whoever asks. Call it before Serve.
 func (p *Proxy) ServePreviewOn(l net.Listener) { p.preview = l }
 
 // previewHandler routes everything to the preview version.
 type previewHandler struct{ p *Proxy }
 
 func (h previewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r.Header.Set(headerRoute, "preview")
-	h.p.ServeHTTP(w, r)
+	h.p.serve(w, r, "preview")
 }
 
 // listenUnix listens on a unix socket only the owner can use. A socket file left by a dead proxy is

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -165,6 +166,8 @@ type history struct {
 	versions map[string]*counters
 	last     map[string]*snapshot // counters as of the previous collect
 	seconds  map[string][]Second
+	// collected is the last second collected.
+	collected int64
 }
 
 func newHistory(keep time.Duration) *history {
@@ -217,6 +220,7 @@ func (h *history) collect(sec int64) {
 	defer h.mu.Unlock()
 	var cur snapshot
 	oldest := sec - int64(h.keep/time.Second)
+	h.collected = max(h.collected, sec)
 	for v, c := range h.versions {
 		c.load(&cur)
 		prev := h.last[v]
@@ -247,6 +251,60 @@ func (h *history) collect(sec int64) {
 		}
 		h.seconds[v] = secs
 	}
+}
+
+// through returns every second collected so far and the first second not collected yet.
+func (h *history) through() (Stats, int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := Stats{Versions: make(map[string][]Second, len(h.seconds))}
+	for v, secs := range h.seconds {
+		out.Versions[v] = slices.Clone(secs)
+	}
+	return out, h.collected + 1
+}
+
+// merge adds another proxy's seconds (a predecessor's, handed over) to the history.
+func (h *history) merge(st Stats) {
+	for v := range st.Versions {
+		h.counters(v) // the version is known, so stats list it
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for v, in := range st.Versions {
+		secs := append(slices.Clone(h.seconds[v]), in...)
+		slices.SortStableFunc(secs, func(a, b Second) int { return int(a.Time - b.Time) })
+		out := secs[:0]
+		for _, s := range secs {
+			if n := len(out); n > 0 && out[n-1].Time == s.Time {
+				out[n-1] = addSecond(out[n-1], s)
+				continue
+			}
+			out = append(out, s)
+		}
+		h.seconds[v] = out
+	}
+}
+
+// addSecond sums two records of the same second.
+func addSecond(a, b Second) Second {
+	a.Requests += b.Requests
+	a.Errors5xx += b.Errors5xx
+	a.ConnFailures += b.ConnFailures
+	a.GRPCErrors += b.GRPCErrors
+	a.SumMicros += b.SumMicros
+	hist := map[uint64]uint64{}
+	for _, x := range a.Hist {
+		hist[x[0]] += x[1]
+	}
+	for _, x := range b.Hist {
+		hist[x[0]] += x[1]
+	}
+	a.Hist = a.Hist[:0:0]
+	for _, k := range slices.Sorted(maps.Keys(hist)) {
+		a.Hist = append(a.Hist, [2]uint64{k, hist[k]})
+	}
+	return a
 }
 
 // stats returns the seconds from since on.

@@ -275,7 +275,7 @@ func eofUnexpected(err error) error {
 
 // writeRequestHead writes r's request line and header for the upstream: without hop-by-hop headers
 // (but with Upgrade and `Connection: Upgrade` when upgrade is set: they are the request), without
-// X-Hugai-Route, with the client's address appended to X-Forwarded-For. r has no body.
+// X-Hugai-Route and its secret, with the client's address appended to X-Forwarded-For. r has no body.
 func writeRequestHead(w *bufio.Writer, r *http.Request, upgrade bool) {
 	w.WriteString(r.Method)
 	w.WriteByte(' ')
@@ -286,7 +286,7 @@ func writeRequestHead(w *bufio.Writer, r *http.Request, upgrade bool) {
 	var xff []string
 	conn := r.Header["Connection"]
 	for k, vv := range r.Header {
-		if isHop(k) || k == headerRoute || k == "Content-Length" || k == "Host" || (conn != nil && listedIn(conn, k)) {
+		if isHop(k) || isRouteHeader(k) || k == "Content-Length" || k == "Host" || (conn != nil && listedIn(conn, k)) {
 			if upgrade && k == "Upgrade" {
 				for _, v := range vv {
 					w.WriteString("Upgrade: ")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hugai-dev/hugai/internal/api"
+	"github.com/hugai-dev/hugai/internal/audit"
 	"github.com/hugai-dev/hugai/internal/rollout"
 )
 
@@ -28,7 +29,19 @@ type Engine interface {
 	Info() api.ServerInfo
 	// Monitor measures the current release of a service environment now.
 	Monitor(ctx context.Context, service, env string) (api.Monitor, error)
+	// Changed is closed at the next change of any rollout.
+	Changed() <-chan struct{}
+	// Ready fails while the engine cannot serve (its store does not answer).
+	Ready(ctx context.Context) error
+	Approvals(ctx context.Context, id string) ([]api.Approval, error)
+	Measurements(ctx context.Context, id string) ([]api.Measurement, error)
+	// Plan is the DeploymentPlan YAML the rollout runs, as frozen.
+	Plan(ctx context.Context, id string) ([]byte, error)
+	Audit(ctx context.Context, f api.AuditFilter) ([]audit.Event, error)
+	VerifyAudit(ctx context.Context) (api.AuditVerify, error)
 }
+
+type auditFilter = api.AuditFilter
 
 // Options are the server's hooks into the process that runs it.
 type Options struct {
@@ -37,6 +50,10 @@ type Options struct {
 	// Shutdown is called once POST /api/v1/shutdown has been answered; all asks for the proxies
 	// and services to be stopped too.
 	Shutdown func(all bool)
+	// Metrics serves GET /metrics (the server's Prometheus registry); nil: no /metrics.
+	Metrics http.Handler
+	// Releases runs releases through their stages (/api/v1/release-runs); nil: not served.
+	Releases Releases
 }
 
 // Long polls are bounded so that a forgotten client does not hold a goroutine for ever.
@@ -69,17 +86,57 @@ func New(e Engine, opts Options) http.Handler {
 	}
 	mux := http.NewServeMux()
 	h := &handler{e: e, opts: opts, mux: mux, quit: make(chan struct{})}
-	mux.HandleFunc("GET /api/v1/info", h.info)
-	mux.HandleFunc("POST /api/v1/rollouts", h.start)
-	mux.HandleFunc("GET /api/v1/rollouts", h.list)
-	mux.HandleFunc("GET /api/v1/rollouts/{id}", h.get)
-	mux.HandleFunc("POST /api/v1/rollouts/{id}/commands", h.do)
-	mux.HandleFunc("POST /api/v1/shutdown", h.shutdown)
-	mux.HandleFunc("GET /api/v1/monitor", h.monitor)
+	for _, rt := range h.routes() {
+		mux.HandleFunc(rt.method+" "+rt.path, rt.serve)
+	}
+	if opts.Metrics != nil {
+		mux.Handle("GET /metrics", opts.Metrics)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, &api.Error{Code: api.CodeNotFound, Message: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
 	})
 	return h
+}
+
+// route is one endpoint of the API; openapi.yaml documents each (TestOpenAPIMatchesRoutes).
+type route struct {
+	method, path string
+	serve        http.HandlerFunc
+}
+
+func (h *handler) routes() []route {
+	return []route{
+		{"GET", "/api/v1/info", h.info},
+		{"POST", "/api/v1/rollouts", h.start},
+		{"GET", "/api/v1/rollouts", h.list},
+		{"GET", "/api/v1/rollouts/{id}", h.get},
+		{"POST", "/api/v1/rollouts/{id}/commands", h.do},
+		{"GET", "/api/v1/rollouts/{id}/approvals", h.approvals},
+		{"GET", "/api/v1/rollouts/{id}/measurements", h.measurements},
+		{"GET", "/api/v1/rollouts/{id}/plan", h.plan},
+		{"GET", "/api/v1/rollouts/{id}/events", h.rolloutEvents},
+		{"GET", "/api/v1/events", h.serviceEvents},
+		{"GET", "/api/v1/monitor", h.monitor},
+		{"GET", "/api/v1/audit", h.audit},
+		{"GET", "/api/v1/audit/verify", h.verifyAudit},
+		{"POST", "/api/v1/release-runs", h.executeRelease},
+		{"GET", "/api/v1/release-runs", h.listReleaseRuns},
+		{"GET", "/api/v1/release-runs/{id}", h.getReleaseRun},
+		{"POST", "/api/v1/shutdown", h.shutdown},
+		{"GET", "/api/v1/openapi.yaml", serveOpenAPI},
+		{"GET", "/healthz", h.healthz},
+		{"GET", "/readyz", h.readyz},
+	}
+}
+
+// Routes lists every endpoint the API serves, as "METHOD /path" (and GET /metrics when the
+// server is given a registry).
+func Routes() []string {
+	var out []string
+	for _, rt := range (&handler{}).routes() {
+		out = append(out, rt.method+" "+rt.path)
+	}
+	return out
 }
 
 func (h *handler) info(w http.ResponseWriter, r *http.Request) {

@@ -172,3 +172,38 @@ type ReleaseStore interface {
 	ReleaseRecord(ctx context.Context, tag string) (ReleaseRecord, error) // ErrNotFound
 	ReleaseRecords(ctx context.Context, component string, limit int) ([]ReleaseRecord, error)
 }
+
+// ReleaseRun is one execution of a release's stages (`hugai release execute`): the stages frozen
+// when it started and their state, as JSON the runner owns, beside the columns the store filters
+// on.
+type ReleaseRun struct {
+	ID        string          `json:"id"` // "release-<n>", allocated by CreateReleaseRun
+	Tag       string          `json:"tag"`
+	Service   string          `json:"service"`
+	Phase     string          `json:"phase"`
+	Active    bool            `json:"active"`
+	Document  json.RawMessage `json:"document"`
+	Revision  int64           `json:"revision"` // bumped by every write
+	CreatedBy string          `json:"createdBy,omitempty"`
+	CreatedAt time.Time       `json:"createdAt"`
+	UpdatedAt time.Time       `json:"updatedAt"`
+}
+
+// ReleaseRunFilter selects release runs, newest first; zero fields select everything.
+type ReleaseRunFilter struct {
+	Tag    string
+	Active bool
+	Limit  int
+}
+
+// ReleaseRunStore keeps release runs, each write with its audit events in one transaction (events
+// with an empty Subject get "release/<tag>"), so a run's progress and its audit trail never part.
+type ReleaseRunStore interface {
+	// CreateReleaseRun inserts a run (its ID and Revision 1 allocated) and returns it.
+	CreateReleaseRun(ctx context.Context, r ReleaseRun, events []audit.Event) (ReleaseRun, error)
+	// UpdateReleaseRun writes r if the stored revision is still r.Revision (else ErrConflict) and
+	// returns the new revision.
+	UpdateReleaseRun(ctx context.Context, r ReleaseRun, events []audit.Event) (int64, error)
+	ReleaseRun(ctx context.Context, id string) (ReleaseRun, error) // ErrNotFound
+	ReleaseRuns(ctx context.Context, f ReleaseRunFilter) ([]ReleaseRun, error)
+}

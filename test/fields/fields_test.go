@@ -20,6 +20,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/notify"
 	"github.com/hugai-dev/hugai/internal/plan"
 	"github.com/hugai-dev/hugai/internal/planner"
+	"github.com/hugai-dev/hugai/internal/release/stages"
 	"github.com/hugai-dev/hugai/internal/rollout"
 )
 
@@ -100,11 +101,14 @@ func (f fx) outcome(doc string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// The stages `release execute` runs (an error only when the file has none, which is refused
+	// there).
+	releaseStages, _ := stages.Compile(svc, "v9", "v9")
 	var told []map[string]any
 	for _, ch := range channels.Channels {
 		told = append(told, map[string]any{"index": ch.Index, "name": ch.Name, "min": ch.Min.String(), "adapter": settings(ch.Notifier)})
 	}
-	out, err := json.Marshal(map[string]any{"spec": spec, "envs": envs, "planned": planned, "channels": told,
+	out, err := json.Marshal(map[string]any{"spec": spec, "envs": envs, "planned": planned, "channels": told, "releaseStages": releaseStages,
 		"target": run.Plan.Spec.Service + "/" + run.Plan.Spec.Version + "/" + envName})
 	return string(out), err
 }

@@ -78,6 +78,14 @@ spec:
   smokeTest: ["curl", "-fsS", "{{.URL}}/healthz"]
   checkpoints:
     security-scan: ["trivy", "fs", "."]
+  release:
+    stages:
+      - name: first
+        environment: staging
+        preChecks: [security-scan]
+        validation: [smoke-test]
+      - environment: production
+        validation: [smoke-test, security-scan]
   notifications:
     - name: oncall-slack
       type: slack

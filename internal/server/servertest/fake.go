@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hugai-dev/hugai/internal/api"
+	"github.com/hugai-dev/hugai/internal/audit"
 	"github.com/hugai-dev/hugai/internal/rollout"
 	"github.com/hugai-dev/hugai/internal/server"
 )
@@ -223,6 +224,39 @@ func (f *Fake) Wait(ctx context.Context, id string, afterRevision int64) (api.Ro
 			return api.Rollout{}, ctx.Err()
 		}
 	}
+}
+
+// Changed is closed at the fake's next change.
+func (f *Fake) Changed() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.changed
+}
+
+// Ready: a fake is always ready.
+func (f *Fake) Ready(context.Context) error { return nil }
+
+// Approvals, Measurements, Plan: the fake keeps none; a rollout it does not know is not found.
+func (f *Fake) Approvals(ctx context.Context, id string) ([]api.Approval, error) {
+	_, err := f.Get(ctx, id)
+	return []api.Approval{}, err
+}
+
+func (f *Fake) Measurements(ctx context.Context, id string) ([]api.Measurement, error) {
+	_, err := f.Get(ctx, id)
+	return []api.Measurement{}, err
+}
+
+func (f *Fake) Plan(ctx context.Context, id string) ([]byte, error) {
+	_, err := f.Get(ctx, id)
+	return nil, err
+}
+
+// Audit and VerifyAudit: the fake's chain is empty.
+func (f *Fake) Audit(context.Context, api.AuditFilter) ([]audit.Event, error) { return nil, nil }
+
+func (f *Fake) VerifyAudit(context.Context) (api.AuditVerify, error) {
+	return api.AuditVerify{OK: true}, nil
 }
 
 // Monitor says the fake has no release to measure.

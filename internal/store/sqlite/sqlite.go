@@ -98,14 +98,21 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&current); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
-	if current > len(names) {
-		return fmt.Errorf("schema version %d is newer than this hugai knows (%d): upgrade hugai", current, len(names))
+	// Numbers increase but may skip one that another branch has taken and not merged yet; the
+	// schema version is the number of the last migration applied.
+	versions := make([]int, len(names))
+	for i, name := range names {
+		n, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "migrations/"), "_", 2)[0])
+		if err != nil || n < 1 || (i > 0 && n <= versions[i-1]) {
+			return fmt.Errorf("migration %s: want NNNN_name.sql, numbered after the one before", name)
+		}
+		versions[i] = n
+	}
+	if len(names) > 0 && current > versions[len(versions)-1] {
+		return fmt.Errorf("schema version %d is newer than this hugai knows (%d): upgrade hugai", current, versions[len(versions)-1])
 	}
 	for i, name := range names {
-		version := i + 1
-		if n, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "migrations/"), "_", 2)[0]); err != nil || n != version {
-			return fmt.Errorf("migration %s: want number %04d", name, version)
-		}
+		version := versions[i]
 		if version <= current {
 			continue
 		}

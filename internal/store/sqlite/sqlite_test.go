@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"io/fs"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/hugai-dev/hugai/internal/audit"
@@ -183,5 +185,12 @@ func migrationCount(t *testing.T) int {
 	if err != nil || len(names) == 0 {
 		t.Fatalf("migrations: %v", err)
 	}
-	return len(names)
+	// The schema version is the number of the last migration (numbers may skip one another
+	// branch holds).
+	sort.Strings(names)
+	n, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(names[len(names)-1], "migrations/"), "_", 2)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

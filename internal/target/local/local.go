@@ -63,6 +63,10 @@ type Options struct {
 	// TLSCert and TLSKey are PEM files for TLS on Listen (both or neither); the proxy reads them
 	// again when they change.
 	TLSCert, TLSKey string
+	// RouteSecret and RouteAllowFrom say whose X-Hugai-Route header the proxy honours (nobody's
+	// when both are empty): the secret goes to the proxy in its environment, never its argv.
+	RouteSecret    string
+	RouteAllowFrom []string
 	// ProxyCommand is the argv that starts `hugai proxy` (the server passes its own executable and
 	// "proxy"); the target appends the addresses, socket and state file.
 	ProxyCommand []string

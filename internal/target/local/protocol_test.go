@@ -1,6 +1,7 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -139,5 +141,55 @@ func writeSelfSigned(t *testing.T, certFile, keyFile string) {
 	}
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRouteSecretReachesTheProxy: the proxy process gets the route secret through its
+// environment (not its argv, which every user can read), and honours X-Hugai-Route only with it;
+// a secret in the server's own environment does not leak into a proxy configured without one.
+func TestRouteSecretReachesTheProxy(t *testing.T) {
+	t.Setenv(routeSecretEnv, "inherited") // not this target's: must not reach its proxy
+	o := testOptions(t, t.TempDir())
+	o.RouteAllowFrom = nil
+	o.RouteSecret = "s3cret"
+	ctx := context.Background()
+	tg := newTarget(t, o)
+	for _, v := range []string{"good1", "good2"} {
+		if err := tg.Deploy(ctx, target.Revision{Version: v}, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, 30*time.Second, "good1 and good2 ready", func() bool { return readyCount(tg, "good1") == 1 && readyCount(tg, "good2") == 1 })
+	if err := tg.Route(ctx, target.Routing{Weights: map[string]int{"good1": 100, "good2": 0}, Stable: "good1", Canary: "good2"}); err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Timeout: 5 * time.Second}
+	answeredBy := func(hdr ...string) string {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+o.Listen+"/", nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return err.Error()
+		}
+		defer resp.Body.Close()
+		io.Copy(io.Discard, resp.Body)
+		return resp.Header.Get("X-Hugai-Version")
+	}
+	waitUntil(t, 15*time.Second, "good2 reached with the secret", func() bool {
+		return answeredBy("X-Hugai-Route", "canary", "X-Hugai-Route-Secret", "s3cret") == "good2"
+	})
+	for _, hdr := range [][]string{{"X-Hugai-Route", "canary"}, {"X-Hugai-Route", "canary", "X-Hugai-Route-Secret", "inherited"}} {
+		if got := answeredBy(hdr...); got != "good1" {
+			t.Errorf("%v answered by %s, want good1 (weighted)", hdr, got)
+		}
+	}
+	pf, err := readPidFile(tg.proxyPidPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cmdline, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pf.PID), "cmdline")); bytes.Contains(cmdline, []byte("s3cret")) {
+		t.Errorf("the secret is in the proxy's argv: %q", cmdline)
 	}
 }

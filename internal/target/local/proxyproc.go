@@ -22,6 +22,9 @@ const maxSocketPath = 107
 
 const proxyStartTimeout = 15 * time.Second
 
+// routeSecretEnv gives `hugai proxy` its X-Hugai-Route secret (cli.RouteSecretEnv).
+const routeSecretEnv = "HUGAI_ROUTE_SECRET"
+
 func (t *Target) proxyPidPath() string { return filepath.Join(t.runDir, "proxy.json") }
 
 func (t *Target) proxyStatePath() string { return filepath.Join(t.runDir, "proxy-state.json") }
@@ -78,6 +81,20 @@ func (t *Target) startProxy(ctx context.Context, found []markedProc) error {
 	adopted := false
 	for _, pf := range candidates {
 		if !adopted && t.waitProxy(ctx, pf) == nil {
+			if info, err := t.client.Info(ctx); err != nil || info.Config != t.proxyConfig() {
+				// Started with other settings (a changed hugai.yaml) or by another hugai binary:
+				// a new proxy takes its sockets over, and it drains and exits by itself.
+				t.opts.Logf("local target %s: proxy (pid %d) runs with other settings or another hugai: handing its sockets to a new one", t.opts.Service, pf.PID)
+				if err := t.startProxyProcess(ctx, true); err != nil {
+					// An old proxy that cannot hand over (one from before hugai had take-overs):
+					// stopped and replaced, with a moment in which connections are refused.
+					t.opts.Logf("local target %s: take-over failed (%v): restarting the proxy", t.opts.Service, err)
+					terminate(pf.PID, pf.StartTime, t.opts.GracePeriod)
+					continue
+				}
+				adopted = true
+				continue
+			}
 			if err := writePidFile(t.proxyPidPath(), pf); err != nil {
 				return err
 			}
@@ -96,7 +113,10 @@ func (t *Target) startProxy(ctx context.Context, found []markedProc) error {
 	return t.launchProxy(ctx)
 }
 
-func (t *Target) launchProxy(ctx context.Context) error {
+func (t *Target) launchProxy(ctx context.Context) error { return t.startProxyProcess(ctx, false) }
+
+// proxyArgv is the proxy's command line.
+func (t *Target) proxyArgv() []string {
 	argv := append([]string(nil), t.opts.ProxyCommand...)
 	argv = append(argv, "--listen", t.opts.Listen, "--admin-socket", t.socket,
 		"--state-file", t.proxyStatePath())
@@ -109,9 +129,48 @@ func (t *Target) launchProxy(ctx context.Context) error {
 	if t.opts.TLSCert != "" {
 		argv = append(argv, "--tls-cert", t.opts.TLSCert, "--tls-key", t.opts.TLSKey)
 	}
-	_ = os.Remove(t.socket) // a stale socket of a dead proxy would refuse the bind
+	if len(t.opts.RouteAllowFrom) > 0 {
+		argv = append(argv, "--route-allow-from", strings.Join(t.opts.RouteAllowFrom, ","))
+	}
+	return argv
+}
+
+// proxyConfig identifies the proxy this target would start now: its argv, its route secret and
+// its executable (a replaced binary is another inode).
+func (t *Target) proxyConfig() string {
+	h := sha256.New()
+	for _, a := range t.proxyArgv() {
+		fmt.Fprintf(h, "%d:%s\n", len(a), a)
+	}
+	fmt.Fprintf(h, "secret:%s\n", t.opts.RouteSecret)
+	if len(t.opts.ProxyCommand) > 0 {
+		if fi, err := os.Stat(t.opts.ProxyCommand[0]); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				fmt.Fprintf(h, "exe:%d:%d:%d\n", st.Ino, fi.Size(), fi.ModTime().UnixNano())
+			}
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// startProxyProcess starts `hugai proxy`, taking the running one's sockets over when takeOver is
+// set, and waits until it answers on the admin socket.
+func (t *Target) startProxyProcess(ctx context.Context, takeOver bool) error {
+	argv := t.proxyArgv()
+	if takeOver {
+		argv = append(argv, "--take-over")
+	} else {
+		_ = os.Remove(t.socket) // a stale socket of a dead proxy would refuse the bind
+	}
 	logPath := filepath.Join(t.logDir, "proxy.log")
-	env := append(os.Environ(), t.markEnv(roleProxy, "", 0)...)
+	// The proxy's route secret is this target's, or none: never one inherited from the server's
+	// environment by accident.
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, routeSecretEnv+"=") })
+	if t.opts.RouteSecret != "" {
+		env = append(env, routeSecretEnv+"="+t.opts.RouteSecret)
+	}
+	env = append(env, proxy.ConfigEnv+"="+t.proxyConfig())
+	env = append(env, t.markEnv(roleProxy, "", 0)...)
 	pf, err := t.spawn(argv, t.opts.Workdir, env, logPath)
 	if err != nil {
 		return fmt.Errorf("start proxy: %w", err)
@@ -126,7 +185,11 @@ func (t *Target) launchProxy(ctx context.Context) error {
 		terminate(pf.PID, pf.StartTime, t.opts.GracePeriod)
 		return err
 	}
-	if err := t.waitProxy(ctx, pf); err != nil {
+	wait := t.waitProxy
+	if takeOver {
+		wait = t.waitSuccessor // the old proxy answers on the socket until the new one has it
+	}
+	if err := wait(ctx, pf); err != nil {
 		terminate(pf.PID, pf.StartTime, t.opts.GracePeriod)
 		return fmt.Errorf("start proxy: %w (log: %s)", err, tail(logPath))
 	}
@@ -152,6 +215,28 @@ func (t *Target) waitProxy(ctx context.Context, pf pidFile) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("proxy not answering on %s: %w", t.socket, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// waitSuccessor polls the admin socket until the proxy answering there is pf's process.
+func (t *Target) waitSuccessor(ctx context.Context, pf pidFile) error {
+	ctx, cancel := context.WithTimeout(ctx, proxyStartTimeout)
+	defer cancel()
+	for {
+		hctx, hcancel := context.WithTimeout(ctx, time.Second)
+		info, err := t.client.Info(hctx)
+		hcancel()
+		if err == nil && info.PID == pf.PID {
+			return nil
+		}
+		if !alive(pf.PID, pf.StartTime) {
+			return errors.New("proxy exited")
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("proxy pid %d did not take the admin socket %s over", pf.PID, t.socket)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
