@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 
 	"github.com/spf13/cobra"
 	restclient "k8s.io/client-go/rest"
@@ -60,6 +61,13 @@ func kubeRuntime(ctx context.Context, sf *engine.ServiceFile, env *plan.Env, cfg
 	}
 	if k.ScaleDownDelay != nil {
 		o.ScaleDownDelay = k.ScaleDownDelay.Duration
+	}
+	if hr := k.HeaderRouting; hr != nil {
+		// ${VAR} is read from the server's environment now; an empty one would turn header
+		// routing off while the file says it is on.
+		if o.RouteSecret = os.ExpandEnv(hr.Secret); o.RouteSecret == "" {
+			return nil, fmt.Errorf("%s: target.kubernetes.headerRouting.secret %s is empty in the server's environment", sf.Path, hr.Secret)
+		}
 	}
 	t, err := kubernetes.New(ctx, o)
 	if err != nil {

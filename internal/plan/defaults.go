@@ -230,6 +230,9 @@ func mergeTarget(base Target, over *Target) Target {
 			}
 			k.Env[name] = v
 		}
+		if ok.HeaderRouting != nil {
+			k.HeaderRouting = ok.HeaderRouting // whole, as for the local target
+		}
 		if ok.TrafficRouter != nil {
 			k.TrafficRouter = ok.TrafficRouter
 		}

@@ -39,6 +39,10 @@ func TestKubernetesTargetFields(t *testing.T) {
 	if k := env.Target.Kubernetes; k == nil || k.Replicas != DefaultReplicas || k.Namespace != "production" {
 		t.Fatalf("production's kubernetes target = %+v, want the service's with replicas defaulted", k)
 	}
+	withSecret := strings.Replace(base, "gatewayAPI: {httpRoute: checkout}", "gatewayAPI: {httpRoute: checkout}\n      headerRouting: {secret: '${ROUTE_SECRET}'}", 1)
+	if s, err := ParseService("hugai.yaml", []byte(withSecret)); err != nil || s.Spec.Target.Kubernetes.HeaderRouting.Secret != "${ROUTE_SECRET}" {
+		t.Fatalf("header routing with a secret: %v", err)
+	}
 	for _, tc := range []struct{ old, new, want string }{
 		{"image: registry.example.com/checkout:{{.Version}}", "image: registry.example.com/checkout:{{.Tag}}", "spec.target.kubernetes.image: bad template"},
 		{"image: registry.example.com/checkout:{{.Version}}", "env: {V: '{{.Version'}", "spec.target.kubernetes.env.V: bad template"},
@@ -46,6 +50,8 @@ func TestKubernetesTargetFields(t *testing.T) {
 		{"service: checkout\n", "replicas: -1\n", "spec.target.kubernetes.service: missing"},
 		{"service: checkout\n", "service: checkout\n      scaleDownDelay: -5s\n", "spec.target.kubernetes.scaleDownDelay"},
 		{"gatewayAPI: {httpRoute: checkout}", "istio: {virtualService: checkout}", "Istio is not available in this hugai yet"},
+		{"gatewayAPI: {httpRoute: checkout}", "gatewayAPI: {httpRoute: checkout}\n      headerRouting: {secret: '${S}', allowFrom: [10.0.0.0/8]}", "spec.target.kubernetes.headerRouting.allowFrom: an HTTPRoute cannot match a client's address"},
+		{"      trafficRouter:\n        gatewayAPI: {httpRoute: checkout}", "      headerRouting: {secret: '${S}'}", "spec.target.kubernetes.headerRouting: needs trafficRouter.gatewayAPI"},
 		{"method: threshold", "method: sequential", "spec.environments.production.analysis.method: sequential compares the versions second by second from hugai's proxy"},
 	} {
 		if !strings.Contains(base, tc.old) {

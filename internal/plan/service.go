@@ -160,6 +160,10 @@ type KubernetesTarget struct {
 	// so gateways still sending to it drain and a rollback in that time finds it warm.
 	ScaleDownDelay *Duration      `json:"scaleDownDelay,omitempty"`
 	TrafficRouter  *TrafficRouter `json:"trafficRouter,omitempty"`
+	// HeaderRouting lets clients of the HTTPRoute pick a version with X-Hugai-Route (stable,
+	// canary, preview) when they also send the secret in X-Hugai-Route-Secret: off unless set.
+	// allowFrom cannot be had here (an HTTPRoute does not match client addresses).
+	HeaderRouting *HeaderRouting `json:"headerRouting,omitempty"`
 }
 
 // TrafficRouter names the object hugai sets weights on.

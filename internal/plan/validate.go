@@ -421,6 +421,20 @@ func (c *checker) target(p string, t *Target, full bool) {
 		if k.ScaleDownDelay != nil && k.ScaleDownDelay.Duration < 0 {
 			c.errorf(kp+".scaleDownDelay", "must not be negative")
 		}
+		if hr := k.HeaderRouting; hr != nil {
+			hp := kp + ".headerRouting"
+			if len(hr.AllowFrom) > 0 {
+				c.errorf(hp+".allowFrom", "an HTTPRoute cannot match a client's address: use secret")
+			}
+			if hr.Secret == "" {
+				c.errorf(hp+".secret", "missing: the value clients send in X-Hugai-Route-Secret (${VAR}), or leave headerRouting out to keep it off")
+			} else if !strings.Contains(hr.Secret, "${") {
+				c.warnf(hp+".secret", "written in the file: use ${VAR} so the secret is read from the environment and never stored")
+			}
+			if r := k.TrafficRouter; full && (r == nil || r.GatewayAPI == nil) {
+				c.errorf(hp, "needs trafficRouter.gatewayAPI: the header is matched by HTTPRoute rules")
+			}
+		}
 		if r := k.TrafficRouter; r != nil && r.GatewayAPI != nil && r.Istio != nil {
 			c.errorf(kp+".trafficRouter", "set one of gatewayAPI or istio, not both")
 		} else if r != nil && r.Istio != nil {

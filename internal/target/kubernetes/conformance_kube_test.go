@@ -97,7 +97,7 @@ func newWorld(t testing.TB, cl *kubetest.Cluster, router bool) *world {
 	o := Options{
 		Client: c, Service: "demo", Namespace: ns, Deployment: "demo", Container: "app",
 		Image: "registry.example/demo:{{.Version}}", Env: map[string]string{"APP_VERSION": "{{.Version}}"},
-		KubeService: "demo",
+		KubeService: "demo", RouteSecret: "let-me-in",
 	}
 	if router {
 		o.HTTPRoute = "demo"

@@ -25,6 +25,11 @@ import (
 func TestKubernetes(t *testing.T) {
 	cl := startCluster(t)
 	t.Run("ObjectsAsWritten", func(t *testing.T) { testObjectsAsWritten(t, newWorld(t, cl, true)) })
+	t.Run("NoHeaderRulesWithoutSecret", func(t *testing.T) {
+		w := newWorld(t, cl, true)
+		w.opts.RouteSecret = ""
+		testNoHeaderRules(t, w)
+	})
 	t.Run("ManualEditUndone", func(t *testing.T) { testManualEdit(t, newWorld(t, cl, true)) })
 	t.Run("ReplicaRatio", func(t *testing.T) { testReplicaRatio(t, newWorld(t, cl, false)) })
 	t.Run("ScaleDownDelay", func(t *testing.T) { testScaleDownDelay(t, newWorld(t, cl, true)) })
@@ -118,8 +123,12 @@ func testObjectsAsWritten(t *testing.T, w *world) {
 	for i, want := range map[int]struct{ name, value, svc string }{2: {"hugai-stable", "stable", svc1}, 3: {"hugai-canary", "canary", svc2}} {
 		r := rules[i]
 		h := r.Matches[0].Headers
-		if string(*r.Name) != want.name || len(h) != 1 || h[0].Name != RouteHeader || h[0].Value != want.value || string(r.BackendRefs[0].Name) != want.svc || *r.Matches[0].Path.Value != "/" {
-			t.Fatalf("rule %d = %+v, want %s: %s: %s on / to %s", i, r, want.name, RouteHeader, want.value, want.svc)
+		if string(*r.Name) != want.name || len(h) != 2 || h[0].Name != RouteHeader || h[0].Value != want.value ||
+			h[1].Name != RouteSecretHeader || h[1].Value != "let-me-in" || string(r.BackendRefs[0].Name) != want.svc || *r.Matches[0].Path.Value != "/" {
+			t.Fatalf("rule %d = %+v, want %s: %s: %s and the secret on / to %s", i, r, want.name, RouteHeader, want.value, want.svc)
+		}
+		if f := r.Filters; len(f) != 1 || f[0].RequestHeaderModifier == nil || !slices.Equal(f[0].RequestHeaderModifier.Remove, []string{RouteHeader, RouteSecretHeader}) {
+			t.Fatalf("rule %d filters = %+v, want both headers removed before the version", i, f)
 		}
 	}
 	var s corev1.Service
@@ -296,4 +305,28 @@ func testScaleDownDelay(t *testing.T, w *world) {
 
 func key(ns, name string) types.NamespacedName {
 	return types.NamespacedName{Namespace: ns, Name: name}
+}
+
+// testNoHeaderRules: with no secret, nobody picks a version by header: hugai writes no header
+// rule (and takes away those a secret once had).
+func testNoHeaderRules(t *testing.T, w *world) {
+	ctx := context.Background()
+	tg := w.target(t)
+	deploy(t, tg, "a", 1)
+	deploy(t, tg, "b", 1)
+	routeTo(t, tg, target.Routing{Weights: map[string]int{"a": 90, "b": 10}, Stable: "a", Canary: "b", Preview: "b"})
+	var hr gatewayv1.HTTPRoute
+	if err := w.c.Get(ctx, key(w.ns, "demo"), &hr); err != nil {
+		t.Fatal(err)
+	}
+	if len(hr.Spec.Rules) != 2 {
+		t.Fatalf("httproute rules = %+v, want only the user's two (no header rule without a secret)", hr.Spec.Rules)
+	}
+	r, err := tg.Routes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Stable != "" || r.Canary != "" || r.Weights["b"] != 10 || r.Preview != "b" {
+		t.Fatalf("routes = %+v, want weights only, and the preview Service (reached in the cluster, not by header)", r)
+	}
 }

@@ -72,6 +72,10 @@ type Options struct {
 	// PreviewService is the Service that reaches the preview version alone (blue-green before
 	// the switch); default KubeService-preview.
 	PreviewService string
+	// RouteSecret turns on header routing: X-Hugai-Route (stable, canary, preview) reaches that
+	// version when the request also carries this value in X-Hugai-Route-Secret. Empty: hugai
+	// writes no header rule, so nobody reaches a version that is not released just by asking.
+	RouteSecret string
 	// ScaleDownDelay keeps a removed version's pods running this long after it leaves the routes,
 	// so that gateways still sending to it drain, and a rollback finds it warm.
 	ScaleDownDelay time.Duration

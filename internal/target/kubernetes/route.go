@@ -20,8 +20,12 @@ import (
 )
 
 // RouteHeader is the request header whose value (stable, canary, preview) reaches that version
-// directly, as on the local target's proxy: hugai adds one HTTPRoute rule per name.
-const RouteHeader = "X-Hugai-Route"
+// directly, as on the local target's proxy: with a RouteSecret, hugai adds one HTTPRoute rule per
+// name, matching it and RouteSecretHeader.
+const (
+	RouteHeader       = "X-Hugai-Route"
+	RouteSecretHeader = "X-Hugai-Route-Secret"
+)
 
 // headerRules names hugai's own HTTPRoute rules, by the header value they match.
 var headerRules = []string{"stable", "canary", "preview"}
@@ -184,12 +188,17 @@ func (t *Target) writeHTTPRoute(ctx context.Context, r target.Routing) error {
 		}
 		for _, h := range headerRules {
 			v := map[string]string{"stable": r.Stable, "canary": r.Canary, "preview": r.Preview}[h]
-			if v == "" {
+			if v == "" || t.opts.RouteSecret == "" {
 				continue
 			}
 			rules = append(rules, gatewayv1.HTTPRouteRule{
-				Name:        ptr(ruleName(h)),
-				Matches:     headerMatches(matches, h),
+				Name:    ptr(ruleName(h)),
+				Matches: headerMatches(matches, h, t.opts.RouteSecret),
+				// Neither header reaches the version, as on the local proxy.
+				Filters: []gatewayv1.HTTPRouteFilter{{
+					Type:                  gatewayv1.HTTPRouteFilterRequestHeaderModifier,
+					RequestHeaderModifier: &gatewayv1.HTTPHeaderFilter{Remove: []string{RouteHeader, RouteSecretHeader}},
+				}},
 				BackendRefs: []gatewayv1.HTTPBackendRef{ref(v, 1)},
 			})
 		}
@@ -200,17 +209,20 @@ func (t *Target) writeHTTPRoute(ctx context.Context, r target.Routing) error {
 
 func ptr[T any](v T) *T { return &v }
 
-// headerMatches is the managed rule's matches, each also asking for X-Hugai-Route: value, so that
-// the header reaches a version only on the paths the service is routed on.
-func headerMatches(base []gatewayv1.HTTPRouteMatch, value string) []gatewayv1.HTTPRouteMatch {
-	h := gatewayv1.HTTPHeaderMatch{Type: ptr(gatewayv1.HeaderMatchExact), Name: RouteHeader, Value: value}
+// headerMatches is the managed rule's matches, each also asking for X-Hugai-Route: value and the
+// secret, so that the header reaches a version only on the paths the service is routed on.
+func headerMatches(base []gatewayv1.HTTPRouteMatch, value, secret string) []gatewayv1.HTTPRouteMatch {
+	hs := []gatewayv1.HTTPHeaderMatch{
+		{Type: ptr(gatewayv1.HeaderMatchExact), Name: RouteHeader, Value: value},
+		{Type: ptr(gatewayv1.HeaderMatchExact), Name: RouteSecretHeader, Value: secret},
+	}
 	if len(base) == 0 {
-		return []gatewayv1.HTTPRouteMatch{{Headers: []gatewayv1.HTTPHeaderMatch{h}}}
+		return []gatewayv1.HTTPRouteMatch{{Headers: hs}}
 	}
 	out := make([]gatewayv1.HTTPRouteMatch, len(base))
 	for i, m := range base {
 		m = *m.DeepCopy()
-		m.Headers = append(m.Headers, h)
+		m.Headers = append(m.Headers, hs...)
 		out[i] = m
 	}
 	return out
