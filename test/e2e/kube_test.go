@@ -166,6 +166,9 @@ func TestKubernetesCanaryFromTheCLI(t *testing.T) {
 		return apierrors.IsNotFound(c.Get(context.Background(), types.NamespacedName{Namespace: "shop", Name: "checkout-preview"}, &p))
 	})
 	gone(t, c, "shop", "v2")
+	if r := e.hugai("audit", "verify", "--data-dir", e.dataDir); r.code != 0 {
+		t.Fatalf("audit verify: %d %s %s", r.code, r.stdout, r.stderr)
+	}
 	t.Logf("HTTPRoute weights seen: %v", w.history())
 }
 
