@@ -97,6 +97,12 @@ type PendingApproval struct {
 	Needed    int       `json:"needed"`
 	Received  []string  `json:"received,omitempty"`
 	Deadline  time.Time `json:"deadline"`
+	// Missing says what the gate still needs under the policy ("1 more from security").
+	Missing string `json:"missing,omitempty"`
+	// FourEyes: StartedBy may not approve (policy.fourEyes; FourEyesWhy says why it is on or off).
+	FourEyes    bool   `json:"fourEyes"`
+	FourEyesWhy string `json:"fourEyesWhy,omitempty"`
+	StartedBy   string `json:"startedBy,omitempty"`
 }
 
 // StartRequest starts a rollout of a plan. Plan is the DeploymentPlan YAML, frozen as given;
@@ -112,6 +118,9 @@ type StartRequest struct {
 	NoMonitoring bool `json:"noMonitoring,omitempty"`
 	// RequireApproval adds an approval gate before the first step, whatever the policy says.
 	RequireApproval bool `json:"requireApproval,omitempty"`
+	// OverrideFreeze is an admin's reason to start inside a freeze window (--override-freeze);
+	// the override is audited with it.
+	OverrideFreeze string `json:"overrideFreeze,omitempty"`
 }
 
 // Command is what `deploy approve|reject|promote|abort|resume|rollback ID` sends.
@@ -137,7 +146,7 @@ const (
 	CodeBadInput = "bad_input" // 400, exit 2
 	CodeNotFound = "not_found" // 404, exit 2
 	CodeConflict = "conflict"  // 409, exit 1
-	CodeDenied   = "denied"    // 403, exit 1
+	CodeDenied   = "denied"    // 403, exit 5: the policy refused; the message names the rule
 	CodeInternal = "internal"  // 500, exit 1
 )
 

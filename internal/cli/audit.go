@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -101,12 +102,15 @@ func eventTable(w io.Writer, events []eventOut) error {
 }
 
 func (a *app) auditVerifyCmd(dataDir *string) *cobra.Command {
-	var output string
+	var output, statement, keyFile string
 	c := &cobra.Command{
 		Use:   "verify",
-		Short: "Check the audit chain and its head; exit 1 naming the first bad event",
+		Short: "Check the audit chain and its head (or, with --statement, a rollout's signed statement); exit 1 naming what is wrong",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if statement != "" {
+				return a.verifyStatement(c.Context(), *dataDir, statement, keyFile, output)
+			}
 			s, err := openStoreIn(*dataDir)
 			if err != nil {
 				return err
@@ -127,11 +131,13 @@ func (a *app) auditVerifyCmd(dataDir *string) *cobra.Command {
 		},
 	}
 	addOutputFlag(c, &output)
+	c.Flags().StringVar(&statement, "statement", "", "a rollout's signed statement (`FILE`, from the data dir's attestations/) to verify")
+	c.Flags().StringVar(&keyFile, "key", "", "the public key (PEM) to verify --statement with (default: the data dir's attest/ed25519.pub)")
 	return c
 }
 
 func (a *app) auditExportCmd(dataDir *string) *cobra.Command {
-	var format, outPath string
+	var format, outPath, since string
 	c := &cobra.Command{
 		Use:   "export",
 		Short: "Write the whole audit log as JSON lines or CSV, with every hash",
@@ -140,25 +146,30 @@ func (a *app) auditExportCmd(dataDir *string) *cobra.Command {
 			if format != "jsonl" && format != "csv" {
 				return badInput(fmt.Errorf("--format %q: want jsonl or csv", format))
 			}
+			from, err := parseSince(since, time.Now())
+			if err != nil {
+				return badInput(err)
+			}
 			s, err := openStoreIn(*dataDir)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
 			return a.writeStreamed(outPath, func(w io.Writer) error {
-				return exportEvents(c.Context(), s, format, w)
+				return exportEvents(c.Context(), s, format, from, w)
 			})
 		},
 	}
 	c.Flags().StringVar(&format, "format", "jsonl", "jsonl or csv")
 	c.Flags().StringVar(&outPath, "out", "-", "file to write (- for standard output)")
+	c.Flags().StringVar(&since, "since", "", "only events at or after this time: RFC 3339 (2026-12-01T00:00:00Z), a date (2026-12-01, UTC) or an age (24h, 7d)")
 	return c
 }
 
 // exportPage bounds memory: the log is read in pages, never whole.
 const exportPage = 1000
 
-func exportEvents(ctx context.Context, s store.Store, format string, w io.Writer) error {
+func exportEvents(ctx context.Context, s store.Store, format string, since time.Time, w io.Writer) error {
 	cw := csv.NewWriter(w)
 	enc := json.NewEncoder(w)
 	if format == "csv" {
@@ -173,6 +184,11 @@ func exportEvents(ctx context.Context, s store.Store, format string, w io.Writer
 			return err
 		}
 		for _, e := range events {
+			after = e.Seq
+			// Times are the chain's, not an index: the whole log is read, its old part skipped.
+			if e.Time.Before(since) {
+				continue
+			}
 			o := toEventOut(e)
 			if format == "jsonl" {
 				err = enc.Encode(o)
@@ -183,7 +199,6 @@ func exportEvents(ctx context.Context, s store.Store, format string, w io.Writer
 			if err != nil {
 				return fmt.Errorf("export event %d: %w", e.Seq, err)
 			}
-			after = e.Seq
 		}
 		if len(events) < exportPage {
 			break

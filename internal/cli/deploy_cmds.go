@@ -31,7 +31,7 @@ func connect(serverFlag string) (*client.Client, error) {
 }
 
 // apiErr gives a server's answer its exit code: the user's mistakes (bad input, unknown rollout)
-// exit 2, the rest 1.
+// exit 2, the policy's refusals 5, the rest 1.
 func apiErr(err error) error {
 	if err == nil {
 		return nil
@@ -40,6 +40,9 @@ func apiErr(err error) error {
 	if errors.As(err, &ae) {
 		if ae.Code == api.CodeBadInput || ae.Code == api.CodeNotFound {
 			return badInput(err)
+		}
+		if ae.Code == api.CodeDenied || ae.Code == api.CodeUnauthenticated {
+			return withCode(ExitDenied, err)
 		}
 		return withCode(ExitFailed, err)
 	}

@@ -270,6 +270,12 @@ func renderLive(r api.Rollout, now time.Time) string {
 			fmt.Fprintf(&b, " (%s)", strings.Join(ap.Received, ", "))
 		}
 		b.WriteString("\n")
+		if ap.Missing != "" {
+			fmt.Fprintf(&b, "  still needed: %s\n", ap.Missing)
+		}
+		if ap.FourEyes && ap.StartedBy != "" {
+			fmt.Fprintf(&b, "  four-eyes: %s started it and may not approve it\n", ap.StartedBy)
+		}
 		if !ap.Deadline.IsZero() {
 			fmt.Fprintf(&b, "  deadline %s (%s left): hugai deploy approve %s --gate %s\n", ap.Deadline.In(now.Location()).Format("15:04:05"),
 				shortDuration(max(ap.Deadline.Sub(now), 0)), r.ID, ap.Gate)

@@ -25,6 +25,7 @@ type runFlags struct {
 	// autoRollback is the seed's --auto-rollback-on-failure: it confirms the default.
 	autoRollback    bool
 	requireApproval bool
+	overrideFreeze  string
 }
 
 func addRunFlags(c *cobra.Command, f *runFlags) {
@@ -34,6 +35,7 @@ func addRunFlags(c *cobra.Command, f *runFlags) {
 	fl.BoolVar(&f.noAutoRollback, "no-auto-rollback", false, "do not roll back by itself when the analysis fails")
 	fl.BoolVar(&f.autoRollback, "auto-rollback-on-failure", true, "roll back by itself when the analysis fails (the default)")
 	fl.BoolVar(&f.requireApproval, "require-approval", false, "wait for an approval before the first step, whatever the policy says")
+	fl.StringVar(&f.overrideFreeze, "override-freeze", "", "start inside a freeze window: an admin's `REASON`, recorded in the audit log")
 }
 
 // request fills what the run flags say into req; contradicting flags are bad input.
@@ -43,6 +45,7 @@ func (f *runFlags) request(c *cobra.Command, req *api.StartRequest) error {
 	}
 	req.NoAutoRollback = f.noAutoRollback || !f.autoRollback
 	req.RequireApproval = f.requireApproval
+	req.OverrideFreeze = f.overrideFreeze
 	return nil
 }
 

@@ -21,6 +21,9 @@ const (
 	ExitBadInput   = 2 // bad input: file:line:field
 	ExitRolledBack = 3
 	ExitAborted    = 4
+	// ExitDenied: the environment's policy refused the caller (role, four-eyes, freeze window);
+	// the message names the rule. Scripts tell it apart from a failure to run.
+	ExitDenied = 5
 )
 
 // exitError carries an exit code out of a command. Its message is printed as is.
@@ -125,6 +128,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.monitorCmd(),
 		a.releaseCmd(),
 		a.riskCmd(),
+		a.tokenCmd(),
 	)
 	return root
 }

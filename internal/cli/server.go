@@ -33,6 +33,7 @@ func (a *app) serverCmd() *cobra.Command {
 	var files []string
 	var dataDir string
 	var kf kubeFlags
+	var sn serverNet
 	c := &cobra.Command{
 		Use:   "server",
 		Short: "Run hugai's server: the rollout engine, the local target and the API",
@@ -41,16 +42,17 @@ func (a *app) serverCmd() *cobra.Command {
 			"the current directory by default). Killed and started again, it re-adopts its proxies and\n" +
 			"processes and resumes every rollout. Stop it with `hugai server stop [--all]`.",
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error { return a.runServer(c.Context(), files, dataDir, kf) },
+		RunE: func(c *cobra.Command, _ []string) error { return a.runServer(c.Context(), files, dataDir, &sn, kf) },
 	}
 	c.AddCommand(a.serverStopCmd())
 	c.Flags().StringArrayVarP(&files, "file", "f", nil, "service file (repeatable; default: hugai.yaml, found walking up)")
 	c.Flags().StringVar(&dataDir, "data-dir", "", "data dir (default: $HUGAI_DATA_DIR, else ./.hugai)")
+	sn.addFlags(c)
 	kf.add(c)
 	return c
 }
 
-func (a *app) runServer(parent context.Context, files []string, dataDir string, kf kubeFlags) error {
+func (a *app) runServer(parent context.Context, files []string, dataDir string, sn *serverNet, kf kubeFlags) error {
 	if dataDir == "" {
 		dataDir = os.Getenv("HUGAI_DATA_DIR")
 	}
@@ -170,28 +172,51 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string, 
 		}
 		notifiers[sf.Service.Metadata.Name] = n
 	}
+	key, err := signingKey(dataDir)
+	if err != nil {
+		return err
+	}
 	metrics := telemetry.New(st)
-	eng := engine.New(engine.Config{
+	var eng *engine.Engine
+	eng = engine.New(engine.Config{
 		Store: st, Services: services, NewRuntime: newRuntime, Logf: logf, Notifiers: notifiers, Observer: metrics,
 		Version: version, PID: os.Getpid(), DataDir: dataDir, Started: time.Now().UTC(),
+		// Each finished rollout's statement is signed into the data dir (docs/governance.md).
+		Finished: attestor(dataDir, key, func() *engine.Engine { return eng }, st, logf),
 	})
 	if err := eng.Recover(ctx); err != nil {
 		return err
 	}
 	// Release runs drive the engine as `hugai deploy` does; unfinished ones resume in Run.
-	releases := releaserun.New(releaserun.Config{Store: st, Rollouts: eng, Services: services, Logf: logf})
+	releases := releaserun.New(releaserun.Config{Store: st, Rollouts: engine.ByName{Engine: eng}, Services: services, Logf: logf})
 
 	stopAll := false
 	ln, sock, err := server.ListenUnix(dataDir)
 	if err != nil {
 		return err
 	}
-	srv := server.HTTPServer(server.New(eng, server.Options{Logf: logf, Metrics: metrics.Handler(), Releases: releases, Shutdown: func(all bool) {
+	if sn.socketGroup != "" {
+		if err := server.ShareSocket(dataDir, sock, sn.socketGroup); err != nil {
+			ln.Close()
+			return badInput(err)
+		}
+	}
+	api, err := sn.guard(server.New(eng, server.Options{Logf: logf, Metrics: metrics.Handler(), Releases: releases, Shutdown: func(all bool) {
 		mu.Lock()
 		stopAll = all
 		mu.Unlock()
 		cancel()
-	}}))
+	}}), eng, st, logf)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := server.HTTPServer(api)
+	tcp, err := sn.serveTCP(api, dataDir, logf, cancel)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logf("serve: %v", err)
@@ -236,6 +261,9 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string, 
 		}
 	}
 	// The API goes last: a client that sees the socket gone knows everything above is done.
+	for _, s := range tcp {
+		_ = s.Shutdown(shutdownCtx)
+	}
 	_ = srv.Shutdown(shutdownCtx)
 	if all {
 		fmt.Fprintln(a.out, "hugai server: stopped, with its proxies and services")

@@ -24,8 +24,12 @@ var ErrUnreachable = errors.New("hugai server unreachable")
 
 // Client calls one server's API.
 type Client struct {
-	socket string
+	socket string // the socket's path, or the server's URL over TCP
 	http   *http.Client
+	// base is where requests go ("http://hugai" on the socket, whose transport ignores it);
+	// token, when set, is sent as a bearer token.
+	base  string
+	token string
 }
 
 // New returns a client of the server listening on socketPath.
@@ -38,10 +42,10 @@ func New(socketPath string) *Client {
 		MaxIdleConns:    4,
 		IdleConnTimeout: 30 * time.Second,
 	}
-	return &Client{socket: socketPath, http: &http.Client{Transport: tr}}
+	return &Client{socket: socketPath, http: &http.Client{Transport: tr}, base: "http://hugai"}
 }
 
-// Socket is the path of the server's socket.
+// Socket is the path of the server's socket (its URL over TCP).
 func (c *Client) Socket() string { return c.socket }
 
 // Close releases idle connections.
@@ -126,7 +130,7 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, bo
 		}
 		rd = bytes.NewReader(b)
 	}
-	u := "http://hugai" + path // the host is ignored: the transport dials the socket
+	u := c.base + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
@@ -136,6 +140,9 @@ func (c *Client) call(ctx context.Context, method, path string, q url.Values, bo
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

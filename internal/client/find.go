@@ -19,7 +19,18 @@ const (
 // Find locates the server as git finds its repository: the --server flag, else $HUGAI_SERVER
 // (either a socket path or a data dir), else the nearest .hugai/ walking up from the working
 // directory.
+//
+// A URL (https://host:port) is a server over TCP: HUGAI_TOKEN is then its bearer token, and
+// HUGAI_CA_FILE or HUGAI_SERVER_FINGERPRINT how to trust its certificate. On the socket a token
+// is sent too when HUGAI_TOKEN is set.
 func Find(serverFlag string) (*Client, error) {
+	v := serverFlag
+	if v == "" {
+		v = os.Getenv("HUGAI_SERVER")
+	}
+	if IsURL(v) {
+		return NewTCP(v, TCPOptions{Token: os.Getenv("HUGAI_TOKEN"), CAFile: os.Getenv("HUGAI_CA_FILE"), Fingerprint: os.Getenv("HUGAI_SERVER_FINGERPRINT")})
+	}
 	wd, err := os.Getwd()
 	if err != nil {
 		return nil, fmt.Errorf("find hugai server: %w", err)
@@ -28,7 +39,9 @@ func Find(serverFlag string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return New(p), nil
+	c := New(p)
+	c.token = os.Getenv("HUGAI_TOKEN")
+	return c, nil
 }
 
 // FindSocket is Find's search with its inputs passed in, so tests need not change the process's

@@ -11,14 +11,17 @@ import (
 	"github.com/hugai-dev/hugai/internal/api"
 	"github.com/hugai-dev/hugai/internal/audit"
 	"github.com/hugai-dev/hugai/internal/plan"
+	"github.com/hugai-dev/hugai/internal/policy"
 	"github.com/hugai-dev/hugai/internal/rollout"
 	"github.com/hugai-dev/hugai/internal/store"
 )
 
 // Start validates a plan and creates its rollout. Everything that can be refused is refused here,
 // before anything starts: a bad plan, an unknown service, environment or template, a version
-// whose command does not exist, a second rollout of the same environment.
-func (e *Engine) Start(ctx context.Context, actor string, req api.StartRequest) (api.Rollout, error) {
+// whose command does not exist, a caller the environment's policy does not let deploy, a freeze
+// window (unless an admin overrides it), a second rollout of the same environment.
+func (e *Engine) Start(ctx context.Context, who policy.Identity, req api.StartRequest) (api.Rollout, error) {
+	actor := who.Name
 	name := req.PlanFile
 	if name == "" {
 		name = "plan"
@@ -67,6 +70,10 @@ func (e *Engine) Start(ctx context.Context, actor string, req api.StartRequest) 
 		NoMonitoring: req.NoMonitoring, RequireApproval: req.RequireApproval})
 	if err != nil {
 		return api.Rollout{}, badInput("%s: %v", name, err)
+	}
+	overrides, err := e.admit(ctx, "service/"+p.Spec.Service+"/"+p.Spec.Environment, who, spec, env, req.OverrideFreeze, e.cfg.Clock.Now().UTC())
+	if err != nil {
+		return api.Rollout{}, err
 	}
 	rt, err := e.runtime(ctx, p.Spec.Service, p.Spec.Environment)
 	if err != nil {
@@ -117,8 +124,14 @@ func (e *Engine) Start(ctx context.Context, actor string, req api.StartRequest) 
 		Strategy: spec.Strategy, Phase: string(st.Phase), Plan: frozen, PlanSHA256: hex.EncodeToString(sum[:]),
 		ServiceFile: sf.Data, State: state, CreatedBy: actor, CreatedAt: now, UpdatedAt: now,
 	}
-	payload, _ := json.Marshal(map[string]any{"version": p.Spec.Version, "previous": stable, "environment": p.Spec.Environment, "strategy": spec.Strategy, "planSHA256": r.PlanSHA256})
-	c, err := e.cfg.Store.Commit(ctx, store.Tx{Rollout: &r, Events: []audit.Event{{Type: "rollout.requested", Actor: actor, Time: now, Payload: payload}}})
+	payload, _ := json.Marshal(map[string]any{"version": p.Spec.Version, "previous": stable, "environment": p.Spec.Environment, "strategy": spec.Strategy, "planSHA256": r.PlanSHA256,
+		"fourEyes": spec.FourEyes, "fourEyesWhy": spec.FourEyesWhy, "auth": authOf(who)})
+	events := []audit.Event{{Type: "rollout.requested", Actor: actor, Time: now, Payload: payload}}
+	for _, o := range overrides {
+		o.Time = now
+		events = append(events, o)
+	}
+	c, err := e.cfg.Store.Commit(ctx, store.Tx{Rollout: &r, Events: events})
 	if err != nil {
 		return api.Rollout{}, fmt.Errorf("create rollout: %w", err)
 	}
@@ -130,7 +143,8 @@ func (e *Engine) Start(ctx context.Context, actor string, req api.StartRequest) 
 
 // Do applies a person's command: checked, stepped and persisted under the environment's lock;
 // the loop then drives the target.
-func (e *Engine) Do(ctx context.Context, id, actor string, cmd api.Command) (api.Rollout, error) {
+func (e *Engine) Do(ctx context.Context, id string, who policy.Identity, cmd api.Command) (api.Rollout, error) {
+	actor := who.Name
 	r, err := e.load(ctx, id)
 	if err != nil {
 		return api.Rollout{}, err
@@ -157,15 +171,18 @@ func (e *Engine) Do(ctx context.Context, id, actor string, cmd api.Command) (api
 		return api.Rollout{}, err
 	}
 	if cmd.Kind == rollout.CommandRollback && st.Phase == rollout.Succeeded {
-		return e.rollbackRelease(ctx, r, spec, st, actor, cmd.Emergency)
+		if d := spec.Policy.Require(who, policy.Deployer, "roll back a release"); !d.Allowed {
+			return api.Rollout{}, e.refuse(ctx, "rollout/"+r.ID, string(cmd.Kind), who, d.Rule, d.Reason)
+		}
+		return e.rollbackRelease(ctx, r, spec, st, who, cmd.Emergency)
 	}
-	c := rollout.Command{Kind: cmd.Kind, Actor: actor, Gate: cmd.Gate, Comment: cmd.Comment, Full: cmd.Full, Emergency: cmd.Emergency}
+	c := rollout.Command{Kind: cmd.Kind, Actor: actor, Who: who, Gate: cmd.Gate, Comment: cmd.Comment, Full: cmd.Full, Emergency: cmd.Emergency}
 	if err := rollout.Validate(spec, st, c); err != nil {
 		var ce *rollout.CommandError
 		if errors.As(err, &ce) {
 			switch {
 			case ce.Denied:
-				return api.Rollout{}, &api.Error{Code: api.CodeDenied, Message: ce.Msg}
+				return api.Rollout{}, e.commandDenied(ctx, r, who, cmd.Kind, err)
 			case ce.Conflict:
 				return api.Rollout{}, conflict("%s", ce.Msg)
 			}
@@ -191,6 +208,7 @@ func (e *Engine) Do(ctx context.Context, id, actor string, cmd api.Command) (api
 		approvals = append(approvals, store.Approval{RolloutID: r.ID, Gate: gate, Actor: actor, Decision: decision, Comment: c.Comment, Time: e.cfg.Clock.Now().UTC()})
 	}
 	nst, events, _ := rollout.Step(spec, st, obs, e.cfg.Clock.Now())
+	stamp(events, who)
 	r, err = e.commit(ctx, r, spec, nst, events, nil, approvals)
 	if err != nil {
 		return api.Rollout{}, err
@@ -257,7 +275,8 @@ func (e *Engine) Wait(ctx context.Context, id string, afterRevision int64) (api.
 // rollbackRelease rolls back a release that succeeded: a new rollout, of the same frozen plan and
 // its rollback steps, that brings the release before it back. Only the environment's current
 // release can be rolled back, and only while nothing else runs there. The caller holds the state lock.
-func (e *Engine) rollbackRelease(ctx context.Context, r store.Rollout, spec rollout.Spec, st rollout.State, actor string, emergency bool) (api.Rollout, error) {
+func (e *Engine) rollbackRelease(ctx context.Context, r store.Rollout, spec rollout.Spec, st rollout.State, who policy.Identity, emergency bool) (api.Rollout, error) {
+	actor := who.Name
 	rels, err := e.cfg.Store.Releases(ctx, r.Service, r.Environment, 1)
 	if err != nil {
 		return api.Rollout{}, err
@@ -290,7 +309,7 @@ func (e *Engine) rollbackRelease(ctx context.Context, r store.Rollout, spec roll
 		Strategy: "rollback", Phase: string(nst.Phase), Reason: nst.Reason, Plan: r.Plan, PlanSHA256: r.PlanSHA256,
 		ServiceFile: r.ServiceFile, State: state, CreatedBy: actor, CreatedAt: now, UpdatedAt: now,
 	}
-	payload, _ := json.Marshal(map[string]any{"of": r.ID, "from": st.Candidate, "to": st.Stable, "emergency": emergency})
+	payload, _ := json.Marshal(map[string]any{"of": r.ID, "from": st.Candidate, "to": st.Stable, "emergency": emergency, "auth": authOf(who)})
 	c, err := e.cfg.Store.Commit(ctx, store.Tx{Rollout: &nr, Events: []audit.Event{
 		{Type: "rollout.requested", Actor: actor, Time: now, Payload: payload},
 		{Subject: "rollout/" + r.ID, Type: "rollout.rollbackRequested", Actor: actor, Time: now, Payload: payload},

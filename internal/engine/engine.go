@@ -66,7 +66,10 @@ type Config struct {
 	Notifiers map[string]Notifier
 	// Tick bounds how long the engine sleeps between looks at a rollout.
 	Tick time.Duration
-	Logf func(format string, args ...any)
+	// Finished is called once a rollout has ended and its last state is committed (the server
+	// signs its statement there, internal/attest); nil: nothing is.
+	Finished func(ctx context.Context, rolloutID string)
+	Logf     func(format string, args ...any)
 	// Observer, when set, learns of every committed change (the server's metrics).
 	Observer Observer
 

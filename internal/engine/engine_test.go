@@ -14,6 +14,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/metric"
 	"github.com/hugai-dev/hugai/internal/notify"
 	"github.com/hugai-dev/hugai/internal/plan"
+	"github.com/hugai-dev/hugai/internal/policy"
 	"github.com/hugai-dev/hugai/internal/store"
 	"github.com/hugai-dev/hugai/internal/store/sqlite"
 	"github.com/hugai-dev/hugai/internal/target"
@@ -108,6 +109,7 @@ type world struct {
 	notifier    Notifier
 	serviceYAML string
 	prodTarget  target.Target // wraps production's target when set
+	finished    func(context.Context, string)
 	observer    Observer
 }
 
@@ -153,7 +155,7 @@ func (w *world) newEngine() (*Engine, store.Store) {
 	if w.notifier != nil {
 		n = w.notifier
 	}
-	e := New(Config{Store: st, Clock: w.clock, Tick: w.tick, Logf: w.logf, Notifiers: map[string]Notifier{"demo": n}, Observer: w.observer,
+	e := New(Config{Store: st, Clock: w.clock, Tick: w.tick, Logf: w.logf, Notifiers: map[string]Notifier{"demo": n}, Finished: w.finished, Observer: w.observer,
 		Services: []*ServiceFile{{Path: "hugai.yaml", Data: []byte(yaml), Service: svc}},
 		NewRuntime: func(_ context.Context, _ *ServiceFile, env *plan.Env) (*Runtime, error) {
 			var t target.Target = w.targets[env.Name]
@@ -197,7 +199,7 @@ func TestEngineCanaryAndRestart(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
 	e, rt, _ := w.engine()
-	first, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(canaryPlan), Version: "v1"})
+	first, err := e.Start(ctx, policy.User("alice"), api.StartRequest{Plan: []byte(canaryPlan), Version: "v1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,11 +207,11 @@ func TestEngineCanaryAndRestart(t *testing.T) {
 		t.Fatalf("first deploy: %s", v.Phase)
 	}
 
-	second, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(canaryPlan), Version: "v2"})
+	second, err := e.Start(ctx, policy.User("alice"), api.StartRequest{Plan: []byte(canaryPlan), Version: "v2"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Start(ctx, "bob", api.StartRequest{Plan: []byte(canaryPlan), Version: "v3"}); err == nil {
+	if _, err := e.Start(ctx, policy.User("bob"), api.StartRequest{Plan: []byte(canaryPlan), Version: "v3"}); err == nil {
 		t.Fatal("a second rollout of the same environment must be refused while one runs")
 	}
 	v := w.run(e, rt, second.ID, 40) // into the second pause
@@ -262,11 +264,11 @@ func TestEngineRollsBackAndRefusesBadInput(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
 	e, rt, _ := w.engine()
-	first, _ := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(canaryPlan), Version: "v1"})
+	first, _ := e.Start(ctx, policy.User("alice"), api.StartRequest{Plan: []byte(canaryPlan), Version: "v1"})
 	w.run(e, rt, first.ID, 60)
 
 	w.errPct.Store(30.0)
-	bad, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(canaryPlan), Version: "v3"})
+	bad, err := e.Start(ctx, policy.User("alice"), api.StartRequest{Plan: []byte(canaryPlan), Version: "v3"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +302,7 @@ func TestEngineRollsBackAndRefusesBadInput(t *testing.T) {
 		"broken plan":     {Plan: []byte("apiVersion: hugai.io/v1\nkind: DeploymentPlan\nspec: {strategy: {type: canery}}\n"), Version: "v4"},
 		"unknown service": {Plan: []byte(canaryPlan), Version: "v4", Service: "nope"},
 	} {
-		_, err := e.Start(ctx, "alice", req)
+		_, err := e.Start(ctx, policy.User("alice"), req)
 		var ae *api.Error
 		if !asAPIError(err, &ae) || ae.Code != api.CodeBadInput {
 			t.Errorf("%s: want bad input, got %v", name, err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hugai-dev/hugai/internal/api"
+	"github.com/hugai-dev/hugai/internal/policy"
 	"github.com/hugai-dev/hugai/internal/rollout"
 	"github.com/hugai-dev/hugai/internal/store"
 )
@@ -40,7 +41,7 @@ const databasePlan = canaryPlan + `  rollback:
 // released deploys v1 as the first release of production.
 func (w *world) released(e *Engine, rt *envRuntime) {
 	w.t.Helper()
-	r, err := e.Start(context.Background(), "alice", api.StartRequest{Plan: []byte(canaryPlan), Version: "v1"})
+	r, err := e.Start(context.Background(), policy.User("alice"), api.StartRequest{Plan: []byte(canaryPlan), Version: "v1"})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func (w *world) released(e *Engine, rt *envRuntime) {
 
 func do(t *testing.T, e *Engine, id, actor string, kind rollout.CommandKind) api.Rollout {
 	t.Helper()
-	v, err := e.Do(context.Background(), id, actor, api.Command{Kind: kind, Comment: "from the test"})
+	v, err := e.Do(context.Background(), id, policy.User(actor), api.Command{Kind: kind, Comment: "from the test"})
 	if err != nil {
 		t.Fatalf("%s %s: %v", kind, id, err)
 	}
@@ -65,7 +66,7 @@ func TestStartGate(t *testing.T) {
 	e, rt, st := w.engine()
 	w.released(e, rt)
 
-	r, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(canaryPlan), Version: "v2", RequireApproval: true})
+	r, err := e.Start(ctx, policy.User("alice"), api.StartRequest{Plan: []byte(canaryPlan), Version: "v2", RequireApproval: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func TestStartGate(t *testing.T) {
 	if _, ok := w.target.Running()["v2"]; ok || w.target.Weights()["v1"] != 100 {
 		t.Fatalf("the candidate moved before its gate: %s", w.target)
 	}
-	if _, err := e.Do(ctx, r.ID, "bob", api.Command{Kind: rollout.CommandPromote}); err == nil {
+	if _, err := e.Do(ctx, r.ID, policy.User("bob"), api.Command{Kind: rollout.CommandPromote}); err == nil {
 		t.Fatal("promote skipped the start gate")
 	}
 
@@ -94,7 +95,7 @@ func TestStartGate(t *testing.T) {
 		t.Fatalf("approvals %+v %v, want bob's at %s", approvals, err, v.Approval.Gate)
 	}
 
-	rejected, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(canaryPlan), Version: "v3", RequireApproval: true})
+	rejected, err := e.Start(ctx, policy.User("alice"), api.StartRequest{Plan: []byte(canaryPlan), Version: "v3", RequireApproval: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func TestApprovalStep(t *testing.T) {
 	e, rt, _ := w.engine()
 	w.released(e, rt)
 
-	r, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(approvalStepPlan), Version: "v2"})
+	r, err := e.Start(ctx, policy.User("alice"), api.StartRequest{Plan: []byte(approvalStepPlan), Version: "v2"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +134,7 @@ func TestApprovalStep(t *testing.T) {
 	}
 
 	// Nobody answers: aborted at the step's timeout, the candidate's traffic back to stable.
-	late, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(approvalStepPlan), Version: "v3"})
+	late, err := e.Start(ctx, policy.User("alice"), api.StartRequest{Plan: []byte(approvalStepPlan), Version: "v3"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +180,7 @@ func TestRollbackOfARelease(t *testing.T) {
 			ctx := context.Background()
 			e, rt, st := w.engine()
 			w.released(e, rt)
-			r, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(databasePlan), Version: "v2"})
+			r, err := e.Start(ctx, policy.User("alice"), api.StartRequest{Plan: []byte(databasePlan), Version: "v2"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -193,14 +194,14 @@ func TestRollbackOfARelease(t *testing.T) {
 				t.Fatalf("v1 still runs after v2's release: %s", w.target)
 			}
 
-			rb, err := e.Do(ctx, r.ID, "bob", api.Command{Kind: rollout.CommandRollback, Emergency: tc.answer == ""})
+			rb, err := e.Do(ctx, r.ID, policy.User("bob"), api.Command{Kind: rollout.CommandRollback, Emergency: tc.answer == ""})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if rb.ID == r.ID || rb.Strategy != "rollback" || rb.Version != "v1" {
 				t.Fatalf("rollback of a release: %+v, want a new rollout back to v1", rb)
 			}
-			if _, err := e.Do(ctx, r.ID, "bob", api.Command{Kind: rollout.CommandRollback}); err == nil {
+			if _, err := e.Do(ctx, r.ID, policy.User("bob"), api.Command{Kind: rollout.CommandRollback}); err == nil {
 				t.Fatal("a second rollback while the first runs was taken")
 			}
 			v := w.run(e, rt, rb.ID, 30)

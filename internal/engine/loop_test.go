@@ -9,6 +9,7 @@ import (
 
 	"github.com/hugai-dev/hugai/internal/api"
 	"github.com/hugai-dev/hugai/internal/notify"
+	"github.com/hugai-dev/hugai/internal/policy"
 	"github.com/hugai-dev/hugai/internal/rollout"
 	"github.com/hugai-dev/hugai/internal/store"
 	"github.com/hugai-dev/hugai/internal/target"
@@ -84,14 +85,14 @@ func TestPanicInOneEnvironmentPausesOnlyIt(t *testing.T) {
 	e, st, _ := w.running(20 * time.Millisecond)
 	ctx := context.Background()
 	for _, env := range []string{"production", "staging"} {
-		r, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(quickPlan), Version: "v1", Environment: env})
+		r, err := e.Start(ctx, policy.User("alice"), api.StartRequest{Plan: []byte(quickPlan), Version: "v1", Environment: env})
 		if err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, e, r.ID, "first deploy to "+env, phaseIs(rollout.Succeeded))
 	}
 	long := strings.Replace(quickPlan, "{setWeight: 50}", "{setWeight: 20}, {pause: {duration: 1h}}", 1)
-	bad, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(long), Version: "v2"})
+	bad, err := e.Start(ctx, policy.User("alice"), api.StartRequest{Plan: []byte(long), Version: "v2"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestPanicInOneEnvironmentPausesOnlyIt(t *testing.T) {
 	}
 
 	// The other environment, and the API, carry on meanwhile.
-	good, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(quickPlan), Version: "v2", Environment: "staging"})
+	good, err := e.Start(ctx, policy.User("alice"), api.StartRequest{Plan: []byte(quickPlan), Version: "v2", Environment: "staging"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,11 +128,11 @@ func TestPanicInOneEnvironmentPausesOnlyIt(t *testing.T) {
 
 	// Fixed: the next try works, and a person resumes the rollout.
 	w.target.Panic("")
-	if _, err := e.Do(ctx, bad.ID, "bob", api.Command{Kind: rollout.CommandResume}); err != nil {
+	if _, err := e.Do(ctx, bad.ID, policy.User("bob"), api.Command{Kind: rollout.CommandResume}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, e, bad.ID, "resumed", phaseIs(rollout.Progressing))
-	if _, err := e.Do(ctx, bad.ID, "bob", api.Command{Kind: rollout.CommandPromote, Full: true}); err != nil {
+	if _, err := e.Do(ctx, bad.ID, policy.User("bob"), api.Command{Kind: rollout.CommandPromote, Full: true}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, e, bad.ID, "promoted", phaseIs(rollout.Succeeded))
@@ -167,7 +168,7 @@ func TestRequeueIsHonoured(t *testing.T) {
 	w.prodTarget = counter
 	e, _, _ := w.running(time.Minute)
 	ctx := context.Background()
-	first, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(quickPlan), Version: "v1"})
+	first, err := e.Start(ctx, policy.User("alice"), api.StartRequest{Plan: []byte(quickPlan), Version: "v1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func TestRequeueIsHonoured(t *testing.T) {
 	paused := strings.Replace(quickPlan, "{setWeight: 50}", "{setWeight: 50}, {pause: {duration: 3s}}", 1)
 	before := counter.looks.Load()
 	start := time.Now()
-	r, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(paused), Version: "v2"})
+	r, err := e.Start(ctx, policy.User("alice"), api.StartRequest{Plan: []byte(paused), Version: "v2"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +217,7 @@ func TestRunWaitsForInFlightNotifications(t *testing.T) {
 	n := &blockingNotifier{got: make(chan notify.Event, 10), release: make(chan struct{})}
 	w.notifier = n
 	e, _, stop := w.running(20 * time.Millisecond)
-	r, err := e.Start(context.Background(), "alice", api.StartRequest{Plan: []byte(quickPlan), Version: "v1"})
+	r, err := e.Start(context.Background(), policy.User("alice"), api.StartRequest{Plan: []byte(quickPlan), Version: "v1"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hugai-dev/hugai/internal/api"
+	"github.com/hugai-dev/hugai/internal/policy"
 	"github.com/hugai-dev/hugai/internal/rollout"
 )
 
@@ -32,7 +33,7 @@ func TestObserverAndRecords(t *testing.T) {
 	w.observer = obs
 	ctx := context.Background()
 	e, rt, _ := w.engine()
-	first, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(canaryPlan), Version: "v1"})
+	first, err := e.Start(ctx, policy.User("alice"), api.StartRequest{Plan: []byte(canaryPlan), Version: "v1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func TestObserverAndRecords(t *testing.T) {
 	obs.cs = nil
 	obs.mu.Unlock()
 	changed := e.Changed()
-	r, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(canaryPlan), Version: "v2"})
+	r, err := e.Start(ctx, policy.User("alice"), api.StartRequest{Plan: []byte(canaryPlan), Version: "v2"})
 	if err != nil {
 		t.Fatal(err)
 	}

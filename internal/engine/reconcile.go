@@ -307,6 +307,9 @@ func (e *Engine) notify(ctx context.Context, r store.Rollout, spec rollout.Spec,
 	if before.Phase == after.Phase {
 		return
 	}
+	if after.Phase.Terminal() && !before.Phase.Terminal() {
+		e.finished(ctx, r.ID)
+	}
 	sev, ok := notifySeverity[after.Phase]
 	if !ok || spec.AlertsOff {
 		return

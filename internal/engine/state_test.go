@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hugai-dev/hugai/internal/api"
+	"github.com/hugai-dev/hugai/internal/policy"
 	"github.com/hugai-dev/hugai/internal/rollout"
 	"github.com/hugai-dev/hugai/internal/store"
 )
@@ -41,7 +42,7 @@ func TestInvalidStoredStateFailsThatRolloutOnly(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, env := range []string{"production", "staging"} {
-				first, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(canaryPlan), Version: "v1", Environment: env})
+				first, err := e.Start(ctx, policy.User("alice"), api.StartRequest{Plan: []byte(canaryPlan), Version: "v1", Environment: env})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -50,11 +51,11 @@ func TestInvalidStoredStateFailsThatRolloutOnly(t *testing.T) {
 					t.Fatalf("first deploy to %s: %s", env, v.Phase)
 				}
 			}
-			broken, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(canaryPlan), Version: "v2"})
+			broken, err := e.Start(ctx, policy.User("alice"), api.StartRequest{Plan: []byte(canaryPlan), Version: "v2"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			other, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(canaryPlan), Version: "v2", Environment: "staging"})
+			other, err := e.Start(ctx, policy.User("alice"), api.StartRequest{Plan: []byte(canaryPlan), Version: "v2", Environment: "staging"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,7 +87,7 @@ func TestInvalidStoredStateFailsThatRolloutOnly(t *testing.T) {
 			if _, err := e.List(ctx, api.ListFilter{}); err != nil {
 				t.Fatalf("list with a broken rollout: %v", err)
 			}
-			if _, err := e.Do(ctx, broken.ID, "bob", api.Command{Kind: rollout.CommandAbort}); err == nil {
+			if _, err := e.Do(ctx, broken.ID, policy.User("bob"), api.Command{Kind: rollout.CommandAbort}); err == nil {
 				t.Fatal("a command on a broken rollout was taken")
 			}
 			events, err := st.Events(ctx, store.EventFilter{Subject: "rollout/" + broken.ID})
@@ -108,7 +109,7 @@ func TestInvalidStoredStateFailsThatRolloutOnly(t *testing.T) {
 			if v := w.run(e, staging, other.ID, 100); v.Phase != "Succeeded" {
 				t.Fatalf("the other environment's rollout: %s", v.Phase)
 			}
-			next, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(canaryPlan), Version: "v3"})
+			next, err := e.Start(ctx, policy.User("alice"), api.StartRequest{Plan: []byte(canaryPlan), Version: "v3"})
 			if err != nil {
 				t.Fatalf("a new rollout where one failed: %v", err)
 			}
@@ -144,7 +145,7 @@ func TestUnversionedStateIsUpgraded(t *testing.T) {
 	ctx := context.Background()
 	e, rt, st := w.engine()
 	w.released(e, rt)
-	r, err := e.Start(ctx, "alice", api.StartRequest{Plan: []byte(canaryPlan), Version: "v2"})
+	r, err := e.Start(ctx, policy.User("alice"), api.StartRequest{Plan: []byte(canaryPlan), Version: "v2"})
 	if err != nil {
 		t.Fatal(err)
 	}

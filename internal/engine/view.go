@@ -10,6 +10,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/api"
 	"github.com/hugai-dev/hugai/internal/criteria"
 	"github.com/hugai-dev/hugai/internal/plan"
+	"github.com/hugai-dev/hugai/internal/policy"
 	"github.com/hugai-dev/hugai/internal/rollout"
 	"github.com/hugai-dev/hugai/internal/store"
 )
@@ -113,10 +114,14 @@ func (e *Engine) view(_ context.Context, r store.Rollout) (api.Rollout, error) {
 	v.Checkpoints = checkpointsView(spec, st)
 	if st.Phase == rollout.AwaitingApproval && st.WaitingSince != nil {
 		g := rollout.CurrentGate(spec, st)
-		pa := &api.PendingApproval{Gate: g.Name, Approvers: g.Approvers, Needed: g.Count, Deadline: st.WaitingSince.Add(g.Timeout)}
+		pa := &api.PendingApproval{Gate: g.Name, Approvers: g.Approvers, Needed: spec.Policy.Required(g.Count), Deadline: st.WaitingSince.Add(g.Timeout),
+			FourEyes: spec.FourEyes, FourEyesWhy: spec.FourEyesWhy, StartedBy: st.StartedBy}
+		votes := make([]policy.Vote, 0, len(st.Approvals))
 		for _, a := range st.Approvals {
 			pa.Received = append(pa.Received, a.Actor)
+			votes = append(votes, policy.Vote{Actor: a.Actor, Groups: a.Groups, At: a.At})
 		}
+		pa.Missing = spec.Policy.Count(g.Count, votes, e.cfg.Clock.Now()).Missing
 		v.Approval = pa
 	}
 	return v, nil

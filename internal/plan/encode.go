@@ -26,6 +26,10 @@ func encode(v reflect.Value) (*yaml.Node, error) {
 	if v.Type().Implements(nodeMarshalerType) {
 		return v.Interface().(nodeMarshaler).marshalNode()
 	}
+	if (v.Kind() == reflect.Slice || v.Kind() == reflect.Map) && v.IsNil() {
+		// null, not [] or {}: a required list left out reads back as left out (FuzzParseFile).
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}, nil
+	}
 	switch v.Kind() {
 	case reflect.Struct:
 		n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}

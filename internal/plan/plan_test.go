@@ -195,6 +195,13 @@ func TestServiceErrors(t *testing.T) {
 		{"timezone: Europe/Berlin", "timezone: Mars/Base", `"Mars/Base" is not a known time zone`},
 		{"admin: 127.0.0.1:9090", "tlsCert: cert.pem", "spec.target.local.tlsKey: missing: tlsCert cert.pem needs its key file"},
 		{"gracePeriod: 10s", "upstreamProtocol: http2", `spec.target.local.upstreamProtocol: "http2" is not one of http1, h2c, h2`},
+		{"approvalsRequired: 1", "roles: {admin: [\"team:ops\"]}", `spec.environments.production.policy.roles.admin[0]: "team:ops" has an unknown prefix team: (known: user:, group:, token:)`},
+		{"approvalsRequired: 1", "roles: {owner: [alice]}", `unknown field`},
+		{"approvalsRequired: 1", "approvalExpiry: 0s", "spec.environments.production.policy.approvalExpiry: must be more than 0s"},
+		{"approvalsRequired: 1", "quorum: [{from: [alice]}]", "spec.environments.production.policy.quorum[0].name: missing"},
+		{"approvalsRequired: 1", "quorum: [{name: sec}]", "spec.environments.production.policy.quorum[0].from: missing"},
+		{"approvalsRequired: 1", "quorum: [{name: a, from: [x], count: -1}, {name: a, from: [\"group:\"]}]", `policy.quorum[1].name: "a" is named twice`},
+		{"approvalsRequired: 1", "checkpointRoles: {security-review: owner}", `policy.checkpointRoles.security-review: role "owner" is unknown (known: viewer, deployer, approver, admin)`},
 		{"gracePeriod: 10s", "headerRouting: {}", `spec.target.local.headerRouting: set secret (${VAR}) or allowFrom`},
 		{"gracePeriod: 10s", "headerRouting: {allowFrom: [10.0.0.0/8, 10.0.0/33]}", `spec.target.local.headerRouting.allowFrom[1]: "10.0.0/33": want an IP address or a CIDR range`},
 	}

@@ -256,16 +256,52 @@ type MonitorSettings struct {
 	Duration *Duration `json:"duration,omitempty"`
 }
 
-// Policy is an environment's governance: who approves, how many, and when not to deploy.
+// Policy is an environment's governance: who may do what, who approves and how many, and when
+// not to deploy. With no roles and no approvers anyone who reaches the server may do anything;
+// naming approvers closes approving to them; naming any role closes the environment to those named.
+// A principal is a user name, an e-mail address or a group (`production-team@company.com`),
+// matched against the caller's name, e-mail and groups; `user:`, `group:` and `token:` narrow it
+// to one kind, and `*` is anyone.
 type Policy struct {
+	// Roles lists who holds each role: viewer < deployer < approver < admin, each with the rights
+	// of those below (viewer reads; deployer starts, promotes, aborts, rolls back; approver approves
+	// and signs off; admin overrides freeze windows and manages tokens).
+	Roles *Roles `json:"roles,omitempty"`
+	// Approvers hold the approver role and approve gates (and sign off checkpoints).
 	Approvers         []string  `json:"approvers,omitempty"`
 	ApprovalsRequired int       `json:"approvalsRequired,omitempty"`
 	ApprovalTimeout   *Duration `json:"approvalTimeout,omitempty"`
-	// FourEyes: whoever started a rollout may not approve it.
-	FourEyes            *bool          `json:"fourEyes,omitempty"`
-	RequireApprovalFrom string         `json:"requireApprovalFrom,omitempty"`
-	Timezone            string         `json:"timezone,omitempty"`
-	FreezeWindows       []FreezeWindow `json:"freezeWindows,omitempty"`
+	// ApprovalExpiry: an approval older than this no longer counts toward a gate (default: never).
+	ApprovalExpiry *Duration `json:"approvalExpiry,omitempty"`
+	// Quorum groups each need approvals from their own members on every gate of the environment,
+	// a person counting for one group at most: "one from security and one from production".
+	Quorum []QuorumGroup `json:"quorum,omitempty"`
+	// FourEyes: whoever started a rollout may not approve it. On by default wherever the
+	// environment names approvers (approvers, roles.approver or quorum); false turns it off.
+	FourEyes            *bool  `json:"fourEyes,omitempty"`
+	RequireApprovalFrom string `json:"requireApprovalFrom,omitempty"`
+	// CheckpointRoles name the role that approves or signs off a manual checkpoint, when it is not
+	// approver: `{security-review: admin}`.
+	CheckpointRoles map[string]string `json:"checkpointRoles,omitempty"`
+	Timezone        string            `json:"timezone,omitempty"`
+	// FreezeWindows: inside one, deploy plan requires an approval and nothing starts unless an
+	// admin overrides it with a reason (`--override-freeze REASON`, audited).
+	FreezeWindows []FreezeWindow `json:"freezeWindows,omitempty"`
+}
+
+// Roles lists the principals holding each role in an environment.
+type Roles struct {
+	Viewer   []string `json:"viewer,omitempty"`
+	Deployer []string `json:"deployer,omitempty"`
+	Approver []string `json:"approver,omitempty"`
+	Admin    []string `json:"admin,omitempty"`
+}
+
+// QuorumGroup is one party of a quorum: Count (default 1) approvals from distinct members of From.
+type QuorumGroup struct {
+	Name  string   `json:"name"`
+	From  []string `json:"from"`
+	Count int      `json:"count,omitempty"`
 }
 
 // FreezeWindow is a recurring span in which deploys are risky: a cron start and a duration.

@@ -507,6 +507,7 @@ func (c *checker) policy(p string, pol *Policy) {
 		c.errorf(p+".approvalsRequired", "%d approvals required but only %d approvers listed", pol.ApprovalsRequired, len(pol.Approvers))
 	}
 	c.positive(p+".approvalTimeout", pol.ApprovalTimeout)
+	c.governance(p, pol)
 	if pol.RequireApprovalFrom != "" {
 		c.oneOf(p+".requireApprovalFrom", pol.RequireApprovalFrom, append(slices.Clone(Levels), "never"))
 	}

@@ -97,8 +97,12 @@ func governance(env *plan.Env, level, window string, migrations []string, svc *p
 	if window != "" {
 		reasons = append(reasons, fmt.Sprintf("the deployment falls in the freeze window %q", window))
 	}
+	fourEyes, fourEyesWhy := pol.FourEyesOn(env.Name)
 	if len(reasons) > 0 {
 		reason := strings.Join(reasons, "; ")
+		if fourEyes {
+			reason += "; four-eyes: whoever starts the rollout may not approve it"
+		}
 		g.Approvals = append(g.Approvals, plan.Approval{
 			Name:      env.Name + "-approval",
 			Required:  true,
@@ -111,6 +115,11 @@ func governance(env *plan.Env, level, window string, migrations []string, svc *p
 	} else {
 		decide("approval", "not required", "risk %s is below the policy's requireApprovalFrom %s and no freeze window is active", level, pol.RequireApprovalFrom)
 	}
+	choice := "off"
+	if fourEyes {
+		choice = "on"
+	}
+	decide("four-eyes", choice, "%s", fourEyesWhy)
 	if len(env.HealthChecks) > 0 {
 		g.Checkpoints = append(g.Checkpoints, plan.Checkpoint{
 			Name: plan.CheckpointHealth, Required: true, Automated: true,

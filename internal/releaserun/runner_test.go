@@ -12,6 +12,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/api"
 	"github.com/hugai-dev/hugai/internal/engine"
 	"github.com/hugai-dev/hugai/internal/plan"
+	"github.com/hugai-dev/hugai/internal/policy"
 	"github.com/hugai-dev/hugai/internal/release"
 	"github.com/hugai-dev/hugai/internal/release/stages"
 	"github.com/hugai-dev/hugai/internal/server/servertest"
@@ -69,7 +70,7 @@ func newFixture(t *testing.T, service string, envs ...string) *fixture {
 	if err := st.CreateRelease(context.Background(), store.ReleaseRecord{Tag: "v1.0.0", Version: "1.0.0", Document: doc}, nil); err != nil {
 		t.Fatal(err)
 	}
-	r := New(Config{Store: st, Rollouts: h.Engine, Clock: h.Clock, Logf: t.Logf, FollowPoll: 50 * time.Millisecond, Retry: 10 * time.Millisecond,
+	r := New(Config{Store: st, Rollouts: engine.ByName{Engine: h.Engine}, Clock: h.Clock, Logf: t.Logf, FollowPoll: 50 * time.Millisecond, Retry: 10 * time.Millisecond,
 		Services: []*engine.ServiceFile{{Path: filepath.Join(t.TempDir(), "hugai.yaml"), Data: []byte(service), Service: svc}}})
 	return &fixture{h: h, st: st, runner: r}
 }
@@ -236,7 +237,7 @@ func TestStageApprovalIsTheRolloutsGate(t *testing.T) {
 		t.Fatalf("run ended %s %q before production's approval", at.Phase, at.Message)
 	}
 	prod := at.Stages[1].RolloutID
-	if _, err := f.h.Engine.Do(ctx, prod, "alice", api.Command{Kind: "approve"}); err == nil {
+	if _, err := f.h.Engine.Do(ctx, prod, policy.User("alice"), api.Command{Kind: "approve"}); err == nil {
 		t.Error("whoever executed the release approved its production stage")
 	}
 	f.h.Do(prod, "bob", api.Command{Kind: "approve"})

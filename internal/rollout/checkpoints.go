@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/hugai-dev/hugai/internal/plan"
+	"github.com/hugai-dev/hugai/internal/policy"
 )
 
 // How a checkpoint is honoured.
@@ -42,8 +43,10 @@ type CheckpointSpec struct {
 	Name     string `json:"name"`
 	Required bool   `json:"required"`
 	How      string `json:"how"`
-	// Approvers may sign off an optional manual checkpoint (the policy's; none: anyone).
-	Approvers []string `json:"approvers,omitempty"`
+	// Approvers may sign off an optional manual checkpoint (the policy's; none: anyone holding
+	// Role, which is approver unless policy.checkpointRoles says otherwise).
+	Approvers []string    `json:"approvers,omitempty"`
+	Role      policy.Role `json:"role,omitempty"`
 }
 
 // RunMigrate is the name of the run of the service file's database.migrate.
@@ -81,9 +84,10 @@ func (s *Spec) compileCheckpoints(p *plan.DeploymentPlan, svc *plan.Service, env
 		case !cp.Automated && cp.Required:
 			c.How = CheckpointGate
 			g := gateOf(cp.Name, env.Policy.Approvers, env.Policy.ApprovalsRequired, nil, approvalTimeout)
+			g.Role = s.Policy.ApprovalRole(cp.Name)
 			s.Gates = append(s.Gates, g)
 		case !cp.Automated:
-			c.How, c.Approvers = CheckpointSignOff, env.Policy.Approvers
+			c.How, c.Approvers, c.Role = CheckpointSignOff, env.Policy.Approvers, s.Policy.ApprovalRole(cp.Name)
 		case cp.Name == plan.CheckpointHealth:
 			if len(env.HealthChecks) == 0 {
 				return fmt.Errorf("checkpoint %s: the service file has no spec.healthChecks to run", cp.Name)

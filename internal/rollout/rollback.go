@@ -238,8 +238,8 @@ func NewReleaseRollback(previous, current string, emergency bool, now time.Time)
 // rollback (traffic and instances are already back: only the schema is left).
 func (p *stepper) awaitRollbackApproval(g Gate) {
 	s := &p.s
-	if len(s.Approvals) >= g.Count {
-		p.emit("rollout.gatePassed", "", map[string]any{"gate": g.Name, "approvals": len(s.Approvals)})
+	if t := p.tally(g); t.Met {
+		p.emit("rollout.gatePassed", "", map[string]any{"gate": g.Name, "approvals": len(t.Counted)})
 		s.Approvals, s.WaitingSince = nil, nil
 		p.rollbackGatePassed()
 		return

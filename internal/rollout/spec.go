@@ -13,6 +13,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/analysis"
 	"github.com/hugai-dev/hugai/internal/criteria"
 	"github.com/hugai-dev/hugai/internal/plan"
+	"github.com/hugai-dev/hugai/internal/policy"
 )
 
 // StepKind is what one step does.
@@ -34,6 +35,8 @@ type Gate struct {
 	Approvers []string      `json:"approvers,omitempty"`
 	Count     int           `json:"count"`
 	Timeout   time.Duration `json:"timeout"`
+	// Role is the role an approval needs (a checkpoint's policy.checkpointRoles; none: approver).
+	Role policy.Role `json:"role,omitempty"`
 }
 
 // StepSpec is one compiled step: the plan's combined `setWeight` + `pause` form is split in two.
@@ -141,8 +144,14 @@ type Spec struct {
 	// SmokeInWatch runs the smoke test against the new version once it serves all traffic
 	// (rolling, recreate: they have no preview before it): a failure rolls back.
 	SmokeInWatch bool `json:"smokeInWatch,omitempty"`
-	// FourEyes: whoever started the rollout may not approve its gates.
-	FourEyes bool `json:"fourEyes,omitempty"`
+	// FourEyes: whoever started the rollout may not approve its gates (policy.fourEyes, on by
+	// default where the environment names approvers); FourEyesWhy says which, for people.
+	FourEyes    bool   `json:"fourEyes,omitempty"`
+	FourEyesWhy string `json:"fourEyesWhy,omitempty"`
+	// Policy is the environment's governance as it was when the rollout started: who holds which
+	// role, the quorum, how long an approval counts. Frozen with the plan, so a rollout is judged
+	// by the rules it started under. A spec stored before roles has the zero (open) rules.
+	Policy policy.Rules `json:"policy"`
 	// Overrides are the flags that overrode the plan, said in the live view.
 	Overrides []string `json:"overrides,omitempty"`
 	// AlertsOff (monitoring.alerting.enabled: false) tells no channel about this rollout;
@@ -252,7 +261,10 @@ func Compile(p *plan.DeploymentPlan, o Options) (Spec, error) {
 	if o.RequireApproval && len(s.Gates) == 0 {
 		s.Gates = append(s.Gates, gateOf(env.Name+"-approval", env.Policy.Approvers, env.Policy.ApprovalsRequired, nil, approvalTimeout))
 	}
-	s.FourEyes = env.Policy.FourEyes != nil && *env.Policy.FourEyes
+	s.FourEyes, s.FourEyesWhy = env.Policy.FourEyesOn(env.Name)
+	if s.Policy, err = env.Policy.Rules(env.Name); err != nil {
+		return Spec{}, err
+	}
 	if m := p.Spec.Monitoring; m != nil && m.Alerting != nil {
 		s.AlertsOff = m.Alerting.Enabled != nil && !*m.Alerting.Enabled
 		s.AlertChannels = m.Alerting.Channels

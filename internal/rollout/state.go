@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hugai-dev/hugai/internal/analysis"
+	"github.com/hugai-dev/hugai/internal/policy"
 )
 
 // Phase of a rollout. Computed in one place (Step) and stored, since it is what `status` prints and
@@ -70,6 +71,10 @@ type Approval struct {
 	Actor   string    `json:"actor"`
 	Comment string    `json:"comment,omitempty"`
 	At      time.Time `json:"at"`
+	// Via is how the approver authenticated; Groups the quorum groups they were in when they
+	// approved, which is what the quorum counts.
+	Via    string   `json:"via,omitempty"`
+	Groups []string `json:"groups,omitempty"`
 }
 
 // State is everything Step needs to carry on after a restart. It is persisted as JSON.
@@ -233,6 +238,9 @@ type Window struct {
 type Command struct {
 	Kind  CommandKind `json:"kind"`
 	Actor string      `json:"actor"`
+	// Who is the actor's whole identity, which the policy decides by; a command with none is
+	// judged as the user named Actor.
+	Who policy.Identity `json:"who,omitzero"`
 	// Gate names the gate or checkpoint an approve or reject is for ("": the one waited at).
 	Gate      string `json:"gate,omitempty"`
 	Comment   string `json:"comment,omitempty"`

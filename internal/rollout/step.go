@@ -10,6 +10,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/analysis"
 	"github.com/hugai-dev/hugai/internal/criteria"
 	"github.com/hugai-dev/hugai/internal/plan"
+	"github.com/hugai-dev/hugai/internal/policy"
 )
 
 // notReadyPoll is how soon to look again while waiting for replicas to become ready.
@@ -98,7 +99,8 @@ func (p *stepper) command(c *Command) {
 	}
 	switch c.Kind {
 	case CommandApprove:
-		s.Approvals = append(s.Approvals, Approval{Actor: c.Actor, Comment: c.Comment, At: p.now})
+		who := c.identity()
+		s.Approvals = append(s.Approvals, Approval{Actor: c.Actor, Comment: c.Comment, At: p.now, Via: who.Via, Groups: p.spec.Policy.GroupsOf(who)})
 		payload["gate"] = p.gate().Name
 		p.emit("rollout.approved", c.Actor, payload)
 	case CommandReject:
@@ -174,19 +176,22 @@ func lastFullWeight(steps []StepSpec) int {
 	return max(len(steps)-1, 0)
 }
 
-// Validate says whether cmd makes sense for the rollout now, and whether its actor may give it.
+// Validate says whether cmd makes sense for the rollout now, and whether its actor may give it:
+// the environment's policy (spec.Policy) decides who may, and its reason is the refusal's.
 func Validate(spec Spec, st State, cmd Command) error {
 	if st.Phase.Terminal() {
 		return &CommandError{Conflict: true, Msg: fmt.Sprintf("the rollout is %s: nothing to %s", st.Phase, cmd.Kind)}
 	}
+	who := cmd.identity()
 	switch cmd.Kind {
 	case CommandApprove, CommandReject:
 		if cp, ok := spec.signOffCheckpoint(cmd.Gate); ok {
 			if cmd.Kind == CommandReject {
 				return &CommandError{Conflict: true, Msg: fmt.Sprintf("%s is an optional checkpoint: sign it off, or leave it", cmd.Gate)}
 			}
-			if len(cp.Approvers) > 0 && !slices.Contains(cp.Approvers, cmd.Actor) {
-				return &CommandError{Denied: true, Msg: fmt.Sprintf("%s may not sign off %s (approvers: %s)", cmd.Actor, cmd.Gate, strings.Join(cp.Approvers, ", "))}
+			g := policy.Gate{Name: cp.Name, Approvers: cp.Approvers, Role: cp.Role}
+			if err := denied(spec.Policy.MayApprove(who, g, st.StartedBy, spec.FourEyes)); err != nil {
+				return err
 			}
 			for _, so := range st.SignOffs {
 				if so.Checkpoint == cmd.Gate && so.Actor == cmd.Actor {
@@ -202,11 +207,10 @@ func Validate(spec Spec, st State, cmd Command) error {
 		if cmd.Gate != "" && cmd.Gate != g.Name {
 			return &CommandError{Conflict: true, Msg: fmt.Sprintf("the rollout waits at %s, not %s", g.Name, cmd.Gate)}
 		}
-		if spec.FourEyes && st.StartedBy != "" && cmd.Actor == st.StartedBy {
-			return &CommandError{Denied: true, Msg: fmt.Sprintf("%s started this rollout and may not approve it (four-eyes)", cmd.Actor)}
-		}
-		if len(g.Approvers) > 0 && !slices.Contains(g.Approvers, cmd.Actor) {
-			return &CommandError{Denied: true, Msg: fmt.Sprintf("%s is not an approver of %s (approvers: %s)", cmd.Actor, g.Name, strings.Join(g.Approvers, ", "))}
+		// Four-eyes is about saying yes: the starter may still say no to their own rollout.
+		fourEyes := spec.FourEyes && cmd.Kind == CommandApprove
+		if err := denied(spec.Policy.MayApprove(who, policy.Gate{Name: g.Name, Approvers: g.Approvers, Role: g.Role}, st.StartedBy, fourEyes)); err != nil {
+			return err
 		}
 		for _, a := range st.Approvals {
 			if a.Actor == cmd.Actor && cmd.Kind == CommandApprove {
@@ -214,14 +218,23 @@ func Validate(spec Spec, st State, cmd Command) error {
 			}
 		}
 	case CommandPromote:
+		if err := denied(spec.Policy.Require(who, policy.Deployer, "promote a rollout")); err != nil {
+			return err
+		}
 		if st.Phase != Progressing && st.Phase != Paused {
 			return &CommandError{Conflict: true, Msg: fmt.Sprintf("the rollout is %s: only a progressing or paused rollout can be promoted", st.Phase)}
 		}
 	case CommandResume:
+		if err := denied(spec.Policy.Require(who, policy.Deployer, "resume a rollout")); err != nil {
+			return err
+		}
 		if st.Phase != Paused {
 			return &CommandError{Conflict: true, Msg: fmt.Sprintf("the rollout is %s, not paused", st.Phase)}
 		}
 	case CommandAbort, CommandRollback:
+		if err := denied(spec.Policy.Require(who, policy.Deployer, string(cmd.Kind)+" a rollout")); err != nil {
+			return err
+		}
 		if st.RollbackAt != nil {
 			return &CommandError{Conflict: true, Msg: "the rollout is already rolling back"}
 		}
@@ -231,11 +244,29 @@ func Validate(spec Spec, st State, cmd Command) error {
 	return nil
 }
 
+// identity is who gave the command, as the policy sees them.
+func (c Command) identity() policy.Identity {
+	if c.Who.Name != "" {
+		return c.Who
+	}
+	return policy.User(c.Actor)
+}
+
+// denied turns the policy's refusal into a command error that names its rule.
+func denied(d policy.Decision) error {
+	if d.Allowed {
+		return nil
+	}
+	return &CommandError{Denied: true, Rule: d.Rule, Msg: d.Reason}
+}
+
 // CommandError is a command refused by Validate.
 type CommandError struct {
 	Msg      string
 	Conflict bool // does not fit the rollout's phase
 	Denied   bool // the actor may not give it
+	// Rule is the policy's rule that denied it (policy.RuleFourEyes, …).
+	Rule string
 }
 
 func (e *CommandError) Error() string { return e.Msg }
@@ -317,8 +348,33 @@ func (p *stepper) waitApproval() {
 	p.s.WaitingSince = &t
 	p.s.Approvals = nil
 	g := p.gate()
-	p.setPhase(AwaitingApproval, "", fmt.Sprintf("waiting for %d approval(s) of %s", g.Count, g.Name))
+	msg := fmt.Sprintf("waiting for %d approval(s) of %s", p.spec.Policy.Required(g.Count), g.Name)
+	if len(p.spec.Policy.Quorum) > 0 {
+		msg += " (" + p.spec.Policy.Count(g.Count, nil, p.now).Missing + ")"
+	}
+	p.setPhase(AwaitingApproval, "", msg)
 	p.wake(g.Timeout)
+}
+
+// tally counts the gate's approvals under the policy, dropping (and auditing) those that expired.
+func (p *stepper) tally(g Gate) policy.Tally {
+	votes := make([]policy.Vote, len(p.s.Approvals))
+	for i, a := range p.s.Approvals {
+		votes[i] = policy.Vote{Actor: a.Actor, Groups: a.Groups, At: a.At}
+	}
+	t := p.spec.Policy.Count(g.Count, votes, p.now)
+	if len(t.Expired) > 0 {
+		kept := p.s.Approvals[:0]
+		for _, a := range p.s.Approvals {
+			if p.now.Before(a.At.Add(p.spec.Policy.ApprovalExpiry)) {
+				kept = append(kept, a)
+				continue
+			}
+			p.emit("rollout.approvalExpired", "", map[string]any{"gate": g.Name, "approver": a.Actor, "approvedAt": a.At, "expiry": p.spec.Policy.ApprovalExpiry.String()})
+		}
+		p.s.Approvals = kept
+	}
+	return t
 }
 
 func (p *stepper) awaitApproval() {
@@ -328,8 +384,13 @@ func (p *stepper) awaitApproval() {
 		p.awaitRollbackApproval(g)
 		return
 	}
-	if len(s.Approvals) >= g.Count {
-		p.emit("rollout.gatePassed", "", map[string]any{"gate": g.Name, "approvals": len(s.Approvals)})
+	t := p.tally(g)
+	if t.Met {
+		approvers := make([]string, len(t.Counted))
+		for i, v := range t.Counted {
+			approvers[i] = v.Actor
+		}
+		p.emit("rollout.gatePassed", "", map[string]any{"gate": g.Name, "approvals": len(t.Counted), "approvers": approvers})
 		s.Approvals = nil
 		s.WaitingSince = nil
 		if s.GateIndex < len(p.spec.Gates) {
@@ -348,8 +409,15 @@ func (p *stepper) awaitApproval() {
 	}
 	deadline := s.WaitingSince.Add(g.Timeout)
 	if !p.now.Before(deadline) {
-		p.setPhase(Aborted, ReasonApprovalTimeout, fmt.Sprintf("no approval of %s within %s", g.Name, g.Timeout))
+		msg := fmt.Sprintf("no approval of %s within %s", g.Name, g.Timeout)
+		if len(t.Counted) > 0 {
+			msg = fmt.Sprintf("%s not approved within %s: %s", g.Name, g.Timeout, t.Missing)
+		}
+		p.setPhase(Aborted, ReasonApprovalTimeout, msg)
 		return
+	}
+	if !t.NextExpiry.IsZero() {
+		p.wake(t.NextExpiry.Sub(p.now))
 	}
 	if s.DeployedAt != nil {
 		// An approval step mid-canary: the candidate keeps being judged while people look.

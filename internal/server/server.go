@@ -14,16 +14,17 @@ import (
 
 	"github.com/hugai-dev/hugai/internal/api"
 	"github.com/hugai-dev/hugai/internal/audit"
+	"github.com/hugai-dev/hugai/internal/policy"
 	"github.com/hugai-dev/hugai/internal/rollout"
 )
 
 // Engine runs rollouts; the server is its API. Errors of type *api.Error carry their code, any
 // other error is internal.
 type Engine interface {
-	Start(ctx context.Context, actor string, req api.StartRequest) (api.Rollout, error)
+	Start(ctx context.Context, who policy.Identity, req api.StartRequest) (api.Rollout, error)
 	Get(ctx context.Context, id string) (api.Rollout, error)
 	List(ctx context.Context, f api.ListFilter) ([]api.Rollout, error)
-	Do(ctx context.Context, id, actor string, cmd api.Command) (api.Rollout, error)
+	Do(ctx context.Context, id string, who policy.Identity, cmd api.Command) (api.Rollout, error)
 	// Wait blocks until the rollout's Revision > afterRevision or ctx ends.
 	Wait(ctx context.Context, id string, afterRevision int64) (api.Rollout, error)
 	Info() api.ServerInfo
@@ -148,7 +149,7 @@ func (h *handler) start(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	ro, err := h.e.Start(r.Context(), Actor(r.Context()), req)
+	ro, err := h.e.Start(r.Context(), Who(r.Context()), req)
 	if err != nil {
 		h.fail(w, "start", err)
 		return
@@ -262,7 +263,7 @@ func (h *handler) do(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	ro, err := h.e.Do(r.Context(), id, Actor(r.Context()), cmd)
+	ro, err := h.e.Do(r.Context(), id, Who(r.Context()), cmd)
 	if err != nil {
 		h.fail(w, string(cmd.Kind)+" "+id, err)
 		return

@@ -62,10 +62,20 @@ spec:
         duration: 10m
       strategyByRisk: {low: rolling, medium: canary, high: canary, critical: blueGreen}
       policy:
+        roles:
+          viewer: ["*"]
+          deployer: [group:developers, token:ci]
+          approver: [carol@company.com]
+          admin: [dave]
         approvers: [alice, bob]
         approvalsRequired: 1
         fourEyes: true
         approvalTimeout: 1h
+        approvalExpiry: 30m
+        quorum:
+          - name: leads
+            from: [alice, bob]
+        checkpointRoles: {database-migration-review: admin}
         requireApprovalFrom: high
         timezone: Europe/Berlin
         freezeWindows:

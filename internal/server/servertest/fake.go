@@ -16,6 +16,7 @@ import (
 
 	"github.com/hugai-dev/hugai/internal/api"
 	"github.com/hugai-dev/hugai/internal/audit"
+	"github.com/hugai-dev/hugai/internal/policy"
 	"github.com/hugai-dev/hugai/internal/rollout"
 	"github.com/hugai-dev/hugai/internal/server"
 )
@@ -114,9 +115,10 @@ func (f *Fake) notifyLocked() {
 	f.changed = make(chan struct{})
 }
 
-func (f *Fake) Start(ctx context.Context, actor string, req api.StartRequest) (api.Rollout, error) {
+func (f *Fake) Start(ctx context.Context, who policy.Identity, req api.StartRequest) (api.Rollout, error) {
+	actor := who.Name
 	f.mu.Lock()
-	f.starts = append(f.starts, StartCall{Actor: actor, Req: req})
+	f.starts = append(f.starts, StartCall{Actor: actor, Who: who, Req: req})
 	id := fmt.Sprintf("r-%03d", len(f.starts))
 	now := f.Now()
 	r := &api.Rollout{
@@ -164,9 +166,10 @@ func (f *Fake) List(ctx context.Context, lf api.ListFilter) ([]api.Rollout, erro
 
 // Do records the command and applies a plausible effect: approve/resume → Progressing, promote →
 // Promoting, reject/abort → Aborted, rollback → RolledBack.
-func (f *Fake) Do(ctx context.Context, id, actor string, cmd api.Command) (api.Rollout, error) {
+func (f *Fake) Do(ctx context.Context, id string, who policy.Identity, cmd api.Command) (api.Rollout, error) {
+	actor := who.Name
 	f.mu.Lock()
-	f.commands = append(f.commands, CommandCall{ID: id, Actor: actor, Cmd: cmd})
+	f.commands = append(f.commands, CommandCall{ID: id, Actor: actor, Who: who, Cmd: cmd})
 	_, ok := f.rollouts[id]
 	f.mu.Unlock()
 	if !ok {

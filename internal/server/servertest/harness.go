@@ -14,6 +14,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/engine"
 	"github.com/hugai-dev/hugai/internal/metric"
 	"github.com/hugai-dev/hugai/internal/plan"
+	"github.com/hugai-dev/hugai/internal/policy"
 	"github.com/hugai-dev/hugai/internal/server"
 	"github.com/hugai-dev/hugai/internal/store"
 	"github.com/hugai-dev/hugai/internal/store/sqlite"
@@ -145,7 +146,7 @@ func (h *Harness) SetErrorRate(version string, pct float64) {
 // Begin starts a rollout behind the recorder's back (it is not one of StartCalls).
 func (h *Harness) Begin(actor string, req api.StartRequest) api.Rollout {
 	h.t.Helper()
-	r, err := h.Engine.Start(context.Background(), actor, req)
+	r, err := h.Engine.Start(context.Background(), policy.User(actor), req)
 	if err != nil {
 		h.t.Fatalf("start %s: %v", req.Version, err)
 	}
@@ -155,7 +156,7 @@ func (h *Harness) Begin(actor string, req api.StartRequest) api.Rollout {
 // Do sends a command behind the recorder's back.
 func (h *Harness) Do(id, actor string, cmd api.Command) api.Rollout {
 	h.t.Helper()
-	r, err := h.Engine.Do(context.Background(), id, actor, cmd)
+	r, err := h.Engine.Do(context.Background(), id, policy.User(actor), cmd)
 	if err != nil {
 		h.t.Fatalf("%s %s: %v", cmd.Kind, id, err)
 	}
@@ -247,12 +248,14 @@ var _ server.Engine = (*Recorder)(nil)
 // StartCall is one Start the engine received through the API.
 type StartCall struct {
 	Actor string
+	Who   policy.Identity
 	Req   api.StartRequest
 }
 
 // CommandCall is one Do the engine received through the API.
 type CommandCall struct {
 	ID, Actor string
+	Who       policy.Identity
 	Cmd       api.Command
 }
 
@@ -273,11 +276,11 @@ func NewRecorder(e server.Engine) *Recorder {
 }
 
 // Start records the call, then starts.
-func (r *Recorder) Start(ctx context.Context, actor string, req api.StartRequest) (api.Rollout, error) {
+func (r *Recorder) Start(ctx context.Context, who policy.Identity, req api.StartRequest) (api.Rollout, error) {
 	r.mu.Lock()
-	r.starts = append(r.starts, StartCall{Actor: actor, Req: req})
+	r.starts = append(r.starts, StartCall{Actor: who.Name, Who: who, Req: req})
 	r.mu.Unlock()
-	ro, err := r.Engine.Start(ctx, actor, req)
+	ro, err := r.Engine.Start(ctx, who, req)
 	if err == nil {
 		r.started <- ro.ID
 	}
@@ -285,11 +288,11 @@ func (r *Recorder) Start(ctx context.Context, actor string, req api.StartRequest
 }
 
 // Do records the command, then applies it.
-func (r *Recorder) Do(ctx context.Context, id, actor string, cmd api.Command) (api.Rollout, error) {
+func (r *Recorder) Do(ctx context.Context, id string, who policy.Identity, cmd api.Command) (api.Rollout, error) {
 	r.mu.Lock()
-	r.commands = append(r.commands, CommandCall{ID: id, Actor: actor, Cmd: cmd})
+	r.commands = append(r.commands, CommandCall{ID: id, Actor: who.Name, Who: who, Cmd: cmd})
 	r.mu.Unlock()
-	return r.Engine.Do(ctx, id, actor, cmd)
+	return r.Engine.Do(ctx, id, who, cmd)
 }
 
 // Started delivers the ID of every rollout started through the API.
