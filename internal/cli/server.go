@@ -32,6 +32,7 @@ import (
 func (a *app) serverCmd() *cobra.Command {
 	var files []string
 	var dataDir string
+	var kf kubeFlags
 	var sn serverNet
 	c := &cobra.Command{
 		Use:   "server",
@@ -41,16 +42,17 @@ func (a *app) serverCmd() *cobra.Command {
 			"the current directory by default). Killed and started again, it re-adopts its proxies and\n" +
 			"processes and resumes every rollout. Stop it with `hugai server stop [--all]`.",
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error { return a.runServer(c.Context(), files, dataDir, &sn) },
+		RunE: func(c *cobra.Command, _ []string) error { return a.runServer(c.Context(), files, dataDir, &sn, kf) },
 	}
 	c.AddCommand(a.serverStopCmd())
 	c.Flags().StringArrayVarP(&files, "file", "f", nil, "service file (repeatable; default: hugai.yaml, found walking up)")
 	c.Flags().StringVar(&dataDir, "data-dir", "", "data dir (default: $HUGAI_DATA_DIR, else ./.hugai)")
 	sn.addFlags(c)
+	kf.add(c)
 	return c
 }
 
-func (a *app) runServer(parent context.Context, files []string, dataDir string, sn *serverNet) error {
+func (a *app) runServer(parent context.Context, files []string, dataDir string, sn *serverNet, kf kubeFlags) error {
 	if dataDir == "" {
 		dataDir = os.Getenv("HUGAI_DATA_DIR")
 	}
@@ -108,6 +110,13 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string, 
 	var mu sync.Mutex
 	var targets []*local.Target
 	newRuntime := func(rctx context.Context, sf *engine.ServiceFile, env *plan.Env) (*engine.Runtime, error) {
+		if env.Target.Type == plan.TargetKubernetes {
+			cfg, err := kf.restConfig()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", sf.Path, err)
+			}
+			return kubeRuntime(ctx, sf, env, cfg)
+		}
 		if env.Target.Type != plan.TargetLocal || env.Target.Local == nil {
 			return nil, fmt.Errorf("%s: the %s target is not available yet (local is)", sf.Path, env.Target.Type)
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hugai-dev/hugai/internal/audit"
 	"github.com/hugai-dev/hugai/internal/notify"
+	"github.com/hugai-dev/hugai/internal/plan"
 	"github.com/hugai-dev/hugai/internal/rollout"
 	"github.com/hugai-dev/hugai/internal/store"
 	"github.com/hugai-dev/hugai/internal/target"
@@ -125,6 +126,9 @@ func (e *Engine) releaseDesired(ctx context.Context, rt *envRuntime) (rollout.De
 }
 
 func replicas(rt *envRuntime) int {
+	if k := rt.env.Target.Kubernetes; rt.env.Target.Type == plan.TargetKubernetes && k != nil && k.Replicas > 0 {
+		return k.Replicas
+	}
 	if l := rt.env.Target.Local; l != nil && l.Replicas > 0 {
 		return l.Replicas
 	}

@@ -28,9 +28,6 @@ func CheckAgainst(file string, pos Positions, p *DeploymentPlan, rename func(str
 	}
 	s := &p.Spec
 	target := env.Target.Type
-	if target == TargetKubernetes {
-		c.errorf("spec.strategy", "environment %s deploys to the kubernetes target, which is not available in this hugai yet", envName)
-	}
 	metrics := func(path, text string) {
 		for _, why := range svc.unmeasurable(text, target) {
 			c.errorf(path, "%s", why)
@@ -142,6 +139,11 @@ func CheckAgainst(file string, pos Positions, p *DeploymentPlan, rename func(str
 					c.errorf(fmt.Sprintf("spec.monitoring.alerting.channels[%d]", i), "%q names no notification of the service file (by name or type: %s)", ch, svc.channelNames())
 				}
 			}
+		}
+	}
+	if bg := s.Strategy.BlueGreen; bg != nil && bg.PreviewService != "" && target == TargetKubernetes {
+		if k := env.Target.Kubernetes; k != nil && bg.PreviewService != k.Service+"-preview" {
+			c.errorf("spec.strategy.blueGreen.previewService", "%s: the kubernetes target previews green on %s-preview (target.kubernetes.service and -preview); name that, or leave it out", bg.PreviewService, k.Service)
 		}
 	}
 	if bg := s.Strategy.BlueGreen; bg != nil && bg.PreviewService != "" && target == TargetLocal {

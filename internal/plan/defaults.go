@@ -147,6 +147,9 @@ func (s *Service) Env(name string) (*Env, error) {
 		}
 		l.GracePeriod = ptr(D(durOr(l.GracePeriod, DefaultGracePeriod)))
 	}
+	if k := e.Target.Kubernetes; k != nil && k.Replicas == 0 {
+		k.Replicas = DefaultReplicas
+	}
 	return e, nil
 }
 
@@ -168,6 +171,7 @@ func mergeTarget(base Target, over *Target) Target {
 	}
 	if base.Kubernetes != nil {
 		k := *base.Kubernetes
+		k.Env = cloneMap(base.Kubernetes.Env)
 		out.Kubernetes = &k
 	}
 	if over == nil {
@@ -214,6 +218,21 @@ func mergeTarget(base Target, over *Target) Target {
 		setIf(&k.Container, ok.Container)
 		setIf(&k.Image, ok.Image)
 		setIf(&k.Service, ok.Service)
+		if ok.Replicas != 0 {
+			k.Replicas = ok.Replicas
+		}
+		if ok.ScaleDownDelay != nil {
+			k.ScaleDownDelay = ok.ScaleDownDelay
+		}
+		for name, v := range ok.Env {
+			if k.Env == nil {
+				k.Env = map[string]string{}
+			}
+			k.Env[name] = v
+		}
+		if ok.HeaderRouting != nil {
+			k.HeaderRouting = ok.HeaderRouting // whole, as for the local target
+		}
 		if ok.TrafficRouter != nil {
 			k.TrafficRouter = ok.TrafficRouter
 		}

@@ -60,6 +60,11 @@ func (s *Service) Unmeasurable(metric, targetType string) string {
 			return fmt.Sprintf("metric %s: its provider %s is not available in this hugai (available: %s)", metric, provider, strings.Join(AvailableProviders, ", "))
 		}
 		if provider != ProviderBuiltin {
+			if targetType == TargetKubernetes && !s.countsRequests() {
+				// The judge weighs every value by the requests it stands on (minimumSamples),
+				// which the local target's proxy counts; in a cluster a metric of the user's says.
+				return fmt.Sprintf("metric %s: on the kubernetes target hugai needs to know how many requests a version served: declare request_rate (requests per second of {{.Version}}) in spec.metrics with provider prometheus or web", metric)
+			}
 			return "" // its own provider measures it, whatever the target
 		}
 	}
@@ -81,7 +86,7 @@ func (s *Service) Unmeasurable(metric, targetType string) string {
 		return msg
 	}
 	if targetType == TargetKubernetes {
-		return fmt.Sprintf("metric %s is measured by hugai's proxy on the local target; the kubernetes target is not available in this hugai yet", metric)
+		return fmt.Sprintf("metric %s is measured by hugai's proxy, which the kubernetes target does not have: declare it in the service file's spec.metrics with provider prometheus or web", metric)
 	}
 	return ""
 }
@@ -100,4 +105,11 @@ func (s *Service) unmeasurable(text, targetType string) []string {
 		}
 	}
 	return out
+}
+
+// countsRequests says whether the service declares request_rate with a provider of its own: what
+// the kubernetes target counts a version's requests with.
+func (s *Service) countsRequests() bool {
+	m := s.metric("request_rate")
+	return m != nil && providerOf(m) != ProviderBuiltin
 }

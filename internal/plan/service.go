@@ -139,14 +139,31 @@ const (
 	UpstreamH2    = "h2"
 )
 
-// KubernetesTarget drives a workload and a traffic router in a cluster.
+// KubernetesTarget drives a workload and a traffic router in a cluster (docs/kubernetes.md).
 type KubernetesTarget struct {
-	Namespace     string         `json:"namespace,omitempty"`
-	Deployment    string         `json:"deployment,omitempty"`
-	Container     string         `json:"container,omitempty"`
-	Image         string         `json:"image,omitempty"`
-	Service       string         `json:"service,omitempty"`
-	TrafficRouter *TrafficRouter `json:"trafficRouter,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	// Deployment is the user's Deployment each version is made from (hugai never writes it).
+	Deployment string `json:"deployment,omitempty"`
+	// Container is the container that carries the version (default: the first).
+	Container string `json:"container,omitempty"`
+	// Image is the container's image for a version, a template of {{.Version}}.
+	Image string `json:"image,omitempty"`
+	// Env sets the container's environment variables for a version, each a template of
+	// {{.Version}}: for services that take their version from the environment, not the image.
+	Env map[string]string `json:"env,omitempty"`
+	// Service is the user's Service: its ports are given to the per-version and preview Services;
+	// with no trafficRouter, its pods' replica counts split the traffic.
+	Service string `json:"service,omitempty"`
+	// Replicas is how many pods a version runs at full size (default 1).
+	Replicas int `json:"replicas,omitempty"`
+	// ScaleDownDelay keeps a version that left the routes running this long before it is deleted,
+	// so gateways still sending to it drain and a rollback in that time finds it warm.
+	ScaleDownDelay *Duration      `json:"scaleDownDelay,omitempty"`
+	TrafficRouter  *TrafficRouter `json:"trafficRouter,omitempty"`
+	// HeaderRouting lets clients of the HTTPRoute pick a version with X-Hugai-Route (stable,
+	// canary, preview) when they also send the secret in X-Hugai-Route-Secret: off unless set.
+	// allowFrom cannot be had here (an HTTPRoute does not match client addresses).
+	HeaderRouting *HeaderRouting `json:"headerRouting,omitempty"`
 }
 
 // TrafficRouter names the object hugai sets weights on.

@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"github.com/hugai-dev/hugai/internal/analysis"
+	"maps"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -128,6 +129,11 @@ func (s *Service) validate(c *checker) {
 	c.name("metadata.name", s.Metadata.Name, true)
 	sp := &s.Spec
 	c.target("spec.target", &sp.Target, true)
+	if sp.Target.Type == TargetKubernetes && len(sp.SmokeTest) > 0 {
+		// It is run against the local target's listen and preview addresses, which a cluster
+		// does not have; accepted and skipped, it would be a gate that does not exist.
+		c.errorf("spec.smokeTest", "runs against the local target's addresses; the kubernetes target cannot run it yet: remove it, or gate on metrics")
+	}
 	c.positive("spec.progressDeadline", sp.ProgressDeadline)
 	c.healthChecks("spec.healthChecks", sp.HealthChecks)
 
@@ -222,6 +228,9 @@ func (s *Service) validate(c *checker) {
 				c.errorf(p+".analysis.alpha", "%v is not in (0, 0.5]: the false-rollback rate allowed, e.g. 0.01", *a.Alpha)
 			}
 			sequential := a.Method == MethodSequential
+			if sequential && envTargetType(sp.Target, env.Target) == TargetKubernetes {
+				c.errorf(p+".analysis.method", "sequential compares the versions second by second from hugai's proxy, which the kubernetes target does not have: use threshold")
+			}
 			if m := a.MaxRegression; m != nil {
 				if !sequential {
 					c.errorf(p+".analysis.maxRegression", "only the sequential method reads it: set analysis.method: sequential, or remove it")
@@ -384,14 +393,54 @@ func (c *checker) target(p string, t *Target, full bool) {
 	if k := t.Kubernetes; k != nil && (t.Type == TargetKubernetes || !full) {
 		kp := p + ".kubernetes"
 		if full {
-			for f, v := range map[string]string{"namespace": k.Namespace, "deployment": k.Deployment, "image": k.Image} {
+			for f, v := range map[string]string{"namespace": k.Namespace, "deployment": k.Deployment} {
 				if v == "" {
 					c.errorf(kp+"."+f, "missing")
 				}
 			}
+			if k.Image == "" && len(k.Env) == 0 {
+				c.errorf(kp+".image", "missing: the image of a version, e.g. registry.example.com/app:{{.Version}} (or env that carries the version)")
+			}
+			if r := k.TrafficRouter; r != nil && r.GatewayAPI != nil && k.Service == "" {
+				c.errorf(kp+".service", "missing: the HTTPRoute's backends are per-version Services with this Service's ports")
+			}
+		}
+		if k.Image != "" {
+			if err := checkVersionTemplate(k.Image); err != nil {
+				c.errorf(kp+".image", "%v", err)
+			}
+		}
+		for _, name := range slices.Sorted(maps.Keys(k.Env)) {
+			if err := checkVersionTemplate(k.Env[name]); err != nil {
+				c.errorf(kp+".env."+name, "%v", err)
+			}
+		}
+		if k.Replicas < 0 {
+			c.errorf(kp+".replicas", "must not be negative")
+		}
+		if k.ScaleDownDelay != nil && k.ScaleDownDelay.Duration < 0 {
+			c.errorf(kp+".scaleDownDelay", "must not be negative")
+		}
+		if hr := k.HeaderRouting; hr != nil {
+			hp := kp + ".headerRouting"
+			if len(hr.AllowFrom) > 0 {
+				c.errorf(hp+".allowFrom", "an HTTPRoute cannot match a client's address: use secret")
+			}
+			if hr.Secret == "" {
+				c.errorf(hp+".secret", "missing: the value clients send in X-Hugai-Route-Secret (${VAR}), or leave headerRouting out to keep it off")
+			} else if !strings.Contains(hr.Secret, "${") {
+				c.warnf(hp+".secret", "written in the file: use ${VAR} so the secret is read from the environment and never stored")
+			}
+			if r := k.TrafficRouter; full && (r == nil || r.GatewayAPI == nil) {
+				c.errorf(hp, "needs trafficRouter.gatewayAPI: the header is matched by HTTPRoute rules")
+			}
 		}
 		if r := k.TrafficRouter; r != nil && r.GatewayAPI != nil && r.Istio != nil {
 			c.errorf(kp+".trafficRouter", "set one of gatewayAPI or istio, not both")
+		} else if r != nil && r.Istio != nil {
+			c.errorf(kp+".trafficRouter.istio", "Istio is not available in this hugai yet: use gatewayAPI, or no trafficRouter to split traffic by replica counts")
+		} else if r != nil && r.GatewayAPI != nil && r.GatewayAPI.HTTPRoute == "" {
+			c.errorf(kp+".trafficRouter.gatewayAPI.httpRoute", "missing: the HTTPRoute whose backend weights hugai sets")
 		}
 	} else if full && t.Type == TargetKubernetes {
 		c.errorf(p+".kubernetes", "missing: type kubernetes needs spec.target.kubernetes")
@@ -413,6 +462,18 @@ func checkCommandTemplate(arg string) error {
 	}
 	if err := t.Execute(discard{}, templateFields{}); err != nil {
 		return fmt.Errorf("bad template %q: only {{.Port}}, {{.Version}}, {{.Replica}} and {{.DataDir}} are filled", arg)
+	}
+	return nil
+}
+
+// checkVersionTemplate checks a kubernetes image or env template: {{.Version}} is all it has.
+func checkVersionTemplate(s string) error {
+	t, err := template.New("v").Option("missingkey=error").Parse(s)
+	if err != nil {
+		return fmt.Errorf("bad template: %v", strings.TrimPrefix(err.Error(), "template: v:"))
+	}
+	if err := t.Execute(discard{}, struct{ Version string }{}); err != nil {
+		return fmt.Errorf("bad template %q: only {{.Version}} is filled", s)
 	}
 	return nil
 }

@@ -221,7 +221,9 @@ func Compile(p *plan.DeploymentPlan, o Options) (Spec, error) {
 	default:
 		return Spec{}, fmt.Errorf("analysis method %q is unknown (threshold, sequential)", env.Method)
 	}
-	if env.Target.Local != nil {
+	if k := env.Target.Kubernetes; env.Target.Type == plan.TargetKubernetes && k != nil {
+		s.Replicas = k.Replicas
+	} else if env.Target.Local != nil {
 		s.Replicas = env.Target.Local.Replicas
 	}
 	if unknown := p.Spec.UnknownTemplates(); len(unknown) > 0 {

@@ -30,7 +30,7 @@ var serviceEffects = map[string]effect{
 	"metadata.labels":      {"recorded", nil},
 	"metadata.annotations": {"recorded", nil},
 
-	"spec.target.type":                       {"local runs processes behind hugai's proxy; kubernetes is refused until its target lands", kubernetes},
+	"spec.target.type":                       {"local runs processes behind hugai's proxy; kubernetes runs Deployments in a cluster (docs/kubernetes.md)", kubernetes},
 	"spec.target.local.command":              {"the argv of one replica (the local target)", func(f *fx) { f.svc.Spec.Target.Local.Command = []string{"./other"} }},
 	"spec.target.local.workdir":              {"where replicas run", func(f *fx) { f.svc.Spec.Target.Local.Workdir = "/srv" }},
 	"spec.target.local.env":                  {"the replicas' environment", func(f *fx) { f.svc.Spec.Target.Local.Env = map[string]string{"X": "1"} }},
@@ -45,28 +45,43 @@ var serviceEffects = map[string]effect{
 	"spec.target.local.headerRouting.allowFrom": {"X-Hugai-Route is honoured from these client addresses", func(f *fx) {
 		f.svc.Spec.Target.Local.HeaderRouting = &plan.HeaderRouting{AllowFrom: []string{"10.0.0.0/8"}}
 	}},
-	"spec.target.local.upstreamProtocol":                        {"what the proxy and the readiness probe speak to replicas (http1, h2c, h2)", func(f *fx) { f.svc.Spec.Target.Local.UpstreamProtocol = "h2c" }},
-	"spec.target.kubernetes.namespace":                          {"read with type kubernetes, which is refused until its target lands", nil},
-	"spec.target.kubernetes.deployment":                         {"read with type kubernetes (refused until its target lands)", nil},
-	"spec.target.kubernetes.container":                          {"read with type kubernetes (refused until its target lands)", nil},
-	"spec.target.kubernetes.image":                              {"read with type kubernetes (refused until its target lands)", nil},
-	"spec.target.kubernetes.service":                            {"read with type kubernetes (refused until its target lands)", nil},
-	"spec.target.kubernetes.trafficRouter.gatewayAPI.httpRoute": {"read with type kubernetes (refused until its target lands)", nil},
-	"spec.target.kubernetes.trafficRouter.istio.virtualService": {"read with type kubernetes (refused until its target lands)", nil},
-	"spec.target.kubernetes.trafficRouter.istio.routes":         {"read with type kubernetes (refused until its target lands)", nil},
-	"spec.progressDeadline":                                     {"a version not ready (or a check without result) by then fails", func(f *fx) { f.svc.Spec.ProgressDeadline = durp(time.Minute) }},
-	"spec.healthChecks[].name":                                  {"names the probe in messages", func(f *fx) { f.svc.Spec.HealthChecks[0].Name = "live" }},
-	"spec.healthChecks[].path":                                  {"the probe's path; readiness gates all traffic (the health-check checkpoint)", func(f *fx) { f.svc.Spec.HealthChecks[0].Path = "/live" }},
-	"spec.healthChecks[].interval":                              {"how often each replica is probed", func(f *fx) { f.svc.Spec.HealthChecks[0].Interval = durp(time.Second) }},
-	"spec.healthChecks[].timeout":                               {"one probe's timeout", func(f *fx) { f.svc.Spec.HealthChecks[0].Timeout = durp(time.Second) }},
-	"spec.healthChecks[].failureThreshold":                      {"failed probes before a replica is not ready", func(f *fx) { f.svc.Spec.HealthChecks[0].FailureThreshold = 9 }},
-	"spec.healthChecks[].successThreshold":                      {"passed probes before a replica is ready", func(f *fx) { f.svc.Spec.HealthChecks[0].SuccessThreshold = 9 }},
-	"spec.metrics[].name":                                       {"a named metric criteria, triggers and monitors use", func(f *fx) { f.svc.Spec.Metrics[0].Name = "queue" }},
-	"spec.metrics[].provider":                                   {"where it is measured: builtin, prometheus (the default) or web; the server reads each named metric from it", func(f *fx) { f.svc.Spec.Metrics[0].Provider = plan.ProviderPrometheus }},
-	"spec.metrics[].address":                                    {"prometheus: its base URL; web: the URL fetched, a template like the query", func(f *fx) { f.svc.Spec.Metrics[0].Address = "http://x" }},
-	"spec.metrics[].query":                                      {"prometheus: the PromQL template ({{.Service}}, {{.Version}}, {{.Environment}}, {{.Window}}, {{.From}}, {{.To}}); refused for web and builtin", func(f *fx) { f.svc.Spec.Metrics[0].Query = "up" }},
-	"spec.metrics[].jsonPath":                                   {"the web provider's JSONPath to the value ($.a.b, $.a[0].b, $['a'])", func(f *fx) { f.svc.Spec.Metrics[0].JSONPath = "$.v" }},
-	"spec.metrics[].headers":                                    {"sent with each web or prometheus request, ${VAR} read from the environment then; refused for builtin", func(f *fx) { f.svc.Spec.Metrics[0].Headers = map[string]string{"Authorization": "Bearer ${T}"} }},
+	"spec.target.local.upstreamProtocol":    {"what the proxy and the readiness probe speak to replicas (http1, h2c, h2)", func(f *fx) { f.svc.Spec.Target.Local.UpstreamProtocol = "h2c" }},
+	"spec.target.kubernetes.namespace":      {"where hugai finds the Deployment, Service and HTTPRoute and makes its own (type kubernetes)", func(f *fx) { f.svc.Spec.Target.Kubernetes.Namespace = "staging" }},
+	"spec.target.kubernetes.deployment":     {"the user's Deployment each version is made from", func(f *fx) { f.svc.Spec.Target.Kubernetes.Deployment = "cart" }},
+	"spec.target.kubernetes.container":      {"the container whose image and env carry the version", func(f *fx) { f.svc.Spec.Target.Kubernetes.Container = "main" }},
+	"spec.target.kubernetes.image":          {"the image of a version ({{.Version}} filled)", func(f *fx) { f.svc.Spec.Target.Kubernetes.Image = "registry.example.com/cart:{{.Version}}" }},
+	"spec.target.kubernetes.env":            {"environment variables of a version ({{.Version}} filled)", func(f *fx) { f.svc.Spec.Target.Kubernetes.Env = map[string]string{"APP_VERSION": "{{.Version}}"} }},
+	"spec.target.kubernetes.service":        {"the user's Service: ports of the per-version and preview Services; with no router, what splits traffic", func(f *fx) { f.svc.Spec.Target.Kubernetes.Service = "cart" }},
+	"spec.target.kubernetes.replicas":       {"pods per version at full size", func(f *fx) { f.svc.Spec.Target.Kubernetes.Replicas = 4 }},
+	"spec.target.kubernetes.scaleDownDelay": {"how long a version that left the routes keeps running", func(f *fx) { f.svc.Spec.Target.Kubernetes.ScaleDownDelay = durp(time.Minute) }},
+	"spec.target.kubernetes.headerRouting.secret": {"X-Hugai-Route is honoured (HTTPRoute rules) from clients that send it in X-Hugai-Route-Secret", func(f *fx) {
+		f.svc.Spec.Target.Kubernetes.HeaderRouting = &plan.HeaderRouting{Secret: "${ROUTE_SECRET}"}
+	}},
+	"spec.target.kubernetes.headerRouting.allowFrom": {"refused: an HTTPRoute cannot match client addresses", func(f *fx) {
+		f.svc.Spec.Target.Kubernetes.HeaderRouting = &plan.HeaderRouting{Secret: "${ROUTE_SECRET}", AllowFrom: []string{"10.0.0.0/8"}}
+	}},
+	"spec.target.kubernetes.trafficRouter.gatewayAPI.httpRoute": {"the HTTPRoute whose backend weights hugai sets", func(f *fx) {
+		f.svc.Spec.Target.Kubernetes.TrafficRouter = &plan.TrafficRouter{GatewayAPI: &plan.GatewayAPIRouter{HTTPRoute: "cart"}}
+	}},
+	"spec.target.kubernetes.trafficRouter.istio.virtualService": {"refused: Istio is not available in this hugai yet", func(f *fx) {
+		f.svc.Spec.Target.Kubernetes.TrafficRouter = &plan.TrafficRouter{Istio: &plan.IstioRouter{VirtualService: "cart"}}
+	}},
+	"spec.target.kubernetes.trafficRouter.istio.routes": {"refused with istio", func(f *fx) {
+		f.svc.Spec.Target.Kubernetes.TrafficRouter = &plan.TrafficRouter{Istio: &plan.IstioRouter{VirtualService: "cart", Routes: []string{"primary"}}}
+	}},
+	"spec.progressDeadline":                {"a version not ready (or a check without result) by then fails", func(f *fx) { f.svc.Spec.ProgressDeadline = durp(time.Minute) }},
+	"spec.healthChecks[].name":             {"names the probe in messages", func(f *fx) { f.svc.Spec.HealthChecks[0].Name = "live" }},
+	"spec.healthChecks[].path":             {"the probe's path; readiness gates all traffic (the health-check checkpoint)", func(f *fx) { f.svc.Spec.HealthChecks[0].Path = "/live" }},
+	"spec.healthChecks[].interval":         {"how often each replica is probed", func(f *fx) { f.svc.Spec.HealthChecks[0].Interval = durp(time.Second) }},
+	"spec.healthChecks[].timeout":          {"one probe's timeout", func(f *fx) { f.svc.Spec.HealthChecks[0].Timeout = durp(time.Second) }},
+	"spec.healthChecks[].failureThreshold": {"failed probes before a replica is not ready", func(f *fx) { f.svc.Spec.HealthChecks[0].FailureThreshold = 9 }},
+	"spec.healthChecks[].successThreshold": {"passed probes before a replica is ready", func(f *fx) { f.svc.Spec.HealthChecks[0].SuccessThreshold = 9 }},
+	"spec.metrics[].name":                  {"a named metric criteria, triggers and monitors use", func(f *fx) { f.svc.Spec.Metrics[0].Name = "queue" }},
+	"spec.metrics[].provider":              {"where it is measured: builtin, prometheus (the default) or web; the server reads each named metric from it", func(f *fx) { f.svc.Spec.Metrics[0].Provider = plan.ProviderPrometheus }},
+	"spec.metrics[].address":               {"prometheus: its base URL; web: the URL fetched, a template like the query", func(f *fx) { f.svc.Spec.Metrics[0].Address = "http://x" }},
+	"spec.metrics[].query":                 {"prometheus: the PromQL template ({{.Service}}, {{.Version}}, {{.Environment}}, {{.Window}}, {{.From}}, {{.To}}); refused for web and builtin", func(f *fx) { f.svc.Spec.Metrics[0].Query = "up" }},
+	"spec.metrics[].jsonPath":              {"the web provider's JSONPath to the value ($.a.b, $.a[0].b, $['a'])", func(f *fx) { f.svc.Spec.Metrics[0].JSONPath = "$.v" }},
+	"spec.metrics[].headers":               {"sent with each web or prometheus request, ${VAR} read from the environment then; refused for builtin", func(f *fx) { f.svc.Spec.Metrics[0].Headers = map[string]string{"Authorization": "Bearer ${T}"} }},
 
 	"spec.environments.*.target.type":              {"must equal spec.target.type (an environment overrides fields, not the kind)", setProd(func(e *plan.Environment) { e.Target.Type = plan.TargetKubernetes })},
 	"spec.environments.*.target.local.command":     {"overrides spec.target.local.command", setProd(func(e *plan.Environment) { e.Target.Local.Command = []string{"./x"} })},
@@ -85,18 +100,60 @@ var serviceEffects = map[string]effect{
 	"spec.environments.*.target.local.headerRouting.allowFrom": {"overrides spec.target.local.headerRouting (as a whole)", setProd(func(e *plan.Environment) {
 		e.Target.Local.HeaderRouting = &plan.HeaderRouting{AllowFrom: []string{"10.1.0.0/16"}}
 	})},
-	"spec.environments.*.target.local.upstreamProtocol":                        {"overrides spec.target.local.upstreamProtocol", setProd(func(e *plan.Environment) { e.Target.Local.UpstreamProtocol = "h2" })},
-	"spec.environments.*.target.kubernetes.namespace":                          {"read with type kubernetes (refused until its target lands)", nil},
-	"spec.environments.*.target.kubernetes.deployment":                         {"read with type kubernetes (refused until its target lands)", nil},
-	"spec.environments.*.target.kubernetes.container":                          {"read with type kubernetes (refused until its target lands)", nil},
-	"spec.environments.*.target.kubernetes.image":                              {"read with type kubernetes (refused until its target lands)", nil},
-	"spec.environments.*.target.kubernetes.service":                            {"read with type kubernetes (refused until its target lands)", nil},
-	"spec.environments.*.target.kubernetes.trafficRouter.gatewayAPI.httpRoute": {"read with type kubernetes (refused until its target lands)", nil},
-	"spec.environments.*.target.kubernetes.trafficRouter.istio.virtualService": {"read with type kubernetes (refused until its target lands)", nil},
-	"spec.environments.*.target.kubernetes.trafficRouter.istio.routes":         {"read with type kubernetes (refused until its target lands)", nil},
-	"spec.environments.*.successCriteria":                                      {"judged on every window when the plan names none; every metric must be measurable", setProd(func(e *plan.Environment) { e.SuccessCriteria = "error_rate<5%" })},
-	"spec.environments.*.analysis.interval":                                    {"how often the judge looks (each look covers the step so far); --health-check-interval is how long a weight is held", setProd(func(e *plan.Environment) { e.Analysis.Interval = durp(time.Minute) })},
-	"spec.environments.*.analysis.minimumSamples":                              {"requests a step needs before it may pass (fewer is Pending, never a pass; never gates a failure)", setProd(func(e *plan.Environment) { e.Analysis.MinimumSamples = 50 })},
+	"spec.environments.*.target.local.upstreamProtocol": {"overrides spec.target.local.upstreamProtocol", setProd(func(e *plan.Environment) { e.Target.Local.UpstreamProtocol = "h2" })},
+	"spec.environments.*.target.kubernetes.namespace": {"overrides spec.target.kubernetes.namespace", setProd(func(e *plan.Environment) {
+		e.Target.Kubernetes = &plan.KubernetesTarget{}
+		e.Target.Kubernetes.Namespace = "staging"
+	})},
+	"spec.environments.*.target.kubernetes.deployment": {"overrides spec.target.kubernetes.deployment", setProd(func(e *plan.Environment) {
+		e.Target.Kubernetes = &plan.KubernetesTarget{}
+		e.Target.Kubernetes.Deployment = "cart"
+	})},
+	"spec.environments.*.target.kubernetes.container": {"overrides spec.target.kubernetes.container", setProd(func(e *plan.Environment) {
+		e.Target.Kubernetes = &plan.KubernetesTarget{}
+		e.Target.Kubernetes.Container = "main"
+	})},
+	"spec.environments.*.target.kubernetes.image": {"overrides spec.target.kubernetes.image", setProd(func(e *plan.Environment) {
+		e.Target.Kubernetes = &plan.KubernetesTarget{}
+		e.Target.Kubernetes.Image = "registry.example.com/cart:{{.Version}}"
+	})},
+	"spec.environments.*.target.kubernetes.env": {"overrides spec.target.kubernetes.env", setProd(func(e *plan.Environment) {
+		e.Target.Kubernetes = &plan.KubernetesTarget{}
+		e.Target.Kubernetes.Env = map[string]string{"APP_VERSION": "{{.Version}}"}
+	})},
+	"spec.environments.*.target.kubernetes.service": {"overrides spec.target.kubernetes.service", setProd(func(e *plan.Environment) {
+		e.Target.Kubernetes = &plan.KubernetesTarget{}
+		e.Target.Kubernetes.Service = "cart"
+	})},
+	"spec.environments.*.target.kubernetes.replicas": {"overrides spec.target.kubernetes.replicas", setProd(func(e *plan.Environment) {
+		e.Target.Kubernetes = &plan.KubernetesTarget{}
+		e.Target.Kubernetes.Replicas = 4
+	})},
+	"spec.environments.*.target.kubernetes.scaleDownDelay": {"overrides spec.target.kubernetes.scaleDownDelay", setProd(func(e *plan.Environment) {
+		e.Target.Kubernetes = &plan.KubernetesTarget{}
+		e.Target.Kubernetes.ScaleDownDelay = durp(time.Minute)
+	})},
+	"spec.environments.*.target.kubernetes.headerRouting.secret": {"overrides spec.target.kubernetes.headerRouting (as a whole)", setProd(func(e *plan.Environment) {
+		e.Target.Kubernetes = &plan.KubernetesTarget{HeaderRouting: &plan.HeaderRouting{Secret: "${PROD_ROUTE_SECRET}"}}
+	})},
+	"spec.environments.*.target.kubernetes.headerRouting.allowFrom": {"refused: an HTTPRoute cannot match client addresses", setProd(func(e *plan.Environment) {
+		e.Target.Kubernetes = &plan.KubernetesTarget{HeaderRouting: &plan.HeaderRouting{Secret: "${PROD_ROUTE_SECRET}", AllowFrom: []string{"10.1.0.0/16"}}}
+	})},
+	"spec.environments.*.target.kubernetes.trafficRouter.gatewayAPI.httpRoute": {"overrides spec.target.kubernetes.trafficRouter.gatewayAPI.httpRoute", setProd(func(e *plan.Environment) {
+		e.Target.Kubernetes = &plan.KubernetesTarget{}
+		e.Target.Kubernetes.TrafficRouter = &plan.TrafficRouter{GatewayAPI: &plan.GatewayAPIRouter{HTTPRoute: "cart"}}
+	})},
+	"spec.environments.*.target.kubernetes.trafficRouter.istio.virtualService": {"overrides spec.target.kubernetes.trafficRouter.istio.virtualService", setProd(func(e *plan.Environment) {
+		e.Target.Kubernetes = &plan.KubernetesTarget{}
+		e.Target.Kubernetes.TrafficRouter = &plan.TrafficRouter{Istio: &plan.IstioRouter{VirtualService: "cart"}}
+	})},
+	"spec.environments.*.target.kubernetes.trafficRouter.istio.routes": {"overrides spec.target.kubernetes.trafficRouter.istio.routes", setProd(func(e *plan.Environment) {
+		e.Target.Kubernetes = &plan.KubernetesTarget{}
+		e.Target.Kubernetes.TrafficRouter = &plan.TrafficRouter{Istio: &plan.IstioRouter{VirtualService: "cart", Routes: []string{"primary"}}}
+	})},
+	"spec.environments.*.successCriteria":         {"judged on every window when the plan names none; every metric must be measurable", setProd(func(e *plan.Environment) { e.SuccessCriteria = "error_rate<5%" })},
+	"spec.environments.*.analysis.interval":       {"how often the judge looks (each look covers the step so far); --health-check-interval is how long a weight is held", setProd(func(e *plan.Environment) { e.Analysis.Interval = durp(time.Minute) })},
+	"spec.environments.*.analysis.minimumSamples": {"requests a step needs before it may pass (fewer is Pending, never a pass; never gates a failure)", setProd(func(e *plan.Environment) { e.Analysis.MinimumSamples = 50 })},
 	"spec.environments.*.analysis.method": {"threshold judges the criteria alone; sequential also compares the candidate with the baseline second by second (docs/analysis.md)", setProd(func(e *plan.Environment) {
 		e.Analysis.Method = plan.MethodThreshold
 		e.Analysis.MaxRegression = nil

@@ -10,9 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/hugai-dev/hugai/internal/proxy"
 	"github.com/hugai-dev/hugai/internal/target"
 	"github.com/hugai-dev/hugai/internal/target/targettest"
 )
@@ -164,9 +166,39 @@ func frontDoor(listen string) func(ctx context.Context, h http.Header) (string, 
 
 type harness struct{}
 
+// New starts a target whose Reopen closes it (proxy and processes keep running, as when the
+// server is killed) and adopts them with a new Target on the same data dir; the last one is
+// shut down when the test ends.
 func (harness) New(t *testing.T) targettest.Instance {
 	o := testOptions(t, t.TempDir())
-	return targettest.Instance{Target: newTarget(t, o), Do: frontDoor(o.Listen)}
+	var mu sync.Mutex
+	cur := newTarget(t, o)
+	reopen := func(t *testing.T) target.Target {
+		mu.Lock()
+		defer mu.Unlock()
+		if err := cur.Close(); err != nil {
+			t.Fatalf("close: %v", err)
+		}
+		// newTarget shuts the new one down at cleanup; the closed one's cleanup finds its
+		// processes adopted by the new one, already stopped.
+		cur = newTarget(t, o)
+		return cur
+	}
+	routes := func(ctx context.Context) (target.Routing, error) {
+		mu.Lock()
+		c := proxy.NewClient(cur.AdminSocket())
+		mu.Unlock()
+		rt, err := c.Routes(ctx)
+		if err != nil {
+			return target.Routing{}, err
+		}
+		r := target.Routing{Weights: map[string]int{}, Stable: rt.Stable, Canary: rt.Canary, Preview: rt.Preview, HoldTimeout: rt.HoldTimeout, Cut: rt.Cut}
+		for _, b := range rt.Backends {
+			r.Weights[b.Version] = b.Weight
+		}
+		return r, nil
+	}
+	return targettest.Instance{Target: cur, Reopen: reopen, Routes: routes, Do: frontDoor(o.Listen)}
 }
 func (harness) Good(n int) target.Revision  { return target.Revision{Version: fmt.Sprintf("good%d", n)} }
 func (harness) NeverReady() target.Revision { return target.Revision{Version: "never-ready"} }

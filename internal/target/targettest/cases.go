@@ -180,30 +180,6 @@ func testNeverReady(t *testing.T, h Harness, in Instance) {
 	}
 }
 
-func testCrashLoop(t *testing.T, h Harness, in Instance) {
-	bad := h.CrashLoop()
-	if err := in.Target.Deploy(ctxFor(t, h), bad, 1); err != nil {
-		t.Fatalf("deploy %s: %v", bad.Version, err)
-	}
-	waitRevision(t, h, in, bad.Version, "crash-looping with 3 restarts", func(rs target.RevisionStatus) bool {
-		return rs.CrashLooping && rs.Restarts >= 3
-	})
-}
-
-func testMissing(t *testing.T, h Harness, in Instance) {
-	m := h.Missing()
-	if err := in.Target.Deploy(ctxFor(t, h), m, 2); err == nil {
-		t.Fatalf("deploy of %s (missing command) succeeded, want an error", m.Version)
-	}
-	st, err := in.Target.Status(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rs := st.Revisions[m.Version]; rs.Running != 0 || rs.Ready != 0 {
-		t.Fatalf("status of %s = %+v, want nothing running", m.Version, rs)
-	}
-}
-
 func testScale(t *testing.T, h Harness, in Instance) {
 	g1 := h.Good(1)
 	deployReady(t, h, in, g1, 1)

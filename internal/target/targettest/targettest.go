@@ -1,5 +1,10 @@
-// Package targettest is the conformance suite every target.Target adapter passes (local processes,
-// Kubernetes): real requests through the adapter's front door, judged by X-Hugai-Version.
+// Package targettest is the conformance suite every target.Target adapter passes. It has two
+// halves: RunState checks what a target does to the world (workloads created, scaled and removed;
+// readiness, restarts and crash loops read back; routes written where the router reads them;
+// adoption by a new Target after a restart), which every target must pass, the Kubernetes one
+// against a real API server with no kubelet; RunTraffic sends real requests through the target's
+// front door, judged by X-Hugai-Version (weights honoured, held requests on recreate), which needs
+// a data plane that runs here. Run is both.
 package targettest
 
 import (
@@ -12,12 +17,20 @@ import (
 	"github.com/hugai-dev/hugai/internal/target"
 )
 
-// Instance is one fresh target with nothing deployed, and its front door.
+// Instance is one fresh target with nothing deployed, and the ways to look at its world.
 type Instance struct {
 	Target target.Target
+	// Reopen abandons the current Target as a killed hugai would (what it started keeps running)
+	// and returns a new one on the same world (data dir, namespace), which must adopt it all.
+	Reopen func(t *testing.T) target.Target
+	// Routes reads the routing as the router holds it (the proxy's table, the HTTPRoute), not as
+	// the Target remembers it: the weight per version and the versions the stable, canary and
+	// preview routes reach.
+	Routes func(ctx context.Context) (target.Routing, error)
 	// Do sends one request through the front door with the given headers and reports the version
 	// that answered (X-Hugai-Version) and the status. It gives up when ctx ends, and on its own
-	// no sooner than 15 s: the suite holds requests for up to 10 s.
+	// no sooner than 15 s: the suite holds requests for up to 10 s. RunTraffic needs it; RunState
+	// never sends a request.
 	Do func(ctx context.Context, header http.Header) (version string, status int, err error)
 }
 
@@ -37,32 +50,77 @@ type Harness interface {
 	Timeout() time.Duration
 }
 
-// Run runs the whole suite against h, each case on a fresh target.
+type testCase struct {
+	name string
+	fn   func(*testing.T, Harness, Instance)
+}
+
+// stateCases need no traffic: each acts through the port and checks the world's state.
+var stateCases = []testCase{
+	{"RouteAll", stateRouteAll},
+	{"Weights", stateWeights},
+	{"DeployIdempotent", stateDeployIdempotent},
+	{"RemoveAfterRoutingAway", stateRemove},
+	{"NeverReady", stateNeverReady},
+	{"CrashLoop", testCrashLoop},
+	{"MissingCommand", testMissing},
+	{"Scale", stateScale},
+	{"Preview", statePreview},
+	{"PartialReplicas", statePartialReplicas},
+	{"Adopt", stateAdopt},
+}
+
+// trafficCases send requests through the front door.
+var trafficCases = []testCase{
+	{"RouteAll", testRouteAll},
+	{"WeightedSplit", testWeightedSplit},
+	{"HeaderRoute", testHeaderRoute},
+	{"DeployIdempotent", testDeployIdempotent},
+	{"RemoveAfterRoutingAway", testRemove},
+	{"NeverReady", testNeverReady},
+	{"Scale", testScale},
+	{"Preview", testPreview},
+	{"PartialReplicas", testPartialReplicas},
+	{"Hold", testHold},
+	{"HoldExpires", testHoldExpires},
+	{"SwitchBack", testSwitchBack},
+}
+
+// Run runs both halves against h, each case on a fresh target.
 func Run(t *testing.T, h Harness) {
-	cases := []struct {
-		name string
-		fn   func(*testing.T, Harness, Instance)
-	}{
-		{"RouteAll", testRouteAll},
-		{"WeightedSplit", testWeightedSplit},
-		{"HeaderRoute", testHeaderRoute},
-		{"DeployIdempotent", testDeployIdempotent},
-		{"RemoveAfterRoutingAway", testRemove},
-		{"NeverReady", testNeverReady},
-		{"CrashLoop", testCrashLoop},
-		{"MissingCommand", testMissing},
-		{"Scale", testScale},
-		{"Preview", testPreview},
-		{"PartialReplicas", testPartialReplicas},
-		{"Hold", testHold},
-		{"HoldExpires", testHoldExpires},
-		{"SwitchBack", testSwitchBack},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			c.fn(t, h, h.New(t))
-		})
-	}
+	RunState(t, h)
+	RunTraffic(t, h)
+}
+
+// RunState runs the world-state half: every target passes it.
+func RunState(t *testing.T, h Harness) {
+	t.Run("State", func(t *testing.T) {
+		for _, c := range stateCases {
+			t.Run(c.name, func(t *testing.T) {
+				in := h.New(t)
+				if in.Reopen == nil || in.Routes == nil {
+					t.Fatal("the state half needs Instance.Reopen and Instance.Routes: the harness gives no way to see the world")
+				}
+				c.fn(t, h, in)
+			})
+		}
+	})
+}
+
+// RunTraffic runs the traffic half. A harness without a front door fails it rather than skip:
+// a target with no data plane here does not call it, and says why where it would.
+func RunTraffic(t *testing.T, h Harness) {
+	t.Run("Traffic", func(t *testing.T) {
+		for _, c := range trafficCases {
+			t.Run(c.name, func(t *testing.T) {
+				in := h.New(t)
+				if in.Do == nil {
+					t.Fatal("the traffic half needs Instance.Do: the harness has no front door")
+				}
+				c.fn(t, h, in)
+			})
+		}
+	})
 }
 
 // ctxFor is a context ending with the test (or the harness timeout times four, whichever first).

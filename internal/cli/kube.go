@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+
+	"github.com/spf13/cobra"
+	restclient "k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/hugai-dev/hugai/internal/analysis"
+	"github.com/hugai-dev/hugai/internal/engine"
+	"github.com/hugai-dev/hugai/internal/metric"
+	"github.com/hugai-dev/hugai/internal/plan"
+	"github.com/hugai-dev/hugai/internal/target/kubernetes"
+)
+
+// kubeFlags say where the server finds the cluster of its services of type kubernetes, as
+// kubectl does: --kubeconfig, else $KUBECONFIG, else ~/.kube/config, else the pod's own
+// service account when hugai runs in the cluster.
+type kubeFlags struct {
+	kubeconfig string
+	context    string
+}
+
+func (f *kubeFlags) add(c *cobra.Command) {
+	c.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig for services of type kubernetes (default: $KUBECONFIG, else ~/.kube/config, else in-cluster)")
+	c.Flags().StringVar(&f.context, "context", "", "the kubeconfig context to use (default: its current context)")
+}
+
+// restConfig loads the cluster's address and credentials.
+func (f *kubeFlags) restConfig() (*restclient.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = f.kubeconfig
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: f.context}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	return cfg, nil
+}
+
+// kubeRuntime is the runtime of a service environment of type kubernetes: the same engine, the
+// kubernetes target, and the metrics of the service file's own providers (kubeMetrics).
+func kubeRuntime(ctx context.Context, sf *engine.ServiceFile, env *plan.Env, cfg *restclient.Config) (*engine.Runtime, error) {
+	k := env.Target.Kubernetes
+	if k == nil {
+		return nil, fmt.Errorf("%s: type kubernetes needs spec.target.kubernetes", sf.Path)
+	}
+	c, err := kubernetes.NewClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	o := kubernetes.Options{
+		Client: c, Service: sf.Service.Metadata.Name, Namespace: k.Namespace, Deployment: k.Deployment,
+		Container: k.Container, Image: k.Image, Env: k.Env, KubeService: k.Service,
+	}
+	if r := k.TrafficRouter; r != nil && r.GatewayAPI != nil {
+		o.HTTPRoute = r.GatewayAPI.HTTPRoute
+	}
+	if k.ScaleDownDelay != nil {
+		o.ScaleDownDelay = k.ScaleDownDelay.Duration
+	}
+	if hr := k.HeaderRouting; hr != nil {
+		// ${VAR} is read from the server's environment now; an empty one would turn header
+		// routing off while the file says it is on.
+		if o.RouteSecret = os.ExpandEnv(hr.Secret); o.RouteSecret == "" {
+			return nil, fmt.Errorf("%s: target.kubernetes.headerRouting.secret %s is empty in the server's environment", sf.Path, hr.Secret)
+		}
+	}
+	t, err := kubernetes.New(ctx, o)
+	if err != nil {
+		return nil, fmt.Errorf("%s (environment %s): %w", sf.Path, env.Name, err)
+	}
+	metrics, err := kubeMetrics(sf.Service, env.Name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", sf.Path, err)
+	}
+	// No smoke test (validation refuses one on this target), no checkpoint commands or database
+	// steps: the engine fails a rollout that asks for them, saying this server cannot run them.
+	return &engine.Runtime{Target: t, Metrics: metrics}, nil
+}
+
+// kubeMetrics is the metric source of a service in a cluster. There is no proxy counting
+// requests, so the builtin source's place (metric.Router's Default, which also gives every outside
+// value the request count the judge weighs it by) is taken by the service's own request_rate:
+// requests per second of the version, times the window's seconds, is how many it served.
+// Validation requires request_rate there; any other builtin metric is an Error measurement
+// saying why (validation refuses those too).
+func kubeMetrics(svc *plan.Service, env string) (metric.Provider, error) {
+	ps, routes, err := outsideMetrics(svc)
+	if err != nil {
+		return nil, err
+	}
+	var counter metric.Provider
+	if name, ok := routes["request_rate"]; ok {
+		counter = ps[name]
+	}
+	ps[metric.Builtin] = metric.Func(func(ctx context.Context, q metric.Query) (analysis.Value, error) {
+		if q.Metric != "request_rate" || counter == nil {
+			return analysis.Value{Err: fmt.Sprintf("metric %s: builtin metrics are counted by hugai's proxy, which the kubernetes target does not have; declare it in spec.metrics with provider prometheus or web", q.Metric)}, nil
+		}
+		v, err := counter.Query(ctx, q)
+		if err != nil || v.Err != "" || v.Samples > 0 || math.IsNaN(v.Value) || math.IsInf(v.Value, 0) {
+			return v, err
+		}
+		v.Samples = uint64(math.Round(max(v.Value, 0) * q.To.Sub(q.From).Seconds()))
+		return v, nil
+	})
+	return metric.NewRouter(env, ps, routes)
+}

@@ -1,0 +1,65 @@
+package plan
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestKubernetesTargetFields: the reference service with type kubernetes validates, and each
+// kubernetes field is checked where it is read.
+func TestKubernetesTargetFields(t *testing.T) {
+	base := strings.Replace(string(readTestdata(t, "service-reference.yaml")), "type: local                        # local | kubernetes", "type: kubernetes", 1)
+	// No proxy counts requests in a cluster: builtin metrics are refused, not measured as errors.
+	if !strings.Contains(base, "  smokeTest:") {
+		t.Fatal("reference lacks smokeTest")
+	}
+	if _, err := ParseService("hugai.yaml", []byte(base)); err == nil || !strings.Contains(err.Error(), "spec.smokeTest: runs against the local target's addresses") {
+		t.Fatalf("smokeTest on the kubernetes target: %v, want it refused", err)
+	}
+	base = strings.Replace(base, `  smokeTest: ["curl", "-fsS", "http://127.0.0.1:8080/healthz"]`+"\n", "", 1)
+	if _, err := ParseService("hugai.yaml", []byte(base)); err == nil || !strings.Contains(err.Error(), "metric error_rate is measured by hugai's proxy, which the kubernetes target does not have") {
+		t.Fatalf("builtin error_rate on the kubernetes target: %v, want it refused", err)
+	}
+	counted := "    - {name: request_rate, provider: prometheus, address: http://prometheus:9090, query: 'sum(rate(http_requests{version=\"{{.Version}}\"}[1m]))'}\n"
+	base = strings.Replace(base, "  metrics:\n", "  metrics:\n"+
+		"    - {name: error_rate, provider: prometheus, address: http://prometheus:9090, query: 'sum(rate(http_errors{version=\"{{.Version}}\"}[1m]))'}\n"+
+		"    - {name: latency_p95, provider: prometheus, address: http://prometheus:9090, query: 'histogram_quantile(0.95, sum by (le) (rate(http_seconds_bucket{version=\"{{.Version}}\"}[1m])))'}\n", 1)
+	if _, err := ParseService("hugai.yaml", []byte(base)); err == nil || !strings.Contains(err.Error(), "metric error_rate: on the kubernetes target hugai needs to know how many requests a version served: declare request_rate") {
+		t.Fatalf("outside metrics with nothing counting requests: %v, want them refused", err)
+	}
+	base = strings.Replace(base, "  metrics:\n", "  metrics:\n"+counted, 1)
+	svc, err := ParseService("hugai.yaml", []byte(base))
+	if err != nil {
+		t.Fatalf("reference service as type kubernetes: %v", err)
+	}
+	env, err := svc.Env("production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := env.Target.Kubernetes; k == nil || k.Replicas != DefaultReplicas || k.Namespace != "production" {
+		t.Fatalf("production's kubernetes target = %+v, want the service's with replicas defaulted", k)
+	}
+	withSecret := strings.Replace(base, "gatewayAPI: {httpRoute: checkout}", "gatewayAPI: {httpRoute: checkout}\n      headerRouting: {secret: '${ROUTE_SECRET}'}", 1)
+	if s, err := ParseService("hugai.yaml", []byte(withSecret)); err != nil || s.Spec.Target.Kubernetes.HeaderRouting.Secret != "${ROUTE_SECRET}" {
+		t.Fatalf("header routing with a secret: %v", err)
+	}
+	for _, tc := range []struct{ old, new, want string }{
+		{"image: registry.example.com/checkout:{{.Version}}", "image: registry.example.com/checkout:{{.Tag}}", "spec.target.kubernetes.image: bad template"},
+		{"image: registry.example.com/checkout:{{.Version}}", "env: {V: '{{.Version'}", "spec.target.kubernetes.env.V: bad template"},
+		{"image: registry.example.com/checkout:{{.Version}}", "replicas: 2", "spec.target.kubernetes.image: missing"},
+		{"service: checkout\n", "replicas: -1\n", "spec.target.kubernetes.service: missing"},
+		{"service: checkout\n", "service: checkout\n      scaleDownDelay: -5s\n", "spec.target.kubernetes.scaleDownDelay"},
+		{"gatewayAPI: {httpRoute: checkout}", "istio: {virtualService: checkout}", "Istio is not available in this hugai yet"},
+		{"gatewayAPI: {httpRoute: checkout}", "gatewayAPI: {httpRoute: checkout}\n      headerRouting: {secret: '${S}', allowFrom: [10.0.0.0/8]}", "spec.target.kubernetes.headerRouting.allowFrom: an HTTPRoute cannot match a client's address"},
+		{"      trafficRouter:\n        gatewayAPI: {httpRoute: checkout}", "      headerRouting: {secret: '${S}'}", "spec.target.kubernetes.headerRouting: needs trafficRouter.gatewayAPI"},
+		{"method: threshold", "method: sequential", "spec.environments.production.analysis.method: sequential compares the versions second by second from hugai's proxy"},
+	} {
+		if !strings.Contains(base, tc.old) {
+			t.Fatalf("reference lacks %q", tc.old)
+		}
+		_, err := ParseService("hugai.yaml", []byte(strings.Replace(base, tc.old, tc.new, 1)))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q -> %q: error %v, want one with %q", tc.old, tc.new, err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,225 @@
+// Package kubernetes is the target that runs each version of a service as a Deployment in a
+// cluster, made from the user's own Deployment (the template), and splits traffic between versions
+// with a Gateway API HTTPRoute's backend weights or, with no router, by replica counts.
+//
+// Everything hugai creates carries its labels (managed-by, service, revision) and the exact
+// version in an annotation; the requested routing is kept in a ConfigMap. A new Target (a hugai
+// restarted, another process) therefore finds all of it again from the cluster: it keeps no
+// state in memory. There is no kubelet in the tests: they play it by writing pod and Deployment
+// status, which is all this target reads.
+package kubernetes
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"text/template"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/hugai-dev/hugai/internal/target"
+)
+
+// Labels and annotations on every object hugai owns.
+const (
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	managedBy      = "hugai"
+	LabelService   = "hugai.io/service"
+	// LabelRevision is a DNS-safe form of the version (it also selects the revision's pods).
+	LabelRevision = "hugai.io/revision"
+	// AnnotationVersion is the exact version: labels cannot hold every version string.
+	AnnotationVersion = "hugai.io/version"
+	// annotationDesired is the replica count Deploy was asked for; with no router the Deployment
+	// runs a share of it that follows the weight.
+	annotationDesired = "hugai.io/desired-replicas"
+	// annotationRemoveAfter marks a removed revision kept running for the scale-down delay.
+	annotationRemoveAfter = "hugai.io/remove-after"
+)
+
+// Options describe one service in one namespace.
+type Options struct {
+	// Client reaches the API server; its scheme knows the built-in types and Gateway API's v1
+	// (NewClient makes one).
+	Client client.Client
+	// Service is hugai's name for the service (metadata.name of hugai.yaml): it labels everything.
+	Service   string
+	Namespace string
+	// Deployment is the user's Deployment every version is made from. hugai never writes it.
+	Deployment string
+	// Container is the container whose image and env carry the version (default: the first).
+	Container string
+	// Image is the container's image, a template of {{.Version}}, e.g. registry/app:{{.Version}}.
+	// Empty keeps the template's image (then Env must carry the version).
+	Image string
+	// Env sets environment variables of the container, each a template of {{.Version}}.
+	Env map[string]string
+	// KubeService is the user's Service: its ports are copied to the per-version and preview
+	// Services; with no router it is what splits traffic by replicas.
+	KubeService string
+	// HTTPRoute is the Gateway API HTTPRoute whose backend weights hugai sets. Empty: no router,
+	// traffic follows replica counts (approximate; Status reports the real share).
+	HTTPRoute string
+	// PreviewService is the Service that reaches the preview version alone (blue-green before
+	// the switch); default KubeService-preview.
+	PreviewService string
+	// RouteSecret turns on header routing: X-Hugai-Route (stable, canary, preview) reaches that
+	// version when the request also carries this value in X-Hugai-Route-Secret. Empty: hugai
+	// writes no header rule, so nobody reaches a version that is not released just by asking.
+	RouteSecret string
+	// ScaleDownDelay keeps a removed version's pods running this long after it leaves the routes,
+	// so that gateways still sending to it drain, and a rollback finds it warm.
+	ScaleDownDelay time.Duration
+	// Now is the clock of the scale-down delay (default time.Now).
+	Now func() time.Time
+}
+
+// Target drives one service's versions in the cluster.
+type Target struct {
+	opts  Options
+	c     client.Client
+	image *template.Template
+	env   map[string]*template.Template
+}
+
+var _ target.Target = (*Target)(nil)
+
+// NewClient returns a client on cfg that knows the types this target reads and writes.
+func NewClient(cfg *rest.Config) (client.Client, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, gatewayv1.Install} {
+		if err := add(s); err != nil {
+			return nil, fmt.Errorf("kubernetes scheme: %w", err)
+		}
+	}
+	c, err := client.New(cfg, client.Options{Scheme: s})
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	return c, nil
+}
+
+// New checks the options and that the template Deployment exists. It creates nothing.
+func New(ctx context.Context, o Options) (*Target, error) {
+	if o.Client == nil {
+		return nil, errors.New("kubernetes target: no client")
+	}
+	for f, v := range map[string]string{"service": o.Service, "namespace": o.Namespace, "deployment": o.Deployment} {
+		if v == "" {
+			return nil, fmt.Errorf("kubernetes target: %s is missing", f)
+		}
+	}
+	if o.HTTPRoute != "" && o.KubeService == "" {
+		return nil, fmt.Errorf("kubernetes target: httpRoute %s needs the service whose ports the backends use", o.HTTPRoute)
+	}
+	if o.PreviewService == "" && o.KubeService != "" {
+		o.PreviewService = o.KubeService + "-preview"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	t := &Target{opts: o, c: o.Client, env: map[string]*template.Template{}}
+	var err error
+	if o.Image != "" {
+		if t.image, err = parseTemplate(o.Image); err != nil {
+			return nil, fmt.Errorf("kubernetes target: image %q: %w", o.Image, err)
+		}
+	}
+	for k, v := range o.Env {
+		if t.env[k], err = parseTemplate(v); err != nil {
+			return nil, fmt.Errorf("kubernetes target: env %s=%q: %w", k, v, err)
+		}
+	}
+	if _, err := t.template(ctx); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func parseTemplate(s string) (*template.Template, error) {
+	return template.New("v").Option("missingkey=error").Parse(s)
+}
+
+func render(tm *template.Template, version string) (string, error) {
+	var b strings.Builder
+	if err := tm.Execute(&b, struct{ Version string }{version}); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// template reads the user's Deployment.
+func (t *Target) template(ctx context.Context) (*appsv1.Deployment, error) {
+	var d appsv1.Deployment
+	if err := t.c.Get(ctx, t.key(t.opts.Deployment), &d); err != nil {
+		return nil, fmt.Errorf("template deployment %s/%s: %w", t.opts.Namespace, t.opts.Deployment, err)
+	}
+	if d.Spec.Selector == nil || len(d.Spec.Selector.MatchLabels) == 0 {
+		return nil, fmt.Errorf("template deployment %s/%s: its selector has no matchLabels to extend per version", t.opts.Namespace, t.opts.Deployment)
+	}
+	return &d, nil
+}
+
+func (t *Target) key(name string) types.NamespacedName {
+	return types.NamespacedName{Namespace: t.opts.Namespace, Name: name}
+}
+
+// owned are the labels of every object hugai makes for this service.
+func (t *Target) owned() map[string]string {
+	return map[string]string{LabelManagedBy: managedBy, LabelService: t.opts.Service}
+}
+
+func (t *Target) ownedRev(version string) map[string]string {
+	l := t.owned()
+	l[LabelRevision] = revisionID(version)
+	return l
+}
+
+func isOwned(labels map[string]string, service string) bool {
+	return labels[LabelManagedBy] == managedBy && labels[LabelService] == service
+}
+
+// revisionID is a DNS label for a version: its readable part (lowercase, [a-z0-9-]) and a hash of
+// the exact string, so that 1.2 and 1-2 never share objects.
+func revisionID(version string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(version) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	sum := sha256.Sum256([]byte(version))
+	readable := strings.Trim(b.String(), "-")
+	if len(readable) > 40 {
+		readable = strings.TrimRight(readable[:40], "-")
+	}
+	h := hex.EncodeToString(sum[:4])
+	if readable == "" {
+		return h
+	}
+	return readable + "-" + h
+}
+
+// objectName is prefix-revision, cut to a DNS label's 63 characters from the prefix's side.
+func objectName(prefix, version string) string {
+	id := revisionID(version)
+	if room := 63 - len(id) - 1; len(prefix) > room {
+		prefix = strings.TrimRight(prefix[:room], "-")
+	}
+	return prefix + "-" + id
+}
+
+func (t *Target) deploymentName(version string) string { return objectName(t.opts.Deployment, version) }
+func (t *Target) serviceName(version string) string    { return objectName(t.opts.KubeService, version) }
+func (t *Target) routingName() string                  { return t.opts.Service + "-hugai-routing" }
