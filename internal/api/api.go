@@ -103,6 +103,8 @@ type PendingApproval struct {
 	FourEyes    bool   `json:"fourEyes"`
 	FourEyesWhy string `json:"fourEyesWhy,omitempty"`
 	StartedBy   string `json:"startedBy,omitempty"`
+	// PlannedBy made the plan (hugai.io/planned-by): with four-eyes, they may not approve either.
+	PlannedBy string `json:"plannedBy,omitempty"`
 }
 
 // StartRequest starts a rollout of a plan. Plan is the DeploymentPlan YAML, frozen as given;

@@ -273,6 +273,9 @@ func renderLive(r api.Rollout, now time.Time) string {
 		if ap.Missing != "" {
 			fmt.Fprintf(&b, "  still needed: %s\n", ap.Missing)
 		}
+		if ap.FourEyes && ap.PlannedBy != "" && ap.PlannedBy != ap.StartedBy {
+			fmt.Fprintf(&b, "  four-eyes: %s made its plan and may not approve it\n", ap.PlannedBy)
+		}
 		if ap.FourEyes && ap.StartedBy != "" {
 			fmt.Fprintf(&b, "  four-eyes: %s started it and may not approve it\n", ap.StartedBy)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -149,6 +150,7 @@ func (a *app) runDeployPlan(ctx context.Context, f *planFlags) error {
 		}
 		return err
 	}
+	stampPlanner(p)
 	out, err := plan.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("write plan: %w", err)
@@ -334,4 +336,18 @@ func readHistory(ctx context.Context, flagValue, from, service, env string) (his
 	h.rollbackRate = &rate
 	h.note = fmt.Sprintf("%d of the last %d finished rollouts of %s in %s were rolled back (%s)", rolledBack, finished, service, env, dir)
 	return h, nil
+}
+
+// stampPlanner records who made the plan (the OS user running `deploy plan`), which four-eyes
+// keeps from approving its rollout. The plan is reviewed as a file: a plan edited by hand says so
+// by changing or dropping the annotation, which the review sees.
+func stampPlanner(p *plan.DeploymentPlan) {
+	u, err := user.Current()
+	if err != nil || u.Username == "" {
+		return
+	}
+	if p.Metadata.Annotations == nil {
+		p.Metadata.Annotations = map[string]string{}
+	}
+	p.Metadata.Annotations[plan.AnnotationPlannedBy] = u.Username
 }

@@ -115,6 +115,7 @@ func (e *Engine) Start(ctx context.Context, who policy.Identity, req api.StartRe
 	now := e.cfg.Clock.Now().UTC()
 	st := rollout.New(stable, p.Spec.Version, now)
 	st.StartedBy = actor
+	st.PlannedBy = p.Metadata.Annotations[plan.AnnotationPlannedBy]
 	state, err := encodeState(spec, st)
 	if err != nil {
 		return api.Rollout{}, err

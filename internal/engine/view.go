@@ -115,7 +115,7 @@ func (e *Engine) view(_ context.Context, r store.Rollout) (api.Rollout, error) {
 	if st.Phase == rollout.AwaitingApproval && st.WaitingSince != nil {
 		g := rollout.CurrentGate(spec, st)
 		pa := &api.PendingApproval{Gate: g.Name, Approvers: g.Approvers, Needed: spec.Policy.Required(g.Count), Deadline: st.WaitingSince.Add(g.Timeout),
-			FourEyes: spec.FourEyes, FourEyesWhy: spec.FourEyesWhy, StartedBy: st.StartedBy}
+			FourEyes: spec.FourEyes, FourEyesWhy: spec.FourEyesWhy, StartedBy: st.StartedBy, PlannedBy: st.PlannedBy}
 		votes := make([]policy.Vote, 0, len(st.Approvals))
 		for _, a := range st.Approvals {
 			pa.Received = append(pa.Received, a.Actor)

@@ -1,5 +1,9 @@
 package plan
 
+// AnnotationPlannedBy names who made a plan (`deploy plan` writes it): with four-eyes, whoever
+// last made the plan may not approve the rollout of it, as whoever started it may not.
+const AnnotationPlannedBy = "hugai.io/planned-by"
+
 // DeploymentPlan is a reviewable rollout: what to deploy, how, under which rules, and how to undo it.
 // `hugai deploy plan` writes one; `hugai deploy execute` runs it unchanged.
 type DeploymentPlan struct {

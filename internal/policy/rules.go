@@ -145,6 +145,12 @@ func (r Rules) ApprovalRole(checkpoint string) Role {
 // MayApprove decides whether id may approve (or reject) g of a rollout startedBy started. With
 // fourEyes the starter may not. Approving twice is not a policy matter: the caller refuses it.
 func (r Rules) MayApprove(id Identity, g Gate, startedBy string, fourEyes bool) Decision {
+	return r.MayApproveOf(id, g, fourEyes, startedBy, "")
+}
+
+// MayApproveOf is MayApprove knowing also who made the rollout's plan (plannedBy, "" when the
+// plan does not say): with fourEyes neither the starter nor the planner may approve.
+func (r Rules) MayApproveOf(id Identity, g Gate, fourEyes bool, startedBy, plannedBy string) Decision {
 	need := g.Role
 	if need == NoRole {
 		need = Approver
@@ -161,6 +167,9 @@ func (r Rules) MayApprove(id Identity, g Gate, startedBy string, fourEyes bool) 
 	}
 	if fourEyes && startedBy != "" && same(startedBy, id.Name) {
 		return Deny(RuleFourEyes, fmt.Sprintf("%s started this rollout and may not approve %s (four-eyes: policy.fourEyes; another approver must)", id.Name, g.Name))
+	}
+	if fourEyes && plannedBy != "" && (same(plannedBy, id.Name) || id.Email != "" && same(plannedBy, id.Email)) {
+		return Deny(RuleFourEyes, fmt.Sprintf("%s made this rollout's plan and may not approve %s (four-eyes: policy.fourEyes; another approver must)", plannedBy, g.Name))
 	}
 	return Allow(RuleRole, why)
 }

@@ -98,6 +98,10 @@ func TestMayApprove(t *testing.T) {
 		{"a deployer may not", closed, root, Gate{Name: "g"}, "alice", true, RuleRole, "root may not approve g in production: that needs the approver role, and root holds deployer"},
 		{"four-eyes: the starter may not", closed, bob, Gate{Name: "g"}, "bob", true, RuleFourEyes, "bob started this rollout and may not approve g (four-eyes"},
 		{"four-eyes off: the starter may", closed, bob, Gate{Name: "g"}, "bob", false, "", ""},
+		{"planner: whoever made the plan may not", closed, bob, Gate{Name: "g"}, "bob", true, RuleFourEyes, "bob made this rollout's plan and may not approve g"},
+		{"planner: named by the approver's e-mail", closed, Identity{Name: "bob", Email: "bob@company.com"}, Gate{Name: "g"}, "Bob@company.com", true, RuleFourEyes, "made this rollout's plan"},
+		{"planner: another approver may", closed, bob, Gate{Name: "g"}, "carol", true, "", ""},
+		{"planner: four-eyes off, the planner may", closed, bob, Gate{Name: "g"}, "bob", false, "", ""},
 		{"four-eyes: e-mail starter, any case", closed, Identity{Name: "carol@company.com"}, Gate{Name: "g"}, "CAROL@company.com", true, RuleFourEyes, ""},
 		{"the gate's approvers: not named", closed, bob, Gate{Name: "g", Approvers: []string{"carol@company.com"}}, "alice", true, RuleApprovers, "bob is not an approver of g (approvers: carol@company.com)"},
 		{"the gate's approvers: named by e-mail", closed, carol, Gate{Name: "g", Approvers: []string{"carol@company.com"}}, "alice", true, "", ""},
@@ -112,6 +116,10 @@ func TestMayApprove(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			d := tc.rules.MayApprove(tc.id, tc.gate, tc.startedBy, tc.fourEyes)
+			if strings.HasPrefix(tc.name, "planner: ") {
+				// These cases name the plan's maker where the others name the starter.
+				d = tc.rules.MayApproveOf(tc.id, tc.gate, tc.fourEyes, "alice", tc.startedBy)
+			}
 			if tc.rule == "" {
 				if !d.Allowed {
 					t.Errorf("refused: %+v", d)

@@ -148,6 +148,9 @@ type State struct {
 
 	// StartedBy is who asked for the rollout: with four-eyes, not one of its approvers.
 	StartedBy string `json:"startedBy,omitempty"`
+	// PlannedBy is who made the rollout's plan (its hugai.io/planned-by annotation): with
+	// four-eyes, not one of its approvers either.
+	PlannedBy string `json:"plannedBy,omitempty"`
 	// RunIndex counts the commands of Spec.Runs done (automated checkpoints, database.migrate);
 	// RunRequestedAt names the one running (RunID).
 	RunIndex       int        `json:"runIndex,omitempty"`

@@ -190,7 +190,7 @@ func Validate(spec Spec, st State, cmd Command) error {
 				return &CommandError{Conflict: true, Msg: fmt.Sprintf("%s is an optional checkpoint: sign it off, or leave it", cmd.Gate)}
 			}
 			g := policy.Gate{Name: cp.Name, Approvers: cp.Approvers, Role: cp.Role}
-			if err := denied(spec.Policy.MayApprove(who, g, st.StartedBy, spec.FourEyes)); err != nil {
+			if err := denied(spec.Policy.MayApproveOf(who, g, spec.FourEyes, st.StartedBy, st.PlannedBy)); err != nil {
 				return err
 			}
 			for _, so := range st.SignOffs {
@@ -209,7 +209,7 @@ func Validate(spec Spec, st State, cmd Command) error {
 		}
 		// Four-eyes is about saying yes: the starter may still say no to their own rollout.
 		fourEyes := spec.FourEyes && cmd.Kind == CommandApprove
-		if err := denied(spec.Policy.MayApprove(who, policy.Gate{Name: g.Name, Approvers: g.Approvers, Role: g.Role}, st.StartedBy, fourEyes)); err != nil {
+		if err := denied(spec.Policy.MayApproveOf(who, policy.Gate{Name: g.Name, Approvers: g.Approvers, Role: g.Role}, fourEyes, st.StartedBy, st.PlannedBy)); err != nil {
 			return err
 		}
 		for _, a := range st.Approvals {

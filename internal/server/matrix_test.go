@@ -427,3 +427,23 @@ func TestSelfSignedCertificateIsKeptAndTrustedByFile(t *testing.T) {
 		t.Fatal("a self-signed certificate was trusted without a pin or CA file")
 	}
 }
+
+// Four-eyes holds for whoever made the plan too (its hugai.io/planned-by, which `deploy plan`
+// writes): ari planned it, dan starts it, and ari may not approve it; ann may.
+func TestFourEyesKeepsThePlannerFromApproving(t *testing.T) {
+	s := newTCPServer(t)
+	ctx := context.Background()
+	plan := strings.Replace(servertest.Plan("", "production"), "kind: DeploymentPlan\n", "kind: DeploymentPlan\nmetadata: {annotations: {hugai.io/planned-by: ari}}\n", 1)
+	r, err := s.client(t, "deployer").Start(ctx, api.StartRequest{Plan: []byte(plan), Version: "v1", RequireApproval: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.h.WaitFor(r.ID, "the approval gate", servertest.Phase("AwaitingApproval"))
+	_, err = s.client(t, "approver2").Do(ctx, r.ID, api.Command{Kind: rollout.CommandApprove})
+	if err == nil || !strings.Contains(err.Error(), "denied by four-eyes: ari made this rollout's plan and may not approve") {
+		t.Fatalf("the planner's approval: %v", err)
+	}
+	if _, err := s.client(t, "approver").Do(ctx, r.ID, api.Command{Kind: rollout.CommandApprove}); err != nil {
+		t.Fatalf("another approver: %v", err)
+	}
+}
