@@ -31,9 +31,11 @@ trap cleanup EXIT
 bin/hugai server -f "$svc" --data-dir "$data" --listen "$addr" >"$data/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do bin/hugai deploy list >/dev/null 2>&1 && break; sleep 0.1; done
-bin/hugai deploy canary -f "$svc" --environment production --version v1 >/dev/null
+# v1 is judged on its own traffic before it is released: the load starts once the proxy routes.
+id=$(bin/hugai deploy canary -f "$svc" --environment production --version v1 --detach)
 bin/loadgen --url http://127.0.0.1:18080/ --rate 100 >/dev/null 2>&1 &
 load_pid=$!
+bin/hugai deploy status "$id" --watch >/dev/null
 token=$(bin/hugai token create --name apibench --role viewer -o json | sed -n 's/.*"secret": *"\([^"]*\)".*/\1/p')
 # Rollouts one after another for the whole run: good versions promoted, v3 rolled back.
 (
