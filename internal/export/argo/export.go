@@ -320,7 +320,9 @@ func (e *exporter) unexported() {
 	}
 }
 
-func (e *exporter) note(format string, a ...any) { e.notes = append(e.notes, fmt.Sprintf(format, a...)) }
+func (e *exporter) note(format string, a ...any) {
+	e.notes = append(e.notes, fmt.Sprintf(format, a...))
+}
 
 // analysis maps a step's (or the background) analysis: each template named becomes an
 // AnalysisTemplate of the same name, and the Rollout passes it hugai's arguments.
