@@ -204,7 +204,7 @@ func TestCondition(t *testing.T) {
 	cases := []struct{ criteria, result, want string }{
 		{"error_rate<1%", "result[0]", "result[0] < 1"},
 		{"error_rate<=0.5", "result[0]", "result[0] <= 0.5"}, // a bare rate is a percentage
-		{"latency_p95<2000ms", "result[0]", "result[0] < 2"},   // durations in seconds
+		{"latency_p95<2000ms", "result[0]", "result[0] < 2"}, // durations in seconds
 		{"latency_p95<2s,latency_p95>10ms", "asFloat(result)", "asFloat(result) < 2 && asFloat(result) > 0.01"},
 		{"success_rate>=99.9%", "result[0]", "result[0] >= 99.9"},
 		{"queue_depth!=0", "result[0]", "result[0] != 0"},
