@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -229,6 +230,8 @@ func TestTranslateText(t *testing.T) {
 		{`{{printf "%s" .Version}}`, "", "only plain fields"},
 		{`{{.Version}} {{ if .X }}`, "", "only plain fields"},
 		{`no template`, `no template`, ""},
+		{`{${A}}`, "", "not next to a brace"}, // found by FuzzTranslateText: Argo would read {{{args.A}}} wrongly
+		{`x{{{.Version}}}`, "", "not next to a brace"},
 	}
 	for _, tc := range cases {
 		tr := &translation{window: "2m"}
@@ -247,6 +250,8 @@ func TestTranslateText(t *testing.T) {
 
 // FuzzTranslateText: any string either translates into text whose every {{ is an Argo argument
 // or is refused; it never panics and never passes one of hugai's actions through.
+var argName = regexp.MustCompile(`^args\.[A-Za-z0-9_-]+$`)
+
 func FuzzTranslateText(f *testing.F) {
 	for _, s := range []string{`sum(rate(x{version="{{.Version}}"}[{{.Window}}]))`, `{{.From}}`, `${A}{{.Service}}`, `{{`, `{{-.Version-}}`, `$\{X}`, `{{args.version}}`} {
 		f.Add(s)
@@ -257,15 +262,19 @@ func FuzzTranslateText(f *testing.F) {
 		if err != nil {
 			return
 		}
+		// Argo's substitution (fasttemplate) reads from each {{ to the next }}: every tag it finds
+		// must be one argument, and no hugai action may survive.
 		for rest := out; ; {
 			i := strings.Index(rest, "{{")
 			if i < 0 {
 				break
 			}
 			rest = rest[i+2:]
-			if !strings.HasPrefix(rest, "args.") {
-				t.Fatalf("text(%q) = %q: a {{ that is not an Argo argument", s, out)
+			j := strings.Index(rest, "}}")
+			if j < 0 || !argName.MatchString(rest[:j]) {
+				t.Fatalf("text(%q) = %q: a {{ that is not one Argo argument", s, out)
 			}
+			rest = rest[j+2:]
 		}
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"strings"
 )
 
 // Arguments the exported templates take from the Rollout, in place of hugai's template fields.
@@ -60,14 +59,6 @@ func (tr *translation) text(s string) (string, error) {
 	if bad != nil {
 		return "", bad
 	}
-	for rest := out; strings.Contains(rest, "{{"); {
-		i := strings.Index(rest, "{{")
-		rest = rest[i+2:]
-		if strings.HasPrefix(rest, "args.") {
-			continue
-		}
-		return "", fmt.Errorf("%q: only plain fields ({{.Version}}, {{.Service}}, {{.Environment}}, {{.Window}}) translate to Argo Rollouts' arguments", s)
-	}
 	out = envVar.ReplaceAllStringFunc(out, func(m string) string {
 		name := envVar.FindStringSubmatch(m)[1]
 		if !slices.Contains(tr.envs, name) {
@@ -75,8 +66,24 @@ func (tr *translation) text(s string) (string, error) {
 		}
 		return "{{args." + name + "}}"
 	})
+	// Argo substitutes {{...}} with no escape: every {{ of the result must open one argument, and
+	// none may touch a brace of the user's text ({${A}} would become {{{args.A}}}, which Argo
+	// reads as the argument "{args.A").
+	for i := 0; i < len(out); i++ {
+		if out[i] != '{' || i+1 >= len(out) || out[i+1] != '{' {
+			continue
+		}
+		m := argRef.FindString(out[i:])
+		if m == "" || (i > 0 && out[i-1] == '{') {
+			return "", fmt.Errorf("%q: only plain fields ({{.Version}}, {{.Service}}, {{.Environment}}, {{.Window}}) and ${VAR}, not next to a brace, translate to Argo Rollouts' arguments", s)
+		}
+		i += len(m) - 1
+	}
 	return out, nil
 }
+
+// argRef is one Argo argument reference, as the translation writes them.
+var argRef = regexp.MustCompile(`^\{\{args\.[A-Za-z0-9_-]+\}\}`)
 
 func (tr *translation) arg(name string) {
 	if !slices.Contains(tr.args, name) {
