@@ -1,4 +1,4 @@
-//go:build kube
+//go:build e2e && kube
 
 package manifests
 
