@@ -101,6 +101,9 @@ func Export(in Input) (*Result, error) {
 	if env.ProgressDeadline > 0 {
 		ro.Spec.ProgressDeadlineSeconds = ptr(seconds(env.ProgressDeadline))
 	}
+	if cn := s.Strategy.Canary; cn != nil && cn.ProgressDeadline != nil {
+		ro.Spec.ProgressDeadlineSeconds = ptr(seconds(cn.ProgressDeadline.Duration))
+	}
 	switch strategy := plan.NormalizeStrategy(s.Strategy.Type); strategy {
 	case plan.StrategyCanary:
 		ro.Spec.Strategy.Canary = e.canary()
@@ -200,20 +203,30 @@ func (e *exporter) canary() *Canary {
 	return c
 }
 
-// approvals stand for the plan's governance approvals: Argo has none, the closest is an
-// indefinite first pause that a person ends by promoting.
-func (e *exporter) approvals(c *Canary) {
-	g := e.in.Plan.Spec.Governance
-	if g == nil {
-		return
-	}
-	for i, a := range g.Approvals {
-		if !a.Required {
-			continue
+// approval names the plan's required approval before the rollout (governance.approvals, or the
+// HugAIDeployment's strategy.governance.approvalRequired), or "" when there is none. Argo has no
+// approvals: the closest is a person promoting the Rollout.
+func (e *exporter) approval() string {
+	s := &e.in.Plan.Spec
+	if g := s.Governance; g != nil {
+		for i, a := range g.Approvals {
+			if a.Required {
+				return fmt.Sprintf("spec.governance.approvals[%d] (%s)", i, a.Name)
+			}
 		}
+	}
+	if g := s.Strategy.Governance; g != nil && g.ApprovalRequired {
+		return "spec.strategy.governance.approvalRequired"
+	}
+	return ""
+}
+
+// approvals stand for the plan's approval with an indefinite first pause that a person ends by
+// promoting.
+func (e *exporter) approvals(c *Canary) {
+	if a := e.approval(); a != "" {
 		c.Steps = append(c.Steps, Step{Pause: &Pause{}})
-		e.note("spec.governance.approvals[%d] (%s): Argo has no approvals; the first step is an indefinite pause, ended by `kubectl argo rollouts promote %s` — approvers, count and timeout are not enforced by Argo", i, a.Name, e.in.Service.Metadata.Name)
-		return
+		e.note("%s: Argo has no approvals; the first step is an indefinite pause, ended by `kubectl argo rollouts promote %s` — approvers, count and timeout are not enforced by Argo", a, e.in.Service.Metadata.Name)
 	}
 }
 
@@ -228,6 +241,7 @@ func (e *exporter) pause(p *plan.Pause) *Pause {
 // hugai's rolling strategy does.
 func (e *exporter) rolling() *Canary {
 	c := &Canary{}
+	e.approvals(c) // a pause at weight 0, then the rolling replacement once promoted
 	if r := e.in.Plan.Spec.Strategy.Rolling; r != nil {
 		if r.MaxSurge != nil {
 			c.MaxSurge = &IntOrString{Int: int32(r.MaxSurge.Value), Percent: r.MaxSurge.Percent}
@@ -267,6 +281,10 @@ func (e *exporter) blueGreen() *BlueGreen {
 	if bg.AutoPromotion != nil && !*bg.AutoPromotion {
 		out.AutoPromotionEnabled = ptr(false)
 	}
+	if a := e.approval(); a != "" {
+		out.AutoPromotionEnabled = ptr(false)
+		e.note("%s: Argo has no approvals; green waits in preview until `kubectl argo rollouts promote %s` (autoPromotionEnabled: false) — approvers, count and timeout are not enforced by Argo", a, e.in.Service.Metadata.Name)
+	}
 	delay := plan.DefaultScaleDownDelay
 	if bg.ScaleDownDelay != nil {
 		delay = bg.ScaleDownDelay.Duration
@@ -290,19 +308,30 @@ func (e *exporter) blueGreen() *BlueGreen {
 // unexported refuses or notes the parts of a plan that no Argo field carries.
 func (e *exporter) unexported() {
 	s := &e.in.Plan.Spec
+	gate := func(path, name string) {
+		switch name {
+		case plan.CheckpointHealth:
+			// Argo waits for the pods' readiness probes at every step: the same gate.
+		case plan.CheckpointPerformanceValidation:
+			// hugai's performance validation is its analysis: exported as the templates.
+		default:
+			e.planErr(path, "%s: a required checkpoint that Argo Rollouts cannot run; make it not required, or keep the rollout on hugai", name)
+		}
+	}
 	if g := s.Governance; g != nil {
 		for i, cp := range g.Checkpoints {
-			if !cp.Required {
-				continue
-			}
 			switch {
-			case cp.Automated && cp.Name == plan.CheckpointHealth:
-				// Argo waits for the pods' readiness probes at every step: the same gate.
-			case cp.Automated && cp.Name == plan.CheckpointPerformanceValidation:
-				// hugai's performance validation is its analysis: exported as the templates.
-			default:
+			case !cp.Required:
+			case !cp.Automated:
 				e.planErr(fmt.Sprintf("spec.governance.checkpoints[%d]", i), "%s: a required checkpoint that Argo Rollouts cannot run; make it not required, or keep the rollout on hugai", cp.Name)
+			default:
+				gate(fmt.Sprintf("spec.governance.checkpoints[%d]", i), cp.Name)
 			}
+		}
+	}
+	if g := s.Strategy.Governance; g != nil {
+		for i, name := range g.QualityGates {
+			gate(fmt.Sprintf("spec.strategy.governance.qualityGates[%d]", i), name)
 		}
 	}
 	if r := s.Rollback; r != nil {
@@ -311,6 +340,12 @@ func (e *exporter) unexported() {
 				e.planErr(fmt.Sprintf("spec.rollback.steps[%d].action", i), "%s: Argo Rollouts rolls back pods and traffic only", st.Action)
 			}
 		}
+		if len(r.Steps) > 0 {
+			e.note("spec.rollback.steps: Argo aborts by sending traffic back to stable and scaling the new version down; the steps' order, maxDuration, approvals and checks are not exported")
+		}
+	}
+	if m := s.Monitoring; m != nil && m.Alerting != nil && len(m.Alerting.Channels) > 0 {
+		e.note("spec.monitoring.alerting: hugai's notifications are not exported; subscribe the Rollout with Argo's notification annotations")
 	}
 	if m := s.Monitoring; m != nil && m.Duration != nil && m.Duration.Duration > 0 {
 		e.note("spec.monitoring.duration (%s): Argo has no watch after the rollout completes; it is not exported", m.Duration)

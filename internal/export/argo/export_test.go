@@ -156,6 +156,36 @@ func TestMapping(t *testing.T) {
 	}
 }
 
+// TestApprovals: Argo has no approvals; each strategy waits for a person to promote instead, and
+// says so.
+func TestApprovals(t *testing.T) {
+	svc := readTestdata(t, "hugai.yaml")
+	approval := "  governance:\n    approvals:\n    - {name: prod, required: true, approvers: [ops@example.com]}\n"
+	res, err := Export(load(t, strings.Replace(readTestdata(t, "bluegreen.yaml"), "      autoPromotion: false\n", "", 1)+approval, svc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bg := res.Rollout.Spec.Strategy.BlueGreen; bg.AutoPromotionEnabled == nil || *bg.AutoPromotionEnabled {
+		t.Errorf("blue-green with an approval: autoPromotionEnabled %v, want false", bg.AutoPromotionEnabled)
+	}
+	if !strings.Contains(strings.Join(res.Notes, "\n"), "spec.governance.approvals[0] (prod): Argo has no approvals") {
+		t.Errorf("notes %q: the approval's weaker translation is not reported", res.Notes)
+	}
+	short := strings.Replace(readTestdata(t, "rolling.yaml"), "  strategy:\n    type: rolling\n", "  strategy:\n    type: rolling\n    governance: {approvalRequired: true}\n", 1)
+	res, err = Export(load(t, short, svc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := res.Rollout.Spec.Strategy.Canary; len(c.Steps) != 1 || c.Steps[0].Pause == nil || c.Steps[0].Pause.Duration != "" {
+		t.Errorf("rolling with approvalRequired: steps %+v, want one indefinite pause", c.Steps)
+	}
+	gate := strings.Replace(short, "approvalRequired: true", "qualityGates: [security-scan]", 1)
+	svcGate := svc + "  checkpoints:\n    security-scan: [trivy, fs, .]\n"
+	if _, err := Export(load(t, gate, svcGate)); err == nil || !strings.Contains(err.Error(), "spec.strategy.governance.qualityGates[0]: security-scan: a required checkpoint that Argo Rollouts cannot run") {
+		t.Errorf("a quality gate Argo cannot run: %v", err)
+	}
+}
+
 func itoa(v int32) string { return strconv.Itoa(int(v)) }
 
 // TestRefused: what Argo cannot express is an error at the file, line and field that asks for it.
