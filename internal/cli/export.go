@@ -19,7 +19,7 @@ func (a *app) exportCmd() *cobra.Command {
 }
 
 func (a *app) exportArgoCmd() *cobra.Command {
-	var planFile, serviceFile, out string
+	var planFile, serviceFile, out, version, env string
 	c := &cobra.Command{
 		Use:   "argo-rollouts --plan deployment-plan.yaml",
 		Short: "Write an Argo Rollouts Rollout and its AnalysisTemplates equivalent to a plan",
@@ -34,7 +34,7 @@ func (a *app) exportArgoCmd() *cobra.Command {
 			if planFile == "" {
 				return badInput(fmt.Errorf("--plan FILE is required: the DeploymentPlan to export"))
 			}
-			res, err := exportArgo(planFile, serviceFile)
+			res, err := exportArgo(planFile, serviceFile, version, env)
 			if err != nil {
 				return err
 			}
@@ -51,12 +51,14 @@ func (a *app) exportArgoCmd() *cobra.Command {
 	c.Flags().StringVar(&planFile, "plan", "", "the DeploymentPlan to export")
 	c.Flags().StringVarP(&serviceFile, "file", "f", "", "the service file (default: hugai.yaml, found walking up)")
 	c.Flags().StringVar(&out, "out", "-", "write to FILE instead of standard output")
+	c.Flags().StringVar(&version, "version", "", "the version the Rollout deploys, when the plan names none")
+	c.Flags().StringVarP(&env, "environment", "e", "", "the environment, when the plan names none (default: the only one the service has)")
 	return c
 }
 
 // exportArgo reads both files with their positions (every refusal names file:line:field), checks
 // the plan against the service as execute would, then translates it.
-func exportArgo(planFile, serviceFile string) (*argo.Result, error) {
+func exportArgo(planFile, serviceFile, version, env string) (*argo.Result, error) {
 	data, err := readInput(planFile)
 	if err != nil {
 		return nil, err
@@ -88,6 +90,26 @@ func exportArgo(planFile, serviceFile string) (*argo.Result, error) {
 	svc := sdocs[0].Value.(*plan.Service)
 	if p.Spec.Service != "" && p.Spec.Service != svc.Metadata.Name {
 		return nil, badInput(&plan.FieldError{File: planFile, Line: pd.Positions.Line("spec.service"), Path: "spec.service", Msg: fmt.Sprintf("%s: the service file %s describes %s", p.Spec.Service, svcPath, svc.Metadata.Name)})
+	}
+	// As execute does: flags fill what a hand-written plan leaves out, and never override a
+	// reviewed plan.
+	for _, fill := range []struct {
+		flag, value, field string
+		planValue          *string
+	}{
+		{"--version", version, "spec.version", &p.Spec.Version},
+		{"--environment", env, "spec.environment", &p.Spec.Environment},
+	} {
+		switch {
+		case fill.value == "":
+		case *fill.planValue == "":
+			*fill.planValue = fill.value
+		case *fill.planValue != fill.value:
+			return nil, badInput(&plan.FieldError{File: planFile, Line: pd.Positions.Line(fill.field), Path: fill.field, Msg: fmt.Sprintf("%s: %s %s differs; a reviewed plan is exported as written", *fill.planValue, fill.flag, fill.value)})
+		}
+	}
+	if p.Spec.Environment == "" && len(svc.Spec.Environments) == 1 {
+		p.Spec.Environment = svc.EnvironmentNames()[0]
 	}
 	if errs := plan.CheckAgainst(planFile, pd.Positions, p, nil, svc, p.Spec.Environment); len(errs) > 0 {
 		return nil, badInput(errs)

@@ -67,6 +67,8 @@ func TestExportArgoRolloutsBadInput(t *testing.T) {
 		{"not a plan", []string{"--plan", svc, "-f", svc}, "hugai.yaml:1: kind: Service: want one DeploymentPlan"},
 		{"no --plan", []string{"-f", svc}, "--plan FILE is required"},
 		{"unmeasurable metric", []string{"--plan", builtin, "-f", svc}, "plan.yaml:30: spec.successCriteria: metric latency_p99"},
+		{"flag against the plan", []string{"--plan", argoTestdata + "canary.yaml", "-f", svc, "--version", "v3"}, "canary.yaml:8: spec.version: v2.1.0: --version v3 differs"},
+		{"no version anywhere", []string{"--plan", argoTestdata + "seed-plan.yaml", "-f", svc}, "seed-plan.yaml:7: spec.version: missing: set it or pass --version"},
 		{"missing service file", []string{"--plan", argoTestdata + "canary.yaml", "-f", filepath.Join(dir, "hugai.yaml")}, "service file"},
 	}
 	for _, tc := range cases {
@@ -76,6 +78,21 @@ func TestExportArgoRolloutsBadInput(t *testing.T) {
 		}
 		if stdout != "" {
 			t.Errorf("%s: refused, yet wrote %q", tc.name, stdout)
+		}
+	}
+}
+
+// TestExportTheSeedsPlan: the seed's own DeploymentPlan, which names no version or environment,
+// exports with --version (the environment is the service's only one), as execute runs it.
+func TestExportTheSeedsPlan(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := run(t, "export", "argo-rollouts", "--plan", argoTestdata+"seed-plan.yaml", "-f", argoTestdata+"hugai.yaml", "--version", "v2")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"name: success-rate\n", "name: avg-response-time\n", "name: my-app-success-criteria\n", "kind: Rollout\n", "value: v2\n", "value: production\n", "duration: 5m\n", "setWeight: 25\n"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("export of the seed's plan lacks %q:\n%s", want, stdout)
 		}
 	}
 }

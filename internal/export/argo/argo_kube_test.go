@@ -26,9 +26,12 @@ func TestArgoAcceptsTheExport(t *testing.T) {
 	ctx := context.Background()
 	svc := readTestdata(t, "hugai.yaml")
 
-	for _, name := range []string{"canary", "bluegreen", "rolling"} {
+	for _, name := range []string{"canary", "bluegreen", "rolling", "seed-plan"} {
 		t.Run(name, func(t *testing.T) {
 			in := load(t, readTestdata(t, name+".yaml"), strings.Replace(svc, "namespace: production", "namespace: "+name, 1))
+			if in.Plan.Spec.Version == "" { // the seed's plan, as `export --version v2` fills it
+				in.Plan.Spec.Version, in.Plan.Spec.Environment = "v2", "production"
+			}
 			res, err := Export(in)
 			if err != nil {
 				t.Fatal(err)

@@ -78,7 +78,7 @@ func Export(in Input) (*Result, error) {
 	}
 	e.k = env.Target.Kubernetes
 	if s.Version == "" {
-		e.planErr("spec.version", "missing: the exported analysis measures the version the plan deploys (hugai's {{.Version}})")
+		e.planErr("spec.version", "missing: set it or pass --version; the exported analysis measures the version the plan deploys (hugai's {{.Version}})")
 	}
 	if r := s.Rollback; r != nil && r.Automatic != nil && !*r.Automatic {
 		e.planErr("spec.rollback.automatic", "false: Argo Rollouts always aborts a rollout whose analysis fails; it has no rollout that stays on a failed version")
