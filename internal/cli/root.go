@@ -129,6 +129,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.releaseCmd(),
 		a.riskCmd(),
 		a.tokenCmd(),
+		a.exportCmd(),
 	)
 	return root
 }
