@@ -119,11 +119,6 @@ func New(e Engine, opts Options) (*Handler, error) {
 	return h, nil
 }
 
-// Paths are the routes the dashboard serves, for the server to mount.
-func Paths() []string {
-	return []string{"GET /static/", "GET /{$}", "GET /rollouts", "GET /rollouts/{id}", "GET /audit", "GET /tokens", "/login", "/login/", "/logout"}
-}
-
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Pages are never framed (clickjacking) and load nothing from elsewhere.
 	hd := w.Header()

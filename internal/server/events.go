@@ -66,14 +66,8 @@ func (s *sse) ping() error {
 // streamContext ends with the request or when the server shuts down, as long polls do.
 func (h *handler) streamContext(r *http.Request) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(r.Context())
-	go func() {
-		select {
-		case <-h.quit:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, cancel
+	stop := context.AfterFunc(h.quit, cancel)
+	return ctx, func() { stop(); cancel() }
 }
 
 // rolloutEvents streams event `rollout` (the API's Rollout, id = its revision) at each revision

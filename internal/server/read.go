@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/hugai-dev/hugai/internal/api"
 	"net/http"
 	"strconv"
 )
@@ -47,7 +48,7 @@ const maxAuditPage = 1000
 
 func (h *handler) audit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := auditFilter{Subject: q.Get("subject"), Limit: maxAuditPage}
+	f := api.AuditFilter{Subject: q.Get("subject"), Limit: maxAuditPage}
 	if v := q.Get("after"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {

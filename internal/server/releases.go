@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/hugai-dev/hugai/internal/api"
 )
@@ -76,47 +75,8 @@ func (h *handler) getReleaseRun(w http.ResponseWriter, r *http.Request) {
 	if rs == nil {
 		return
 	}
-	{
-		id := r.PathValue("id")
-		q := r.URL.Query()
-		if q.Get("wait") == "" {
-			run, err := rs.Get(r.Context(), id)
-			if err != nil {
-				h.fail(w, "get release run "+id, err)
-				return
-			}
-			writeJSON(w, http.StatusOK, run)
-			return
-		}
-		after, err := strconv.ParseInt(q.Get("wait"), 10, 64)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, badInput("wait=%q: want a revision number", q.Get("wait")))
-			return
-		}
-		timeout := defaultWaitTimeout
-		if v := q.Get("timeout"); v != "" {
-			if timeout, err = time.ParseDuration(v); err != nil || timeout <= 0 {
-				writeError(w, http.StatusBadRequest, badInput("timeout=%q: want a duration such as 30s", v))
-				return
-			}
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), min(timeout, maxWaitTimeout))
-		defer cancel()
-		go func() {
-			select {
-			case <-h.quit:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
-		run, err := rs.Wait(ctx, id, after)
-		if err != nil && ctx.Err() != nil && r.Context().Err() == nil {
-			run, err = rs.Get(r.Context(), id)
-		}
-		if err != nil {
-			h.fail(w, "wait release run "+id, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, run)
-	}
+	id := r.PathValue("id")
+	longPoll(h, w, r, "release run "+id,
+		func(ctx context.Context) (api.ReleaseRun, error) { return rs.Get(ctx, id) },
+		func(ctx context.Context, after int64) (api.ReleaseRun, error) { return rs.Wait(ctx, id, after) })
 }

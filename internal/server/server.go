@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/hugai-dev/hugai/internal/api"
@@ -42,8 +41,6 @@ type Engine interface {
 	VerifyAudit(ctx context.Context) (api.AuditVerify, error)
 }
 
-type auditFilter = api.AuditFilter
-
 // Options are the server's hooks into the process that runs it.
 type Options struct {
 	// Logf logs internal errors; nil discards them.
@@ -68,17 +65,18 @@ type handler struct {
 	e    Engine
 	opts Options
 	mux  *http.ServeMux
-	// quit ends every long poll at once, so that a graceful shutdown does not wait out their
-	// timeouts; followers then find the server gone and retry.
-	quit     chan struct{}
-	quitOnce sync.Once
+	// quit is done at shutdown: it ends every long poll and event stream at once, so that a
+	// graceful shutdown does not wait out their timeouts; followers then find the server gone
+	// and retry.
+	quit    context.Context
+	endQuit context.CancelFunc
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
 // endWaits answers every long poll now and every later one at once. HTTPServer registers it to
 // run on shutdown.
-func (h *handler) endWaits() { h.quitOnce.Do(func() { close(h.quit) }) }
+func (h *handler) endWaits() { h.endQuit() }
 
 // New returns the API handler. Serve it with HTTPServer so that requests carry the peer's identity.
 func New(e Engine, opts Options) http.Handler {
@@ -86,7 +84,8 @@ func New(e Engine, opts Options) http.Handler {
 		opts.Logf = func(string, ...any) {}
 	}
 	mux := http.NewServeMux()
-	h := &handler{e: e, opts: opts, mux: mux, quit: make(chan struct{})}
+	h := &handler{e: e, opts: opts, mux: mux}
+	h.quit, h.endQuit = context.WithCancel(context.Background())
 	for _, rt := range h.routes() {
 		mux.HandleFunc(rt.method+" "+rt.path, rt.serve)
 	}
@@ -204,14 +203,24 @@ func (h *handler) monitor(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	longPoll(h, w, r, "rollout "+id,
+		func(ctx context.Context) (api.Rollout, error) { return h.e.Get(ctx, id) },
+		func(ctx context.Context, after int64) (api.Rollout, error) { return h.e.Wait(ctx, id, after) })
+}
+
+// longPoll answers GET …/{id}: the object now, or with ?wait=REV once its revision passes REV
+// (at most ?timeout=, 30 s by default and 5 min at most; the poll ends at once on shutdown). A
+// poll that times out answers the object as it is, so the client sees it is still there.
+func longPoll[T any](h *handler, w http.ResponseWriter, r *http.Request, what string,
+	get func(context.Context) (T, error), wait func(context.Context, int64) (T, error)) {
 	q := r.URL.Query()
 	if q.Get("wait") == "" {
-		ro, err := h.e.Get(r.Context(), id)
+		v, err := get(r.Context())
 		if err != nil {
-			h.fail(w, "get "+id, err)
+			h.fail(w, "get "+what, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, ro)
+		writeJSON(w, http.StatusOK, v)
 		return
 	}
 	after, err := strconv.ParseInt(q.Get("wait"), 10, 64)
@@ -220,33 +229,26 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	timeout := defaultWaitTimeout
-	if v := q.Get("timeout"); v != "" {
-		timeout, err = time.ParseDuration(v)
+	if s := q.Get("timeout"); s != "" {
+		timeout, err = time.ParseDuration(s)
 		if err != nil || timeout <= 0 {
-			writeError(w, http.StatusBadRequest, badInput("timeout=%q: want a duration such as 30s", v))
+			writeError(w, http.StatusBadRequest, badInput("timeout=%q: want a duration such as 30s", s))
 			return
 		}
 	}
-	timeout = min(timeout, maxWaitTimeout)
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	ctx, cancel := context.WithTimeout(r.Context(), min(timeout, maxWaitTimeout))
 	defer cancel()
-	go func() {
-		select {
-		case <-h.quit:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	ro, err := h.e.Wait(ctx, id, after)
+	stop := context.AfterFunc(h.quit, cancel)
+	defer stop()
+	v, err := wait(ctx, after)
 	if err != nil && ctx.Err() != nil && r.Context().Err() == nil {
-		// The poll timed out: answer what there is, so the client sees the rollout is still there.
-		ro, err = h.e.Get(r.Context(), id)
+		v, err = get(r.Context())
 	}
 	if err != nil {
-		h.fail(w, "wait "+id, err)
+		h.fail(w, "wait "+what, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, ro)
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (h *handler) do(w http.ResponseWriter, r *http.Request) {
