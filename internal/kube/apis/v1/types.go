@@ -121,4 +121,30 @@ type RolloutStatus struct {
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// The fields below are the store the engine runs on (internal/store/kubestore): written in
+	// one status update per decision, with the audit events of that decision.
+
+	// Rollout is the current rollout's record: the one running, or the last one that ran.
+	// +optional
+	Rollout *RolloutRecord `json:"rollout,omitempty"`
+	// History is what is kept of earlier rollouts, newest first (at most 20).
+	// +optional
+	History []RolloutSummary `json:"history,omitempty"`
+	// Approvals are the current rollout's decisions at its gates, oldest first (at most 32).
+	// +optional
+	Approvals []ApprovalRecord `json:"approvals,omitempty"`
+	// Measurements are the current rollout's latest judged metric queries, oldest first (at
+	// most 48).
+	// +optional
+	Measurements []MeasurementRecord `json:"measurements,omitempty"`
+	// Releases are the last versions that became stable, newest first (at most 10).
+	// +optional
+	Releases []ReleaseRecord `json:"releases,omitempty"`
+	// RolloutSequence is the number of the last rollout started here (IDs "<name>-<n>").
+	// +optional
+	RolloutSequence int64 `json:"rolloutSequence,omitempty"`
+	// Audit is the object's audit chain: head, newest events, and where the older ones are.
+	// +optional
+	Audit *AuditStatus `json:"audit,omitempty"`
 }
