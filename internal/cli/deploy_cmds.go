@@ -55,14 +55,24 @@ func apiErr(err error) error {
 func (a *app) deployStatusCmd() *cobra.Command {
 	var server, output string
 	var watch bool
+	var kt kubeTarget
 	c := &cobra.Command{
-		Use:   "status [ID]",
+		Use:   "status [ID | --target kubernetes NAME]",
 		Short: "Show a rollout (default: the newest); --watch follows it to its end",
 		Long: "status prints a rollout: steps, traffic, analysis and any pending approval. With --watch it\n" +
 			"follows it like the command that started it and exits with its result (0 Succeeded,\n" +
 			"3 RolledBack, 4 Aborted, 1 Failed).",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			if on, err := kt.on(); err != nil || on {
+				if err != nil {
+					return err
+				}
+				if len(args) != 1 {
+					return badInput(errors.New("--target kubernetes: name the HugAIDeployment"))
+				}
+				return a.kubeStatus(c.Context(), &kt, args[0], output, watch)
+			}
 			cl, err := connect(server)
 			if err != nil {
 				return err
@@ -94,6 +104,7 @@ func (a *app) deployStatusCmd() *cobra.Command {
 	addServerFlag(c, &server)
 	addOutputFlag(c, &output)
 	c.Flags().BoolVarP(&watch, "watch", "w", false, "follow the rollout until it ends and exit with its result")
+	kt.add(c)
 	return c
 }
 
@@ -196,12 +207,19 @@ func (a *app) deployRollbackCmd() *cobra.Command {
 func (a *app) rolloutCommandCmd(s commandSpec) *cobra.Command {
 	var server, output string
 	var detach bool
+	var kt kubeTarget
 	cmd := api.Command{Kind: s.kind}
 	c := &cobra.Command{
-		Use:   string(s.kind) + " ID",
+		Use:   string(s.kind) + " ID | --target kubernetes NAME",
 		Short: s.short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			if on, err := kt.on(); err != nil || on {
+				if err != nil {
+					return err
+				}
+				return a.kubeCommand(c.Context(), &kt, s, cmd, args[0], output, detach)
+			}
 			cl, err := connect(server)
 			if err != nil {
 				return err
@@ -241,5 +259,6 @@ func (a *app) rolloutCommandCmd(s commandSpec) *cobra.Command {
 	if s.follow {
 		c.Flags().BoolVar(&detach, "detach", false, "print the rollout's ID and exit 0 instead of following it")
 	}
+	kt.add(c)
 	return c
 }

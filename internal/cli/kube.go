@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	restclient "k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/hugai-dev/hugai/internal/analysis"
 	"github.com/hugai-dev/hugai/internal/engine"
@@ -43,14 +44,11 @@ func (f *kubeFlags) restConfig() (*restclient.Config, error) {
 
 // kubeRuntime is the runtime of a service environment of type kubernetes: the same engine, the
 // kubernetes target, and the metrics of the service file's own providers (kubeMetrics).
-func kubeRuntime(ctx context.Context, sf *engine.ServiceFile, env *plan.Env, cfg *restclient.Config) (*engine.Runtime, error) {
+// c talks to the cluster (the operator shares one among every service).
+func kubeRuntime(ctx context.Context, sf *engine.ServiceFile, env *plan.Env, c client.Client) (*engine.Runtime, error) {
 	k := env.Target.Kubernetes
 	if k == nil {
 		return nil, fmt.Errorf("%s: type kubernetes needs spec.target.kubernetes", sf.Path)
-	}
-	c, err := kubernetes.NewClient(cfg)
-	if err != nil {
-		return nil, err
 	}
 	o := kubernetes.Options{
 		Client: c, Service: sf.Service.Metadata.Name, Namespace: k.Namespace, Deployment: k.Deployment,

@@ -130,6 +130,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.riskCmd(),
 		a.tokenCmd(),
 		a.exportCmd(),
+		a.operatorCmd(),
 	)
 	return root
 }

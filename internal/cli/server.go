@@ -25,6 +25,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/rollout"
 	"github.com/hugai-dev/hugai/internal/server"
 	"github.com/hugai-dev/hugai/internal/store/sqlite"
+	"github.com/hugai-dev/hugai/internal/target/kubernetes"
 	"github.com/hugai-dev/hugai/internal/target/local"
 	"github.com/hugai-dev/hugai/internal/telemetry"
 )
@@ -115,7 +116,11 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string, 
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", sf.Path, err)
 			}
-			return kubeRuntime(ctx, sf, env, cfg)
+			c, err := kubernetes.NewClient(cfg)
+			if err != nil {
+				return nil, err
+			}
+			return kubeRuntime(ctx, sf, env, c)
 		}
 		if env.Target.Type != plan.TargetLocal || env.Target.Local == nil {
 			return nil, fmt.Errorf("%s: the %s target is not available yet (local is)", sf.Path, env.Target.Type)

@@ -202,3 +202,14 @@ func (e *Engine) broadcast() {
 	e.changed = make(chan struct{})
 	e.mu.Unlock()
 }
+
+// Tick reconciles one service environment once, as the loop's goroutine would, and says when it
+// wants to be called again: for a caller with its own loop (the Kubernetes operator's work queue)
+// instead of Run. A panic is recovered and recorded as in Run.
+func (e *Engine) Tick(ctx context.Context, service, env string) (time.Duration, error) {
+	rt, err := e.runtime(ctx, service, env)
+	if err != nil {
+		return e.cfg.Tick, err
+	}
+	return e.tick(ctx, rt), nil
+}

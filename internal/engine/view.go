@@ -182,3 +182,7 @@ func checkpointsView(spec rollout.Spec, st rollout.State) []api.Checkpoint {
 	}
 	return out
 }
+
+// View is a stored rollout as the API shows it, for a caller that reads the store itself (the
+// operator writes it into the object's status).
+func (e *Engine) View(r store.Rollout) (api.Rollout, error) { return e.view(context.Background(), r) }

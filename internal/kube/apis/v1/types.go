@@ -11,11 +11,13 @@ import (
 // GroupVersion is hugai.io/v1.
 var GroupVersion = schema.GroupVersion{Group: "hugai.io", Version: "v1"}
 
-// AddToScheme registers DeploymentPlan and HugAIDeployment (and their lists) in a scheme.
+// AddToScheme registers DeploymentPlan, HugAIDeployment and DeploymentAction (and their lists) in a
+// scheme.
 func AddToScheme(s *runtime.Scheme) error {
 	s.AddKnownTypes(GroupVersion,
 		&DeploymentPlan{}, &DeploymentPlanList{},
 		&HugAIDeployment{}, &HugAIDeploymentList{},
+		&DeploymentAction{}, &DeploymentActionList{},
 	)
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil

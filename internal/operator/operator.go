@@ -1,0 +1,630 @@
+package operator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/yaml"
+
+	"github.com/hugai-dev/hugai/internal/api"
+	"github.com/hugai-dev/hugai/internal/engine"
+	hugaiv1 "github.com/hugai-dev/hugai/internal/kube/apis/v1"
+	"github.com/hugai-dev/hugai/internal/plan"
+	"github.com/hugai-dev/hugai/internal/policy"
+	"github.com/hugai-dev/hugai/internal/rollout"
+	"github.com/hugai-dev/hugai/internal/store"
+	"github.com/hugai-dev/hugai/internal/store/kubestore"
+)
+
+const (
+	// LabelService marks the ConfigMap holding a service's hugai.yaml; its value is the service's
+	// name (metadata.name in the file, spec.service of the HugAIDeployment).
+	LabelService = "hugai.io/service"
+	// ServiceFileKey is the ConfigMap key holding hugai.yaml.
+	ServiceFileKey = "hugai.yaml"
+	// AnnotationRequestedBy names who asked for a HugAIDeployment's current spec; when present
+	// the admission policy makes the API server check it is the requester (config/rbac). The
+	// operator records it as who started the rollout, which four-eyes approvals then exclude.
+	AnnotationRequestedBy = "hugai.io/requested-by"
+
+	// actionDeployment indexes DeploymentActions by the HugAIDeployment they are for.
+	actionDeployment = "spec.deployment"
+)
+
+// Config is what `hugai operator` runs with.
+type Config struct {
+	REST *rest.Config
+	// Namespace limits the operator to one namespace; "": every namespace.
+	Namespace string
+	// LeaderElection makes replicas elect one leader (a Lease in LeaderElectionNamespace);
+	// only the leader reconciles.
+	LeaderElection          bool
+	LeaderElectionNamespace string
+	LeaseDuration           time.Duration
+	RenewDeadline           time.Duration
+	RetryPeriod             time.Duration
+	// HealthAddr serves /healthz and /readyz; MetricsAddr controller-runtime's /metrics ("0":
+	// off, as controller-runtime reads it).
+	HealthAddr  string
+	MetricsAddr string
+	// Analysis, when set, is served on AnalysisAddr (hugai as Argo Rollouts' judge).
+	Analysis     http.Handler
+	AnalysisAddr string
+	// NewRuntime makes the runtime of a service environment (the kubernetes target and the
+	// service's metric providers), as for `hugai server`.
+	NewRuntime func(ctx context.Context, sf *engine.ServiceFile, env *plan.Env) (*engine.Runtime, error)
+	// Notifiers tells people about a service's rollouts (nil: nobody is told).
+	Notifiers func(svc *plan.Service) (engine.Notifier, error)
+	// Tick bounds how long a rollout waits between two reconciles: pods die at any time.
+	Tick time.Duration
+	// Workers is how many HugAIDeployments are reconciled at once.
+	Workers int
+	Logf    func(format string, args ...any)
+	Version string
+}
+
+// Scheme is the operator's: Kubernetes' own types and hugai.io/v1.
+func Scheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, hugaiv1.AddToScheme} {
+		if err := add(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Run runs the operator until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Tick <= 0 {
+		cfg.Tick = 10 * time.Second
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 8
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	if cfg.MetricsAddr == "" {
+		cfg.MetricsAddr = "0"
+	}
+	scheme, err := Scheme()
+	if err != nil {
+		return err
+	}
+	opts := manager.Options{
+		Scheme:                        scheme,
+		Metrics:                       metricsserver.Options{BindAddress: cfg.MetricsAddr},
+		HealthProbeBindAddress:        cfg.HealthAddr,
+		LeaderElection:                cfg.LeaderElection,
+		LeaderElectionID:              "hugai-operator",
+		LeaderElectionNamespace:       cfg.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+	}
+	if cfg.HealthAddr == "" {
+		opts.HealthProbeBindAddress = "0"
+	}
+	if cfg.LeaseDuration > 0 {
+		opts.LeaseDuration = &cfg.LeaseDuration
+	}
+	if cfg.RenewDeadline > 0 {
+		opts.RenewDeadline = &cfg.RenewDeadline
+	}
+	if cfg.RetryPeriod > 0 {
+		opts.RetryPeriod = &cfg.RetryPeriod
+	}
+	if cfg.Namespace != "" {
+		opts.Cache = cache.Options{DefaultNamespaces: map[string]cache.Config{cfg.Namespace: {}}}
+	}
+	mgr, err := ctrl.NewManager(cfg.REST, opts)
+	if err != nil {
+		return fmt.Errorf("operator: %w", err)
+	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &hugaiv1.DeploymentAction{}, actionDeployment, func(o client.Object) []string {
+		return []string{o.(*hugaiv1.DeploymentAction).Spec.Deployment}
+	}); err != nil {
+		return fmt.Errorf("operator: index actions: %w", err)
+	}
+	// The target and the store read what they just wrote: they use the API server, not the
+	// manager's cache, which lags behind writes.
+	direct, err := client.New(cfg.REST, client.Options{Scheme: scheme})
+	if err != nil {
+		return fmt.Errorf("operator: %w", err)
+	}
+	r := &Reconciler{
+		cfg: cfg, cache: mgr.GetClient(), direct: direct,
+		events:  mgr.GetEventRecorder("hugai-operator"),
+		engines: map[types.NamespacedName]*deployment{},
+	}
+	if err := r.setup(mgr); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if cfg.Analysis != nil && cfg.AnalysisAddr != "" {
+		if err := mgr.Add(analysisServer(cfg.AnalysisAddr, cfg.Analysis)); err != nil {
+			return err
+		}
+	}
+	cfg.Logf("hugai operator %s: watching %s", cfg.Version, orAll(cfg.Namespace))
+	return mgr.Start(ctx)
+}
+
+func orAll(ns string) string {
+	if ns == "" {
+		return "every namespace"
+	}
+	return "namespace " + ns
+}
+
+// analysisServer serves the judge's endpoint on every replica, leader or not: Argo asks
+// whichever pod the Service picks, and the answer is computed from metrics, not from state.
+func analysisServer(addr string, h http.Handler) manager.Runnable {
+	return manager.RunnableFunc(func(ctx context.Context) error {
+		srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		errc := make(chan error, 1)
+		go func() { errc <- srv.ListenAndServe() }()
+		select {
+		case <-ctx.Done():
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return srv.Shutdown(sctx)
+		case err := <-errc:
+			return fmt.Errorf("analysis endpoint %s: %w", addr, err)
+		}
+	})
+}
+
+// Reconciler reconciles HugAIDeployments.
+type Reconciler struct {
+	cfg    Config
+	cache  client.Client // the manager's: reads from the informers' cache
+	direct client.Client // reads and writes through the API server
+	events events.EventRecorder
+
+	mu      sync.Mutex
+	engines map[types.NamespacedName]*deployment
+}
+
+// deployment is what the operator keeps of one HugAIDeployment between reconciles: its engine,
+// rebuilt when the service file changes. The state is not here: it is in the object's status.
+type deployment struct {
+	mu        sync.Mutex // one reconcile of a HugAIDeployment at a time
+	eng       *engine.Engine
+	fileRV    string // the ConfigMap's resourceVersion the engine was built from
+	service   string
+	env       string
+	obj       *hugaiv1.HugAIDeployment // for Events
+	lastPhase string
+}
+
+func (r *Reconciler) setup(mgr manager.Manager) error {
+	return builder.ControllerManagedBy(mgr).
+		For(&hugaiv1.HugAIDeployment{}).
+		Named("hugaideployment").
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.cfg.Workers}).
+		// A new action wakes its HugAIDeployment at once.
+		Watches(&hugaiv1.DeploymentAction{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			a := o.(*hugaiv1.DeploymentAction)
+			if a.Status.Result != "" {
+				return nil
+			}
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: a.Namespace, Name: a.Spec.Deployment}}}
+		})).
+		// An edited service file wakes every HugAIDeployment of that service.
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.deploymentsOfServiceFile),
+			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetLabels()[LabelService] != "" }))).
+		Complete(r)
+}
+
+func (r *Reconciler) deploymentsOfServiceFile(ctx context.Context, o client.Object) []reconcile.Request {
+	var list hugaiv1.HugAIDeploymentList
+	if err := r.cache.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for _, d := range list.Items {
+		if serviceName(&d) == o.GetLabels()[LabelService] {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: d.Namespace, Name: d.Name}})
+		}
+	}
+	return out
+}
+
+// serviceName is the service a HugAIDeployment deploys: spec.service, else its own name.
+func serviceName(d *hugaiv1.HugAIDeployment) string {
+	if d.Spec.Service != "" {
+		return d.Spec.Service
+	}
+	return d.Name
+}
+
+// environment is the environment it deploys to: spec.environment, else its namespace (as
+// plan.HugAIDeployment.AsPlan reads it).
+func environment(d *hugaiv1.HugAIDeployment) string {
+	if d.Spec.Environment != "" {
+		return d.Spec.Environment
+	}
+	return d.Namespace
+}
+
+// Reconcile is one look at a HugAIDeployment.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	var hd hugaiv1.HugAIDeployment
+	if err := r.direct.Get(ctx, req.NamespacedName, &hd); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.mu.Lock()
+			delete(r.engines, req.NamespacedName)
+			r.mu.Unlock()
+			return reconcile.Result{}, nil
+		}
+		return reconcile.Result{}, err
+	}
+	if hd.DeletionTimestamp != nil {
+		return reconcile.Result{}, nil
+	}
+	d, err := r.deployment(ctx, &hd)
+	if err != nil {
+		var bad *invalidError
+		if errors.As(err, &bad) {
+			return reconcile.Result{}, r.markInvalid(ctx, &hd, bad.reason, bad.msg)
+		}
+		return reconcile.Result{}, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.obj = hd.DeepCopy()
+	if err := r.startIfNew(ctx, d, &hd); err != nil {
+		var bad *invalidError
+		if errors.As(err, &bad) {
+			return reconcile.Result{}, r.markInvalid(ctx, &hd, bad.reason, bad.msg)
+		}
+		return reconcile.Result{}, err
+	}
+	if err := r.carryOutActions(ctx, d, &hd); err != nil {
+		return reconcile.Result{}, err
+	}
+	next, err := d.eng.Tick(ctx, d.service, d.env)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	return reconcile.Result{RequeueAfter: next}, nil
+}
+
+// invalidError is a HugAIDeployment hugai cannot run as it is: said in its status and in an
+// Event, and not retried until the object or its service file changes.
+type invalidError struct{ reason, msg string }
+
+func (e *invalidError) Error() string { return e.reason + ": " + e.msg }
+
+func (r *Reconciler) markInvalid(ctx context.Context, hd *hugaiv1.HugAIDeployment, reason, msg string) error {
+	before := meta.FindStatusCondition(hd.Status.Conditions, "Ready")
+	cond := metav1.Condition{Type: "Ready", Status: metav1.ConditionFalse, Reason: reason, Message: msg, ObservedGeneration: hd.Generation}
+	if before != nil && before.Status == cond.Status && before.Reason == reason && before.Message == msg && before.ObservedGeneration == hd.Generation {
+		return nil
+	}
+	patch := client.MergeFrom(hd.DeepCopy())
+	meta.SetStatusCondition(&hd.Status.Conditions, cond)
+	if err := r.direct.Status().Patch(ctx, hd, patch); err != nil {
+		return fmt.Errorf("status of %s/%s: %w", hd.Namespace, hd.Name, err)
+	}
+	r.events.Eventf(hd, nil, corev1.EventTypeWarning, reason, "Invalid", "%s", msg)
+	return nil
+}
+
+// deployment returns the engine of a HugAIDeployment, building it (again) when its service file
+// is new or changed.
+func (r *Reconciler) deployment(ctx context.Context, hd *hugaiv1.HugAIDeployment) (*deployment, error) {
+	key := types.NamespacedName{Namespace: hd.Namespace, Name: hd.Name}
+	cm, sf, err := r.serviceFile(ctx, hd)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if d, ok := r.engines[key]; ok && d.fileRV == cm.ResourceVersion {
+		return d, nil
+	}
+	d := &deployment{fileRV: cm.ResourceVersion, service: sf.Service.Metadata.Name, env: environment(hd), obj: hd.DeepCopy()}
+	var notifiers map[string]engine.Notifier
+	if r.cfg.Notifiers != nil && len(sf.Service.Spec.Notifications) > 0 {
+		n, err := r.cfg.Notifiers(sf.Service)
+		if err != nil {
+			return nil, &invalidError{"ServiceFile", fmt.Sprintf("%s: notifications: %v", sf.Path, err)}
+		}
+		notifiers = map[string]engine.Notifier{d.service: n}
+	}
+	var eng *engine.Engine
+	st := kubestore.New(r.direct, key, kubestore.Options{Summarize: func(rec store.Rollout, status *hugaiv1.RolloutStatus) {
+		summarize(eng, rec, status)
+	}})
+	eng = engine.New(engine.Config{
+		Store: st, Services: []*engine.ServiceFile{sf}, NewRuntime: r.cfg.NewRuntime, Notifiers: notifiers,
+		Tick: r.cfg.Tick, Logf: r.cfg.Logf, Version: r.cfg.Version,
+		Observer: observer(func(c engine.Change) { r.transition(d, c) }),
+	})
+	d.eng = eng
+	r.engines[key] = d
+	return d, nil
+}
+
+// serviceFile reads the service's hugai.yaml from its ConfigMap.
+func (r *Reconciler) serviceFile(ctx context.Context, hd *hugaiv1.HugAIDeployment) (*corev1.ConfigMap, *engine.ServiceFile, error) {
+	name := serviceName(hd)
+	var cms corev1.ConfigMapList
+	if err := r.cache.List(ctx, &cms, client.InNamespace(hd.Namespace), client.MatchingLabels{LabelService: name}); err != nil {
+		return nil, nil, fmt.Errorf("service file of %s: %w", name, err)
+	}
+	switch len(cms.Items) {
+	case 0:
+		return nil, nil, &invalidError{"ServiceFileMissing", fmt.Sprintf("no ConfigMap labelled %s=%s in namespace %s holds the service's %s", LabelService, name, hd.Namespace, ServiceFileKey)}
+	case 1:
+	default:
+		var names []string
+		for _, cm := range cms.Items {
+			names = append(names, cm.Name)
+		}
+		sort.Strings(names)
+		return nil, nil, &invalidError{"ServiceFileAmbiguous", fmt.Sprintf("ConfigMaps %s are all labelled %s=%s: keep one", strings.Join(names, ", "), LabelService, name)}
+	}
+	cm := cms.Items[0]
+	data, ok := cm.Data[ServiceFileKey]
+	if !ok {
+		return nil, nil, &invalidError{"ServiceFileMissing", fmt.Sprintf("ConfigMap %s has no key %s", cm.Name, ServiceFileKey)}
+	}
+	path := fmt.Sprintf("configmap/%s/%s", cm.Namespace, cm.Name)
+	svc, err := plan.ParseService(path, []byte(data))
+	if err != nil {
+		return nil, nil, &invalidError{"ServiceFileInvalid", err.Error()}
+	}
+	if svc.Metadata.Name != name {
+		return nil, nil, &invalidError{"ServiceFileInvalid", fmt.Sprintf("%s describes service %q, not %q", path, svc.Metadata.Name, name)}
+	}
+	return &cm, &engine.ServiceFile{Path: path, Data: []byte(data), Service: svc}, nil
+}
+
+// startIfNew starts the rollout of the spec's generation if none was started for it. A rollout
+// of an older generation still in flight is aborted first: its evidence belongs to a spec that no
+// longer exists.
+func (r *Reconciler) startIfNew(ctx context.Context, d *deployment, hd *hugaiv1.HugAIDeployment) error {
+	if hd.Status.ObservedGeneration >= hd.Generation {
+		return nil
+	}
+	who := requester(hd)
+	doc, err := planDocument(hd)
+	if err != nil {
+		return err
+	}
+	req := api.StartRequest{Plan: doc, PlanFile: fmt.Sprintf("hugaideployment/%s/%s", hd.Namespace, hd.Name)}
+	// Start checks the spec before it looks for a rollout in flight: an invalid new spec is
+	// refused without touching the rollout it would replace.
+	_, err = d.eng.Start(ctx, who, req)
+	var ae *api.Error
+	if errors.As(err, &ae) && ae.Code == api.CodeConflict {
+		active, lerr := d.eng.List(ctx, api.ListFilter{Service: d.service, Environment: d.env, Active: true, Limit: 1})
+		if lerr != nil {
+			return lerr
+		}
+		if len(active) == 0 {
+			return err
+		}
+		msg := fmt.Sprintf("generation %d of %s/%s replaced the spec this rollout was started for", hd.Generation, hd.Namespace, hd.Name)
+		if _, err := d.eng.Do(ctx, active[0].ID, operatorIdentity(), api.Command{Kind: rollout.CommandAbort, Comment: msg}); err != nil {
+			return fmt.Errorf("abort %s for generation %d: %w", active[0].ID, hd.Generation, err)
+		}
+		_, err = d.eng.Start(ctx, who, req)
+	}
+	switch {
+	case errors.As(err, &ae) && ae.Code == api.CodeBadInput && strings.Contains(ae.Message, "is already the stable version"):
+		// Nothing to roll out: the version asked for already runs. Said, not retried.
+		return r.markInvalid(ctx, hd, "AlreadyStable", ae.Message)
+	case errors.As(err, &ae) && ae.Code == api.CodeBadInput:
+		return &invalidError{"InvalidSpec", ae.Message}
+	case errors.As(err, &ae) && ae.Code == api.CodeDenied:
+		return &invalidError{"Denied", ae.Message}
+	}
+	return err
+}
+
+// planDocument is the HugAIDeployment as the YAML document the engine parses (plan.ParseRun
+// reads a HugAIDeployment as the plan it runs as).
+func planDocument(hd *hugaiv1.HugAIDeployment) ([]byte, error) {
+	doc := map[string]any{
+		"apiVersion": hugaiv1.GroupVersion.String(), "kind": plan.KindHugAIDeployment,
+		"metadata": map[string]any{"name": hd.Name, "namespace": hd.Namespace},
+		"spec":     hd.Spec,
+	}
+	if by := hd.Annotations[AnnotationRequestedBy]; by != "" {
+		doc["metadata"].(map[string]any)["annotations"] = map[string]string{plan.AnnotationPlannedBy: by}
+	}
+	b, err := yaml.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("hugaideployment %s/%s as a plan: %w", hd.Namespace, hd.Name, err)
+	}
+	return b, nil
+}
+
+// requester is who asked for the spec: the admission-checked annotation, else the object itself.
+func requester(hd *hugaiv1.HugAIDeployment) policy.Identity {
+	if by := hd.Annotations[AnnotationRequestedBy]; by != "" {
+		return policy.Identity{Name: by, Via: "kubernetes"}
+	}
+	return policy.Identity{Name: fmt.Sprintf("hugaideployment/%s/%s", hd.Namespace, hd.Name), Via: "kubernetes"}
+}
+
+func operatorIdentity() policy.Identity {
+	return policy.Identity{Name: "hugai-operator", Via: "kubernetes"}
+}
+
+// carryOutActions runs the HugAIDeployment's new DeploymentActions, oldest first, each once.
+func (r *Reconciler) carryOutActions(ctx context.Context, d *deployment, hd *hugaiv1.HugAIDeployment) error {
+	var list hugaiv1.DeploymentActionList
+	if err := r.cache.List(ctx, &list, client.InNamespace(hd.Namespace), client.MatchingFields{actionDeployment: hd.Name}); err != nil {
+		return fmt.Errorf("actions of %s/%s: %w", hd.Namespace, hd.Name, err)
+	}
+	var todo []hugaiv1.DeploymentAction
+	for _, a := range list.Items {
+		if a.Status.Result == "" {
+			todo = append(todo, a)
+		}
+	}
+	sort.Slice(todo, func(i, j int) bool {
+		a, b := todo[i].CreationTimestamp, todo[j].CreationTimestamp
+		if a.Equal(&b) {
+			return todo[i].Name < todo[j].Name
+		}
+		return a.Before(&b)
+	})
+	for i := range todo {
+		if err := r.carryOut(ctx, d, &todo[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Reconciler) carryOut(ctx context.Context, d *deployment, a *hugaiv1.DeploymentAction) error {
+	// The cache may be behind an action we already carried out: read it from the API server.
+	if err := r.direct.Get(ctx, client.ObjectKeyFromObject(a), a); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if a.Status.Result != "" {
+		return nil
+	}
+	result, code, msg, id, phase := "Refused", api.CodeConflict, "", a.Spec.Rollout, ""
+	rolls, err := d.eng.List(ctx, api.ListFilter{Service: d.service, Environment: d.env, Limit: 1})
+	switch {
+	case err != nil:
+		return err
+	case len(rolls) == 0:
+		code, msg = api.CodeNotFound, "no rollout of "+a.Spec.Deployment+" yet"
+	case id != "" && id != rolls[0].ID:
+		msg = fmt.Sprintf("rollout %s is not the current one (%s): the action is for an earlier rollout", id, rolls[0].ID)
+	default:
+		id = rolls[0].ID
+		who := policy.Identity{Name: a.Spec.User, Groups: a.Spec.Groups, Via: "kubernetes", From: "deploymentaction/" + a.Namespace + "/" + a.Name}
+		v, err := d.eng.Do(ctx, id, who, api.Command{Kind: rollout.CommandKind(a.Spec.Action), Gate: a.Spec.Gate, Comment: a.Spec.Comment, Full: a.Spec.Full, Emergency: a.Spec.Emergency})
+		var ae *api.Error
+		switch {
+		case errors.As(err, &ae):
+			code, msg = ae.Code, ae.Message
+		case err != nil:
+			return fmt.Errorf("%s %s: %w", a.Spec.Action, id, err)
+		default:
+			result, code, phase = "Done", "", v.Phase
+			msg = fmt.Sprintf("%s by %s: rollout %s is %s", a.Spec.Action, a.Spec.User, id, v.Phase)
+		}
+	}
+	now := metav1.Now()
+	patch := client.MergeFrom(a.DeepCopy())
+	a.Status = hugaiv1.DeploymentActionStatus{Result: result, Code: code, Message: msg, Rollout: id, Phase: phase, Time: &now}
+	if err := r.direct.Status().Patch(ctx, a, patch); err != nil {
+		return fmt.Errorf("status of action %s/%s: %w", a.Namespace, a.Name, err)
+	}
+	kind := corev1.EventTypeNormal
+	if result != "Done" {
+		kind = corev1.EventTypeWarning
+	}
+	r.events.Eventf(d.obj, a, kind, "Action"+result, titleCase(a.Spec.Action), "%s", msg)
+	return nil
+}
+
+func titleCase(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// transition records a committed change of the rollout as a Kubernetes Event.
+func (r *Reconciler) transition(d *deployment, c engine.Change) {
+	b, a := c.Before, c.After
+	if d.obj == nil {
+		return
+	}
+	switch {
+	case b.Phase != a.Phase:
+		kind := corev1.EventTypeNormal
+		switch a.Phase {
+		case rollout.RollingBack, rollout.RolledBack, rollout.Failed, rollout.Aborted:
+			kind = corev1.EventTypeWarning
+		}
+		from := string(b.Phase)
+		if from == "" {
+			from = "new"
+		}
+		msg := fmt.Sprintf("rollout %s of %s: %s → %s", c.RolloutID, a.Candidate, from, a.Phase)
+		if a.Message != "" {
+			msg += ": " + a.Message
+		}
+		r.events.Eventf(d.obj, nil, kind, string(a.Phase), "Transition", "%s", msg)
+	case b.StepIndex != a.StepIndex:
+		r.events.Eventf(d.obj, nil, corev1.EventTypeNormal, "StepCompleted", "Step", "rollout %s of %s: step %d done, now step %d", c.RolloutID, a.Candidate, b.StepIndex+1, a.StepIndex+1)
+	}
+}
+
+type observer func(engine.Change)
+
+func (o observer) Committed(c engine.Change) { o(c) }
+
+// summarize writes what people read in `kubectl get hugaideployments` from the engine's view of
+// the rollout being committed.
+func summarize(eng *engine.Engine, rec store.Rollout, st *hugaiv1.RolloutStatus) {
+	if eng == nil {
+		return
+	}
+	v, err := eng.View(rec)
+	if err != nil {
+		return
+	}
+	st.Message = v.Message
+	st.StableVersion, st.CanaryVersion = v.PreviousVersion, v.Version
+	step := int32(v.CurrentStep)
+	st.CurrentStepIndex = &step
+	if n := len(v.Steps); n > 0 {
+		shown := min(v.CurrentStep+1, n)
+		st.Step = fmt.Sprintf("%d/%d", shown, n)
+	}
+	st.Weight = int32(v.Weights[v.Version])
+	progressing := metav1.Condition{Type: "Progressing", Status: metav1.ConditionTrue, Reason: v.Phase, Message: v.Message}
+	if v.Terminal {
+		progressing.Status = metav1.ConditionFalse
+	}
+	meta.SetStatusCondition(&st.Conditions, progressing)
+	ready := metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Running", Message: "the spec is being rolled out"}
+	if v.Terminal {
+		ready.Reason = v.Phase
+		ready.Message = "the rollout ended " + v.Phase
+	}
+	meta.SetStatusCondition(&st.Conditions, ready)
+}

@@ -1,0 +1,286 @@
+//go:build e2e && kube
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/hugai-dev/hugai/internal/eventually"
+	hugaiv1 "github.com/hugai-dev/hugai/internal/kube/apis/v1"
+	"github.com/hugai-dev/hugai/internal/kube/kubetest"
+	"github.com/hugai-dev/hugai/internal/plan"
+)
+
+// TestOperator runs `hugai operator` (the built binary) against a real API server with hugai's
+// CRDs and admission policies: HugAIDeployments created and edited with the Kubernetes API, the
+// test playing the kubelet and serving the metrics. It checks the seed's 5/25/50/100 walk on the
+// HTTPRoute with the operator killed (SIGKILL) at 25% and a new one carrying on from the status
+// with no step repeated, a regression rolled back, an approval given through a DeploymentAction as
+// the user the API server authenticated (and a forged one refused by the API server), a spec edited
+// mid-rollout restarting the analysis, the printer columns, and the audit chain in the cluster.
+func TestOperator(t *testing.T) {
+	scenarios <- struct{}{}
+	t.Cleanup(func() { <-scenarios })
+	cl := kubetest.Start(t, kubetest.Options{
+		CRDPaths:    []string{"../../internal/target/kubernetes/testdata/gateway-api", "../../config/crd"},
+		AddToScheme: []func(*runtime.Scheme) error{gatewayv1.Install, hugaiv1.AddToScheme},
+	})
+	c := cl.Client
+	ctx := context.Background()
+	kubeWorld(t, c, "shop")
+	applyFile(t, c, "../../config/rbac/action_policy.yaml")
+	kubetest.StartKubelet(t, c, "shop", func(*corev1.PodTemplateSpec) kubetest.Behaviour { return kubetest.Good })
+
+	metrics := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/rate":
+			fmt.Fprint(w, `{"value": 50}`)
+		case "/errors":
+			if r.URL.Query().Get("version") == "v3" {
+				fmt.Fprint(w, `{"value": 5}`)
+			} else {
+				fmt.Fprint(w, `{"value": 0}`)
+			}
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(metrics.Close)
+	if err := c.Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "checkout-hugai", Namespace: "shop", Labels: map[string]string{"hugai.io/service": "checkout"}},
+		Data:       map[string]string{"hugai.yaml": fmt.Sprintf(kubeServiceYAML, metrics.URL)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	e := &env{t: t, dir: dir, dataDir: filepath.Join(dir, ".hugai")}
+	op := startOperator(t, e, cl.Kubeconfig)
+	w := watchRoute(t, c, "shop", "checkout")
+	key := types.NamespacedName{Namespace: "shop", Name: "checkout"}
+
+	// The first HugAIDeployment starts v1: nothing ran before, so it simply becomes the release.
+	hd := &hugaiv1.HugAIDeployment{ObjectMeta: metav1.ObjectMeta{Name: "checkout", Namespace: "shop"}}
+	hd.Spec = plan.HugAIDeploymentSpec{Service: "checkout", Version: "v1", Environment: "production", Strategy: plan.Strategy{Type: "canary"}}
+	if err := c.Create(ctx, hd); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, c, key, 1, "Succeeded")
+	w.waitFor(t, map[string]int{"v1": 100})
+
+	// v2 walks the seed's steps; the operator is killed at 25% and a new one carries on.
+	pause := plan.Seconds{Duration: plan.D(2 * time.Second)}
+	editSpec(t, c, key, func(s *plan.HugAIDeploymentSpec) {
+		s.Version = "v2"
+		s.Rollout = &plan.RolloutSteps{Steps: []plan.WeightStep{{Weight: 5, Pause: &pause}, {Weight: 25, Pause: &pause}, {Weight: 50, Pause: &pause}, {Weight: 100}}}
+	})
+	w.waitFor(t, map[string]int{"v1": 75, "v2": 25})
+	op.kill()
+	op.start()
+	st := waitPhase(t, c, key, 2, "Succeeded")
+	w.waitFor(t, map[string]int{"v2": 100})
+	if got, want := w.steps("v2"), []int{5, 25, 50, 100}; !slices.Equal(got, want) {
+		t.Fatalf("v2's weights on the HTTPRoute went %v, want %v (history %v)", got, want, w.history())
+	}
+	if st.Weight != 100 || st.CanaryVersion != "v2" || st.StableVersion != "v1" {
+		t.Fatalf("status after v2: weight %d canary %s stable %s", st.Weight, st.CanaryVersion, st.StableVersion)
+	}
+	gone(t, c, "shop", "v1")
+	// No step was taken twice across the operator's restart.
+	r := e.hugai("audit", "verify", "--target", "kubernetes", "--kubeconfig", cl.Kubeconfig, "-n", "shop", "checkout")
+	if r.code != 0 {
+		t.Fatalf("audit verify --target kubernetes: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+
+	// v3 is a regression: rolled back, weights back on v2.
+	editSpec(t, c, key, func(s *plan.HugAIDeploymentSpec) { s.Version = "v3" })
+	st = waitPhase(t, c, key, 3, "RolledBack")
+	w.waitFor(t, map[string]int{"v2": 100})
+	if got := w.steps("v3"); len(got) == 0 || got[0] != 5 || got[len(got)-1] != 0 {
+		t.Fatalf("v3's weights went %v, want 5 first and 0 after the rollback (history %v)", got, w.history())
+	}
+	gone(t, c, "shop", "v3")
+
+	// v4 waits for an approval. A DeploymentAction naming someone else is refused by the API
+	// server itself; `hugai deploy approve --target kubernetes` approves as the kubeconfig's user.
+	editSpec(t, c, key, func(s *plan.HugAIDeploymentSpec) {
+		s.Version = "v4"
+		s.Strategy.Governance = &plan.StrategyGovernance{ApprovalRequired: true}
+	})
+	waitPhase(t, c, key, 4, "AwaitingApproval")
+	forged := &hugaiv1.DeploymentAction{ObjectMeta: metav1.ObjectMeta{Name: "forged", Namespace: "shop"},
+		Spec: hugaiv1.DeploymentActionSpec{Deployment: "checkout", Action: "approve", User: "the-boss"}}
+	if err := c.Create(ctx, forged); err == nil || !strings.Contains(err.Error(), "spec.user and spec.groups must be the creator") {
+		t.Fatalf("a DeploymentAction naming someone else: %v, want refused by the admission policy", err)
+	}
+	r = e.hugai("deploy", "approve", "checkout", "--target", "kubernetes", "--kubeconfig", cl.Kubeconfig, "-n", "shop", "--comment", "looks good")
+	if r.code != 0 {
+		t.Fatalf("deploy approve --target kubernetes: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	st = waitPhase(t, c, key, 4, "Succeeded")
+	if len(st.Approvals) != 1 || st.Approvals[0].Actor == "" || st.Approvals[0].Actor == "the-boss" || !strings.Contains(r.stdout, st.Approvals[0].Actor) {
+		t.Fatalf("approvals in the status: %+v (approve said %q)", st.Approvals, r.stdout)
+	}
+	t.Logf("approved by %s", st.Approvals[0].Actor)
+	r = e.hugai("deploy", "status", "checkout", "--target", "kubernetes", "--kubeconfig", cl.Kubeconfig, "-n", "shop", "-o", "json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"phase": "Succeeded"`) {
+		t.Fatalf("deploy status --target kubernetes: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+
+	// A spec edited mid-rollout: v5 is aborted at its first step, and v6 starts from step 1 as a
+	// rollout of its own (its evidence never mixed with v5's).
+	editSpec(t, c, key, func(s *plan.HugAIDeploymentSpec) { s.Version = "v5"; s.Strategy.Governance = nil })
+	w.waitFor(t, map[string]int{"v4": 95, "v5": 5})
+	editSpec(t, c, key, func(s *plan.HugAIDeploymentSpec) { s.Version = "v6" })
+	st = waitPhase(t, c, key, 6, "Succeeded")
+	if got := w.steps("v6"); !slices.Equal(got, []int{5, 25, 50, 100}) {
+		t.Fatalf("v6's weights went %v, want the whole walk from 5 (history %v)", got, w.history())
+	}
+	var v5 *hugaiv1.RolloutSummary
+	for i := range st.History {
+		if st.History[i].Version == "v5" {
+			v5 = &st.History[i]
+		}
+	}
+	if v5 == nil || v5.Phase != "Aborted" {
+		t.Fatalf("v5 in the history: %+v", st.History)
+	}
+
+	// kubectl reads like `kubectl argo rollouts list`.
+	out, err := exec.Command(filepath.Join(kubetest.Assets(t), "kubectl"), "--kubeconfig", cl.Kubeconfig, "get", "hugaideployments", "-n", "shop").CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl get: %v\n%s", err, out)
+	}
+	for _, col := range []string{"STRATEGY", "PHASE", "STEP", "WEIGHT", "AGE", "Succeeded", "4/4", "100"} {
+		if !strings.Contains(string(out), col) {
+			t.Fatalf("kubectl get hugaideployments lacks %q:\n%s", col, out)
+		}
+	}
+	r = e.hugai("audit", "verify", "--target", "kubernetes", "--kubeconfig", cl.Kubeconfig, "-n", "shop", "checkout")
+	if r.code != 0 {
+		t.Fatalf("audit verify --target kubernetes at the end: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	var events corev1.EventList
+	_ = c.List(ctx, &events, client.InNamespace("shop"))
+	t.Logf("%d events in shop; HTTPRoute weights seen: %v", len(events.Items), w.history())
+}
+
+// waitPhase waits until the HugAIDeployment's rollout for generation gen is in phase.
+func waitPhase(t *testing.T, c client.Client, key types.NamespacedName, gen int64, phase string) hugaiv1.RolloutStatus {
+	t.Helper()
+	var hd hugaiv1.HugAIDeployment
+	eventually.True(t, 60*time.Second, fmt.Sprintf("%s generation %d %s", key, gen, phase), func() bool {
+		if err := c.Get(context.Background(), key, &hd); err != nil {
+			return false
+		}
+		return hd.Status.ObservedGeneration == gen && hd.Status.Phase == phase
+	})
+	return hd.Status
+}
+
+// editSpec changes the HugAIDeployment's spec as a user would (kubectl edit), retrying on a
+// conflict with the operator's status writes.
+func editSpec(t *testing.T, c client.Client, key types.NamespacedName, edit func(*plan.HugAIDeploymentSpec)) {
+	t.Helper()
+	eventually.True(t, 10*time.Second, "edit "+key.String(), func() bool {
+		var hd hugaiv1.HugAIDeployment
+		if err := c.Get(context.Background(), key, &hd); err != nil {
+			return false
+		}
+		edit(&hd.Spec)
+		return c.Update(context.Background(), &hd) == nil
+	})
+}
+
+// applyFile creates every object of a YAML file.
+func applyFile(t *testing.T, c client.Client, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kubetest.Apply(context.Background(), c, data); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// operatorProc is `hugai operator --kubeconfig`; the one running when the test ends is stopped.
+type operatorProc struct {
+	t          *testing.T
+	e          *env
+	kubeconfig string
+	n          int
+	cmd        *exec.Cmd
+	done       chan struct{}
+}
+
+func startOperator(t *testing.T, e *env, kubeconfig string) *operatorProc {
+	t.Helper()
+	o := &operatorProc{t: t, e: e, kubeconfig: kubeconfig}
+	o.start()
+	t.Cleanup(func() {
+		if o.cmd != nil {
+			_ = o.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-o.done:
+			case <-time.After(20 * time.Second):
+				_ = o.cmd.Process.Kill()
+				<-o.done
+			}
+		}
+		if t.Failed() {
+			for i := 1; i <= o.n; i++ {
+				b, _ := os.ReadFile(filepath.Join(e.dir, fmt.Sprintf("operator-%d.log", i)))
+				t.Logf("operator log %d:\n%s", i, b)
+			}
+		}
+	})
+	return o
+}
+
+func (o *operatorProc) start() {
+	o.t.Helper()
+	o.n++
+	logf, err := os.Create(filepath.Join(o.e.dir, fmt.Sprintf("operator-%d.log", o.n)))
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	// A short lease, so the new operator takes over from a killed one within seconds.
+	cmd := exec.Command(built.hugai, "operator", "--kubeconfig", o.kubeconfig, "--leader-election-namespace", "shop",
+		"--leader-elect-lease-duration", "3s", "--leader-elect-renew-deadline", "2s", "--leader-elect-retry-period", "500ms",
+		"--health-addr", "0", "--tick", "1s")
+	cmd.Dir = o.e.dir
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		o.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
+	o.cmd, o.done = cmd, done
+}
+
+// kill kills the operator with SIGKILL, as a lost node would, and waits until it is gone.
+func (o *operatorProc) kill() {
+	_ = o.cmd.Process.Signal(syscall.SIGKILL)
+	<-o.done
+	o.cmd = nil
+}
