@@ -1,0 +1,256 @@
+// Package kubestore is a store.Store kept in the cluster: the engine's state for one
+// HugAIDeployment (one service environment) lives in that object's status, written through the
+// status subresource in one update per Commit, and its audit chain lives in the status' tail and
+// in immutable ConfigMaps the store seals older events into. An operator (or the CLI without one)
+// running the engine on it holds no state of its own: a restarted one reads the object and
+// carries on. docs/kubernetes.md, "State in the cluster", says where each thing lives and why.
+package kubestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/hugai-dev/hugai/internal/audit"
+	hugaiv1 "github.com/hugai-dev/hugai/internal/kube/apis/v1"
+	"github.com/hugai-dev/hugai/internal/store"
+)
+
+// Options tunes a Store.
+type Options struct {
+	// Summarize fills the status' summary fields (step, currentStepIndex, weight, stable/canary
+	// versions, message, conditions) from the rollout being written; the operator passes one
+	// built on the engine's view. nil: only phase and reason are set.
+	Summarize func(r store.Rollout, st *hugaiv1.RolloutStatus)
+	Clock     func() time.Time // nil: time.Now
+}
+
+// Store is a store.Store kept in ONE HugAIDeployment's status (namespace/name) and its audit
+// segments.
+type Store struct {
+	c   client.Client
+	key types.NamespacedName
+	o   Options
+	// mu serializes this process' Commits, as the port asks; other processes are kept apart by
+	// the object's resourceVersion.
+	mu sync.Mutex
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns the Store of the HugAIDeployment key. c reads and writes HugAIDeployments (and
+// their status) and ConfigMaps in key's namespace; it may read from a cache: a stale read loses
+// its write with ErrConflict, never overwrites a newer one.
+func New(c client.Client, key types.NamespacedName, o Options) *Store {
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	return &Store{c: c, key: key, o: o}
+}
+
+// get reads the object; a missing one is store.ErrNotFound.
+func get(ctx context.Context, c client.Reader, key types.NamespacedName) (*hugaiv1.HugAIDeployment, error) {
+	var hd hugaiv1.HugAIDeployment
+	if err := c.Get(ctx, key, &hd); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("HugAIDeployment %s: %w", key, store.ErrNotFound)
+		}
+		return nil, fmt.Errorf("read HugAIDeployment %s: %w", key, err)
+	}
+	return &hd, nil
+}
+
+func (s *Store) status(ctx context.Context) (*hugaiv1.HugAIDeployment, error) {
+	return get(ctx, s.c, s.key)
+}
+
+// Rollout returns the current rollout whole, or an earlier one as its history summary (no plan,
+// service file or state).
+func (s *Store) Rollout(ctx context.Context, id string) (store.Rollout, error) {
+	hd, err := s.status(ctx)
+	if err != nil {
+		return store.Rollout{}, err
+	}
+	for _, r := range rollouts(&hd.Status) {
+		if r.ID == id {
+			return r, nil
+		}
+	}
+	return store.Rollout{}, fmt.Errorf("rollout %s: %w", id, store.ErrNotFound)
+}
+
+// rollouts lists the object's rollouts newest first: the current one, then its history.
+func rollouts(st *hugaiv1.RolloutStatus) []store.Rollout {
+	if st.Rollout == nil {
+		return nil
+	}
+	out := []store.Rollout{fromRecord(*st.Rollout)}
+	for _, h := range st.History {
+		out = append(out, fromSummary(h, st.Rollout.Service, st.Rollout.Environment))
+	}
+	return out
+}
+
+// Rollouts lists the object's rollouts, newest first.
+func (s *Store) Rollouts(ctx context.Context, f store.Filter) ([]store.Rollout, error) {
+	hd, err := s.status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Rollout
+	for _, r := range rollouts(&hd.Status) {
+		if (f.Service != "" && r.Service != f.Service) || (f.Environment != "" && r.Environment != f.Environment) ||
+			(f.Active && !store.IsActive(r.Phase)) {
+			continue
+		}
+		out = append(out, r)
+		if f.Limit > 0 && len(out) == f.Limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// Measurements returns the current rollout's latest measurements (at most MeasurementsMax); an
+// earlier rollout's are in its audit events only.
+func (s *Store) Measurements(ctx context.Context, rolloutID string) ([]store.Measurement, error) {
+	hd, err := s.status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if hd.Status.Rollout == nil || hd.Status.Rollout.ID != rolloutID {
+		return nil, nil
+	}
+	out := make([]store.Measurement, 0, len(hd.Status.Measurements))
+	for _, m := range hd.Status.Measurements {
+		sm, err := fromMeasurement(m, rolloutID)
+		if err != nil {
+			return nil, fmt.Errorf("HugAIDeployment %s: %w", s.key, err)
+		}
+		out = append(out, sm)
+	}
+	return out, nil
+}
+
+// Approvals returns the current rollout's decisions at its gates.
+func (s *Store) Approvals(ctx context.Context, rolloutID string) ([]store.Approval, error) {
+	hd, err := s.status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if hd.Status.Rollout == nil || hd.Status.Rollout.ID != rolloutID {
+		return nil, nil
+	}
+	out := make([]store.Approval, 0, len(hd.Status.Approvals))
+	for _, a := range hd.Status.Approvals {
+		out = append(out, fromApproval(a, rolloutID))
+	}
+	return out, nil
+}
+
+// Releases returns the object's last releases, newest first, if service and env are its own.
+func (s *Store) Releases(ctx context.Context, service, env string, limit int) ([]store.Release, error) {
+	hd, err := s.status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := hd.Status.Rollout
+	if r == nil || r.Service != service || r.Environment != env {
+		return nil, nil
+	}
+	var out []store.Release
+	for _, rel := range hd.Status.Releases {
+		out = append(out, store.Release{Service: service, Environment: env, Version: rel.Version, RolloutID: rel.RolloutID, Time: utc(rel.Time)})
+		if limit > 0 && len(out) == limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// Events reads the object's audit events in seq order: from the status' tail alone when the
+// filter starts past what is sealed, else from the segments too.
+func (s *Store) Events(ctx context.Context, f store.EventFilter) ([]audit.Event, error) {
+	hd, err := s.status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a := hd.Status.Audit
+	if a == nil {
+		return nil, nil
+	}
+	events := fromEvents(a.Tail)
+	if f.AfterSeq < a.SealedThrough {
+		sealed, err := readSegments(ctx, s.c, hd)
+		if err != nil {
+			return nil, err
+		}
+		if events, err = merge(sealed, events); err != nil {
+			return nil, fmt.Errorf("audit events of HugAIDeployment %s: %w", s.key, err)
+		}
+	}
+	var out []audit.Event
+	for _, e := range events {
+		if e.Seq <= f.AfterSeq || (f.Subject != "" && e.Subject != f.Subject) {
+			continue
+		}
+		out = append(out, e)
+		if f.Limit > 0 && len(out) == f.Limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// VerifyAudit checks the object's whole chain (segments and tail) against its head.
+func (s *Store) VerifyAudit(ctx context.Context) (store.VerifyResult, error) {
+	return VerifyAudit(ctx, s.c, s.key)
+}
+
+// Close does nothing: the client is the caller's.
+func (s *Store) Close() error { return nil }
+
+// VerifyAudit reads the HugAIDeployment key's audit segments and status tail and checks the chain
+// against the head in its status. A broken chain is an *audit.VerifyError naming the first bad
+// event; a missing object wraps store.ErrNotFound.
+func VerifyAudit(ctx context.Context, c client.Reader, key types.NamespacedName) (store.VerifyResult, error) {
+	hd, err := get(ctx, c, key)
+	if err != nil {
+		return store.VerifyResult{}, err
+	}
+	head := audit.Head{Hash: audit.GenesisHash}
+	var tail []audit.Event
+	if a := hd.Status.Audit; a != nil {
+		head = audit.Head{Seq: a.HeadSeq, Hash: a.HeadHash}
+		tail = fromEvents(a.Tail)
+	}
+	sealed, err := readSegments(ctx, c, hd)
+	if err != nil {
+		return store.VerifyResult{}, err
+	}
+	events, err := merge(sealed, tail)
+	if err != nil {
+		return store.VerifyResult{}, fmt.Errorf("HugAIDeployment %s: %w", key, err)
+	}
+	v := audit.NewVerifier()
+	for _, e := range events {
+		if err := v.Add(e); err != nil {
+			break // sticky: Finish returns it
+		}
+	}
+	n, h, err := v.Finish(head)
+	if err != nil {
+		var ve *audit.VerifyError
+		if errors.As(err, &ve) {
+			return store.VerifyResult{Events: n}, ve
+		}
+		return store.VerifyResult{}, err
+	}
+	return store.VerifyResult{Events: n, Head: h}, nil
+}
