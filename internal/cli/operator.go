@@ -3,10 +3,13 @@ package cli
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/hugai-dev/hugai/internal/engine"
 	"github.com/hugai-dev/hugai/internal/notify"
@@ -24,7 +27,7 @@ func (a *app) operatorCmd() *cobra.Command {
 		Use:   "operator",
 		Short: "Run the Kubernetes operator: reconcile HugAIDeployments with hugai's engine",
 		Long: "Runs each HugAIDeployment's rollout with the same engine as `hugai server`: the service file comes\n" +
-			"from the ConfigMap labelled hugai.io/service=<service> (key hugai.yaml) in the object's namespace,\n" +
+			"from the ConfigMap labelled hugai.io/service-file=<service> (key hugai.yaml) in the object's namespace,\n" +
 			"state, approvals and the audit chain live in the cluster, and people act through DeploymentActions\n" +
 			"(`hugai deploy approve NAME --target kubernetes`). Replicas elect one leader.",
 		Args: cobra.NoArgs,
@@ -51,6 +54,10 @@ func (a *app) operatorCmd() *cobra.Command {
 			o.Notifiers = func(svc *plan.Service) (engine.Notifier, error) {
 				return notify.FromConfig(svc.Spec.Notifications, os.Getenv)
 			}
+			o.Log = logr.FromSlogHandler(slog.NewTextHandler(a.errOut, nil))
+			// controller-runtime's packages log through its global logger too (the manager
+			// warns once when it was never set).
+			ctrllog.SetLogger(o.Log)
 			return operator.Run(c.Context(), o)
 		},
 	}

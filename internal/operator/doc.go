@@ -3,7 +3,7 @@
 // its approvals and its audit chain in the cluster (internal/store/kubestore) instead of SQLite.
 //
 // One reconcile of a HugAIDeployment:
-//  1. reads the service file from the ConfigMap labelled hugai.io/service=<spec.service> in the
+//  1. reads the service file from the ConfigMap labelled hugai.io/service-file=<spec.service> in the
 //     object's namespace (key hugai.yaml);
 //  2. starts a rollout when the spec's generation is newer than the one the current rollout was
 //     started for (a rollout still in flight is aborted first: a new generation starts its

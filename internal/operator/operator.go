@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -45,7 +46,7 @@ import (
 const (
 	// LabelService marks the ConfigMap holding a service's hugai.yaml; its value is the service's
 	// name (metadata.name in the file, spec.service of the HugAIDeployment).
-	LabelService = "hugai.io/service"
+	LabelService = "hugai.io/service-file"
 	// ServiceFileKey is the ConfigMap key holding hugai.yaml.
 	ServiceFileKey = "hugai.yaml"
 	// AnnotationRequestedBy names who asked for a HugAIDeployment's current spec; when present
@@ -86,6 +87,8 @@ type Config struct {
 	// Workers is how many HugAIDeployments are reconciled at once.
 	Workers int
 	Logf    func(format string, args ...any)
+	// Log is controller-runtime's logger (leader election, caches, reconcile errors); zero: none.
+	Log     logr.Logger
 	Version string
 }
 
@@ -126,6 +129,7 @@ func Run(ctx context.Context, cfg Config) error {
 		LeaderElectionID:              "hugai-operator",
 		LeaderElectionNamespace:       cfg.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
+		Logger:                        cfg.Log,
 	}
 	if cfg.HealthAddr == "" {
 		opts.HealthProbeBindAddress = "0"
@@ -339,6 +343,7 @@ func (r *Reconciler) markInvalid(ctx context.Context, hd *hugaiv1.HugAIDeploymen
 		return fmt.Errorf("status of %s/%s: %w", hd.Namespace, hd.Name, err)
 	}
 	r.events.Eventf(hd, nil, corev1.EventTypeWarning, reason, "Invalid", "%s", msg)
+	r.cfg.Logf("%s/%s: %s: %s", hd.Namespace, hd.Name, reason, msg)
 	return nil
 }
 
