@@ -22,6 +22,8 @@ import (
 // HugAIDeployment's state in its status (docs/kubernetes.md, "The operator").
 func (a *app) operatorCmd() *cobra.Command {
 	var kf kubeFlags
+	var qps float32
+	var burst int
 	o := operator.Config{LeaderElection: true}
 	c := &cobra.Command{
 		Use:   "operator",
@@ -36,6 +38,9 @@ func (a *app) operatorCmd() *cobra.Command {
 			if err != nil {
 				return badInput(err)
 			}
+			// client-go's default (5 requests a second) would hold 500 rollouts to a few
+			// reconciles a second; the API server's priority and fairness still protects it.
+			cfg.QPS, cfg.Burst = qps, burst
 			shared, err := kubernetes.NewClient(cfg)
 			if err != nil {
 				return err
@@ -73,5 +78,7 @@ func (a *app) operatorCmd() *cobra.Command {
 	f.StringVar(&o.MetricsAddr, "metrics-addr", "0", "serve the controller's Prometheus /metrics here (\"0\": off)")
 	f.DurationVar(&o.Tick, "tick", 10*time.Second, "look at each rollout at least this often (pods can fail at any time)")
 	f.IntVar(&o.Workers, "workers", 8, "HugAIDeployments reconciled at once")
+	f.Float32Var(&qps, "kube-api-qps", 200, "requests a second to the API server, sustained")
+	f.IntVar(&burst, "kube-api-burst", 400, "requests to the API server in a burst")
 	return c
 }

@@ -1,0 +1,276 @@
+//go:build e2e && kube
+
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/hugai-dev/hugai/internal/eventually"
+	hugaiv1 "github.com/hugai-dev/hugai/internal/kube/apis/v1"
+	"github.com/hugai-dev/hugai/internal/kube/kubetest"
+	"github.com/hugai-dev/hugai/internal/plan"
+)
+
+// benchServiceYAML is service %[2]s by replica ratio (no router), metrics from %[1]s.
+const benchServiceYAML = `apiVersion: hugai.io/v1
+kind: Service
+metadata:
+  name: %[2]s
+spec:
+  target:
+    type: kubernetes
+    kubernetes:
+      namespace: bench
+      deployment: %[2]s
+      container: app
+      image: registry.example.com/app:{{.Version}}
+      replicas: 2
+  metrics:
+    - {name: request_rate, provider: web, address: "%[1]s/rate", jsonPath: $.value}
+    - {name: app_errors, provider: web, address: "%[1]s/errors", jsonPath: $.value}
+  environments:
+    production:
+      successCriteria: app_errors<1
+      analysis:
+        interval: 2s
+        minimumSamples: 20
+`
+
+// BenchmarkOperator500 measures `hugai operator` with 500 HugAIDeployments progressing at once
+// on a real API server (the test plays every kubelet): reconciles per second while they walk a
+// canary (from controller-runtime's own reconcile counter) and the operator's resident memory.
+// It runs once whatever b.N is: `go test -tags e2e,kube -run '^$' -bench BenchmarkOperator500
+// -benchtime 1x ./test/e2e/` (HUGAI_BENCH_DEPLOYMENTS changes the 500).
+func BenchmarkOperator500(b *testing.B) {
+	n := 500
+	if v, err := strconv.Atoi(os.Getenv("HUGAI_BENCH_DEPLOYMENTS")); err == nil && v > 0 {
+		n = v
+	}
+	cl := kubetest.Start(b, kubetest.Options{CRDPaths: []string{"../../config/crd"}, AddToScheme: []func(*runtime.Scheme) error{hugaiv1.AddToScheme}})
+	c := cl.Client
+	ctx := context.Background()
+	metrics := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/rate":
+			fmt.Fprint(w, `{"value": 50}`)
+		case "/errors":
+			fmt.Fprint(w, `{"value": 0}`)
+		}
+	}))
+	b.Cleanup(metrics.Close)
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "bench"}}); err != nil {
+		b.Fatal(err)
+	}
+	names := make([]string, n)
+	each(b, n, func(i int) error {
+		name := fmt.Sprintf("svc-%03d", i)
+		names[i] = name
+		labels := map[string]string{"app": name}
+		for _, o := range []client.Object{
+			&appsv1.Deployment{
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "bench"},
+				Spec: appsv1.DeploymentSpec{Replicas: new(int32), Selector: &metav1.LabelSelector{MatchLabels: labels},
+					Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+						Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/app:v0"}}}}},
+			},
+			&corev1.ConfigMap{
+				ObjectMeta: metav1.ObjectMeta{Name: name + "-hugai", Namespace: "bench", Labels: map[string]string{"hugai.io/service-file": name}},
+				Data:       map[string]string{"hugai.yaml": fmt.Sprintf(benchServiceYAML, metrics.URL, name)},
+			},
+			&hugaiv1.HugAIDeployment{
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "bench"},
+				Spec:       plan.HugAIDeploymentSpec{Service: name, Version: "v1", Environment: "production", Strategy: plan.Strategy{Type: "canary"}},
+			},
+		} {
+			if err := c.Create(ctx, o); err != nil {
+				return fmt.Errorf("create %s: %w", o.GetName(), err)
+			}
+		}
+		return nil
+	})
+	kubetest.StartKubelet(b, c, "bench", func(*corev1.PodTemplateSpec) kubetest.Behaviour { return kubetest.Good })
+
+	dir := b.TempDir()
+	port := freePort(b)
+	op := startBenchOperator(b, dir, cl.Kubeconfig, port)
+	allIn := func(phase string, gen int64) bool {
+		var list hugaiv1.HugAIDeploymentList
+		if err := c.List(ctx, &list, client.InNamespace("bench")); err != nil {
+			return false
+		}
+		done := 0
+		for _, hd := range list.Items {
+			if hd.Status.ObservedGeneration == gen && hd.Status.Phase == phase {
+				done++
+			}
+		}
+		return done == n
+	}
+	eventually.True(b, 10*time.Minute, fmt.Sprintf("%d first releases", n), func() bool { return allIn("Succeeded", 1) })
+
+	// Every one of them starts a canary at once: 50% for 20 s, then 100%.
+	pause := plan.Seconds{Duration: plan.D(20 * time.Second)}
+	each(b, n, func(i int) error {
+		key := types.NamespacedName{Namespace: "bench", Name: names[i]}
+		for {
+			var hd hugaiv1.HugAIDeployment
+			if err := c.Get(ctx, key, &hd); err != nil {
+				return err
+			}
+			hd.Spec.Version = "v2"
+			hd.Spec.Rollout = &plan.RolloutSteps{Steps: []plan.WeightStep{{Weight: 50, Pause: &pause}, {Weight: 100}}}
+			err := c.Update(ctx, &hd)
+			if err == nil {
+				return nil
+			}
+			if !strings.Contains(err.Error(), "the object has been modified") {
+				return err
+			}
+		}
+	})
+	start, before := time.Now(), reconciles(b, port)
+	b.ResetTimer()
+	eventually.True(b, 15*time.Minute, fmt.Sprintf("%d canaries Succeeded", n), func() bool { return allIn("Succeeded", 2) })
+	b.StopTimer()
+	elapsed, after := time.Since(start), reconciles(b, port)
+	rss, peak := procMemory(b, op.Process.Pid)
+	perSec := float64(after-before) / elapsed.Seconds()
+	b.ReportMetric(perSec, "reconciles/s")
+	b.ReportMetric(float64(rss)/(1<<20), "RSS-MiB")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-RSS-MiB")
+	b.ReportMetric(elapsed.Seconds(), "s-to-all-Succeeded")
+	b.Logf("%d HugAIDeployments: %d reconciles in %s (%.0f/s), operator RSS %d MiB (peak %d MiB)", n, after-before, elapsed.Round(time.Second), perSec, rss>>20, peak>>20)
+}
+
+// each runs f for 0..n-1 on 16 goroutines, failing the benchmark on the first error.
+func each(b *testing.B, n int, f func(i int) error) {
+	b.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	work := make(chan int)
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				if err := f(i); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+}
+
+func freePort(b *testing.B) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// reconciles is controller-runtime's count of the operator's reconciles so far.
+func reconciles(b *testing.B, port int) int64 {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var total int64
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "controller_runtime_reconcile_total{") && strings.Contains(line, `controller="hugaideployment"`) {
+			f := strings.Fields(line)
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			total += int64(v)
+		}
+	}
+	return total
+}
+
+// procMemory is a process' resident memory now and at its peak, from /proc.
+func procMemory(b *testing.B, pid int) (rss, peak int64) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "VmRSS:":
+			rss = kb << 10
+		case "VmHWM:":
+			peak = kb << 10
+		}
+	}
+	return rss, peak
+}
+
+// startBenchOperator starts `hugai operator` with its metrics on port, looking at each rollout at
+// least every second: 500 HugAIDeployments then ask for at least 500 reconciles a second, so
+// what it reaches is its capacity.
+func startBenchOperator(b *testing.B, dir, kubeconfig string, port int) *exec.Cmd {
+	logf, err := os.Create(filepath.Join(dir, "operator.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(built.hugai, "operator", "--kubeconfig", kubeconfig, "--leader-elect=false", "--health-addr", "0",
+		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", port), "--tick", "1s")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if b.Failed() {
+			out, _ := os.ReadFile(filepath.Join(dir, "operator.log"))
+			b.Logf("operator log:\n%s", out)
+		}
+	})
+	return cmd
+}
