@@ -11,6 +11,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/audit"
 	hugaiv1 "github.com/hugai-dev/hugai/internal/kube/apis/v1"
 	"github.com/hugai-dev/hugai/internal/store"
+	"github.com/hugai-dev/hugai/internal/store/kubestore/segment"
 )
 
 var t0 = time.Date(2026, 12, 2, 9, 30, 0, 123456789, time.FixedZone("CET", 3600))
@@ -153,7 +154,7 @@ func TestApplySealsTheTail(t *testing.T) {
 		t.Fatalf("only %d seals over 120 commits", len(segments))
 	}
 	// A crash between a seal and the status write leaves a copy in the tail: merged away.
-	all, err := merge(append(segments, segments[2], fromEvents(st.Audit.Tail), segments[len(segments)-1])...)
+	all, err := segment.Merge(append(segments, segments[2], fromEvents(st.Audit.Tail), segments[len(segments)-1])...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,50 +164,9 @@ func TestApplySealsTheTail(t *testing.T) {
 	// Two different copies of one event: the forged one is named.
 	forged := append([]audit.Event(nil), segments[1]...)
 	forged[3].Actor = "mallory"
-	_, err = merge(segments[0], segments[1], forged)
+	_, err = segment.Merge(segments[0], segments[1], forged)
 	var ve *audit.VerifyError
 	if !errors.As(err, &ve) || ve.Seq != forged[3].Seq {
 		t.Fatalf("merge of a forged copy: err = %v, want a VerifyError at %d", err, forged[3].Seq)
-	}
-}
-
-func TestSealCount(t *testing.T) {
-	for _, tc := range []struct{ old, next, want int }{
-		{0, 0, 0}, {TailMax, 0, 0}, {TailMax - 1, 1, 0}, {TailMax, 1, TailMax + 1 - TailKeep},
-		{3, TailMax, 3}, {TailMax, TailMax * 2, TailMax},
-	} {
-		if got := sealCount(tc.old, tc.next); got != tc.want {
-			t.Errorf("sealCount(%d, %d) = %d, want %d", tc.old, tc.next, got, tc.want)
-		}
-	}
-	evs := make([]audit.Event, 2*SegmentMax+1)
-	if cs := chunks(evs); len(cs) != 3 || len(cs[2]) != 1 {
-		t.Fatalf("chunks of %d: %d", len(evs), len(cs))
-	}
-}
-
-func TestSegmentName(t *testing.T) {
-	if got := segmentName("checkout", 1, 32); got != "checkout-audit-1-32" {
-		t.Fatal(got)
-	}
-	long := strings.Repeat("a", 240) + "-" + strings.Repeat("b", 12)
-	if got := segmentName(long, 1000, 1031); len(got) > 253 || strings.Contains(got, "--") || !strings.HasSuffix(got, "-audit-1000-1031") {
-		t.Fatalf("%d chars: %s", len(got), got)
-	}
-}
-
-// Payloads with HTML characters survive a segment's encoding byte for byte: they are hashed.
-func TestSegmentEncodingKeepsPayloads(t *testing.T) {
-	e := audit.Chain(audit.GenesisHash, audit.Event{Seq: 1, Subject: "s", Type: "t", Time: t0, Payload: json.RawMessage(`{"a":"<b>&"}`)})
-	b, err := encodeSegment([]audit.Event{e})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var back []audit.Event
-	if err := json.Unmarshal(b, &back); err != nil {
-		t.Fatal(err)
-	}
-	if err := audit.Verify(back, audit.Head{Seq: 1, Hash: e.Hash}); err != nil {
-		t.Fatalf("%s: %v", b, err)
 	}
 }

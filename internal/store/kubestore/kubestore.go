@@ -20,6 +20,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/audit"
 	hugaiv1 "github.com/hugai-dev/hugai/internal/kube/apis/v1"
 	"github.com/hugai-dev/hugai/internal/store"
+	"github.com/hugai-dev/hugai/internal/store/kubestore/segment"
 )
 
 // Options tunes a Store.
@@ -191,7 +192,7 @@ func (s *Store) Events(ctx context.Context, f store.EventFilter) ([]audit.Event,
 		if err != nil {
 			return nil, err
 		}
-		if events, err = merge(sealed, events); err != nil {
+		if events, err = segment.Merge(sealed, events); err != nil {
 			return nil, fmt.Errorf("audit events of HugAIDeployment %s: %w", s.key, err)
 		}
 	}
@@ -234,7 +235,7 @@ func VerifyAudit(ctx context.Context, c client.Reader, key types.NamespacedName)
 	if err != nil {
 		return store.VerifyResult{}, err
 	}
-	events, err := merge(sealed, tail)
+	events, err := segment.Merge(sealed, tail)
 	if err != nil {
 		return store.VerifyResult{}, fmt.Errorf("HugAIDeployment %s: %w", key, err)
 	}

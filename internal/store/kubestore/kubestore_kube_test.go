@@ -701,3 +701,36 @@ func testTamper(t *testing.T, c client.Client, ns string) {
 	}
 	wantBad("segment deleted", evs[len(evs)-1].Seq+1)
 }
+
+// BenchmarkCommit measures one writer's commits (two events each, sealing as the tail fills)
+// against the real API server, and the verification of the chain they make.
+func BenchmarkCommit(b *testing.B) {
+	cl := kubetest.Start(b, kubetest.Options{CRDPaths: []string{"../../../config/crd"}, AddToScheme: []func(*runtime.Scheme) error{hugaiv1.AddToScheme}})
+	ctx := context.Background()
+	if err := cl.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "bench"}}); err != nil {
+		b.Fatal(err)
+	}
+	hd := &hugaiv1.HugAIDeployment{ObjectMeta: metav1.ObjectMeta{Namespace: "bench", Name: "checkout"},
+		Spec: plan.HugAIDeploymentSpec{Strategy: plan.Strategy{Type: "canary"}}}
+	if err := cl.Client.Create(ctx, hd); err != nil {
+		b.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(hd)
+	s := kubestore.New(cl.Client, key, kubestore.Options{})
+	if _, err := s.Commit(ctx, store.Tx{Rollout: newRollout("Progressing")}); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := s.Commit(ctx, store.Tx{Events: []audit.Event{event("a"), event("b")}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	start := time.Now()
+	res, err := kubestore.VerifyAudit(ctx, cl.Client, key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(time.Since(start).Milliseconds()), "ms/verify")
+	b.ReportMetric(float64(res.Events), "events")
+}
