@@ -170,3 +170,38 @@ func TestApplySealsTheTail(t *testing.T) {
 		t.Fatalf("merge of a forged copy: err = %v, want a VerifyError at %d", err, forged[3].Seq)
 	}
 }
+
+// The rollout that made the current release stays whole after a later one replaces it, so that
+// the release can still be rolled back; once another release is made it is a summary again.
+func TestApplyKeepsTheReleasedRollout(t *testing.T) {
+	var st hugaiv1.RolloutStatus
+	finish := func(phase string, release bool) {
+		t.Helper()
+		r := fromRecord(*st.Rollout)
+		r.Phase = phase
+		tx := store.Tx{Rollout: &r}
+		if release {
+			tx.Release = &store.Release{Service: "checkout", Environment: "production", Version: r.Version}
+		}
+		mustApply(t, &st, tx)
+	}
+	mustApply(t, &st, store.Tx{Rollout: rollout("Progressing")})
+	finish("Succeeded", true)
+	if st.ReleasedRollout != nil {
+		t.Fatalf("released rollout kept twice: %+v", st.ReleasedRollout)
+	}
+	mustApply(t, &st, store.Tx{Rollout: rollout("Progressing")})
+	finish("RolledBack", false)
+	mustApply(t, &st, store.Tx{Rollout: rollout("Progressing")})
+	if st.ReleasedRollout == nil || st.ReleasedRollout.ID != "checkout-1" {
+		t.Fatalf("released rollout: %+v, want checkout-1", st.ReleasedRollout)
+	}
+	all := rollouts(&st)
+	if len(all) != 3 || all[2].ID != "checkout-1" || string(all[2].Plan) == "" || len(all[2].State) == 0 || all[1].Plan != nil {
+		t.Fatalf("rollouts: want checkout-1 whole and checkout-2 a summary: %+v", all)
+	}
+	finish("Succeeded", true)
+	if st.ReleasedRollout != nil {
+		t.Fatalf("checkout-1 is no longer the release, but is kept: %+v", st.ReleasedRollout.ID)
+	}
+}

@@ -159,6 +159,9 @@ func apply(st *hugaiv1.RolloutStatus, tx store.Tx, name string, generation int64
 			t = now
 		}
 		st.Releases = append([]hugaiv1.ReleaseRecord{{Version: r.Version, RolloutID: id, Time: micro(t)}}, st.Releases...)
+		if st.ReleasedRollout != nil && st.ReleasedRollout.ID != id {
+			st.ReleasedRollout = nil // no longer the release: its summary in the history is enough
+		}
 		if len(st.Releases) > ReleasesMax {
 			st.Releases = st.Releases[:ReleasesMax]
 		}
@@ -234,6 +237,10 @@ func upsert(st *hugaiv1.RolloutStatus, r store.Rollout, name string, generation 
 	}
 	r.Revision = 1
 	if cur != nil {
+		if len(st.Releases) > 0 && st.Releases[0].RolloutID == cur.ID {
+			released := *cur
+			st.ReleasedRollout = &released
+		}
 		st.History = append([]hugaiv1.RolloutSummary{toSummary(*cur)}, st.History...)
 		if len(st.History) > HistoryMax {
 			st.History = st.History[:HistoryMax]

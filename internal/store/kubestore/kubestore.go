@@ -71,8 +71,8 @@ func (s *Store) status(ctx context.Context) (*hugaiv1.HugAIDeployment, error) {
 	return get(ctx, s.c, s.key)
 }
 
-// Rollout returns the current rollout whole, or an earlier one as its history summary (no plan,
-// service file or state).
+// Rollout returns the current rollout whole (and the one that made the current release), or an
+// earlier one as its history summary (no plan, service file or state).
 func (s *Store) Rollout(ctx context.Context, id string) (store.Rollout, error) {
 	hd, err := s.status(ctx)
 	if err != nil {
@@ -93,6 +93,10 @@ func rollouts(st *hugaiv1.RolloutStatus) []store.Rollout {
 	}
 	out := []store.Rollout{fromRecord(*st.Rollout)}
 	for _, h := range st.History {
+		if rr := st.ReleasedRollout; rr != nil && rr.ID == h.ID {
+			out = append(out, fromRecord(*rr))
+			continue
+		}
 		out = append(out, fromSummary(h, st.Rollout.Service, st.Rollout.Environment))
 	}
 	return out

@@ -35,6 +35,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/metric/web"
 	"github.com/hugai-dev/hugai/internal/plan"
 	"github.com/hugai-dev/hugai/internal/policy"
+	"github.com/hugai-dev/hugai/internal/rollout"
 	"github.com/hugai-dev/hugai/internal/store"
 	"github.com/hugai-dev/hugai/internal/store/kubestore"
 	"github.com/hugai-dev/hugai/internal/target/kubernetes"
@@ -242,6 +243,20 @@ func testEngine(t *testing.T, c client.Client, ns string) {
 	if err != nil || len(evs) < 3 || evs[0].Type != "rollout.requested" {
 		t.Fatalf("events of %s: %d, %v", r1.ID, len(evs), err)
 	}
+
+	// The release (v2, by r2, now in the history) can still be rolled back: the store kept r2
+	// whole. The rollback brings v1 back as the release.
+	rb, err := e.Do(ctx, r2.ID, who, api.Command{Kind: rollout.CommandRollback})
+	if err != nil {
+		t.Fatalf("roll back release %s: %v", r2.ID, err)
+	}
+	if end := waitEnd(t, e, rb.ID); end.Phase != "RolledBack" {
+		t.Fatalf("release rollback %s ended %s (%s)", rb.ID, end.Phase, end.Message)
+	}
+	if s := read(t, c, key).Status; s.Releases[0].Version != "v1" || s.Releases[0].RolloutID != rb.ID || s.ReleasedRollout != nil {
+		t.Fatalf("after the release rollback: releases %+v, released rollout %v", s.Releases[:2], s.ReleasedRollout)
+	}
+	res = verified(t, c, key)
 
 	// A second engine on the same object (a restarted operator) reads the same story.
 	e2 := runEngine(t, c, kubestore.New(c, key, kubestore.Options{}), sf)
