@@ -57,7 +57,7 @@ func TestApplyIDsRevisionsAndHistory(t *testing.T) {
 	if _, _, err := apply(&st, store.Tx{Rollout: &stale}, "checkout", 3, t0); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("stale update: err = %v, want ErrConflict", err)
 	}
-	if st.Releases[0].Version != "v2" || st.Releases[0].RolloutID != "" && st.Releases[0].RolloutID != "checkout-1" {
+	if st.Releases[0].Version != "v2" || st.Releases[0].RolloutID != "checkout-1" {
 		t.Fatalf("releases = %+v", st.Releases)
 	}
 	// The next rollout pushes the first into the history; its measurements go with it.
