@@ -38,6 +38,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/rollout"
 	"github.com/hugai-dev/hugai/internal/store"
 	"github.com/hugai-dev/hugai/internal/store/kubestore"
+	"github.com/hugai-dev/hugai/internal/store/storetest"
 	"github.com/hugai-dev/hugai/internal/target/kubernetes"
 )
 
@@ -57,6 +58,7 @@ func TestKubeStore(t *testing.T) {
 		{"ConcurrentWritersSealing", testConcurrentWriters},
 		{"CrashBetweenSealAndDrop", testCrashBetweenSealAndDrop},
 		{"Tamper", testTamper},
+		{"Conformance", testConformance},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -748,4 +750,51 @@ func BenchmarkCommit(b *testing.B) {
 	}
 	b.ReportMetric(float64(time.Since(start).Milliseconds()), "ms/verify")
 	b.ReportMetric(float64(res.Events), "events")
+}
+
+// notConformant names the parts of the store conformance suite that cannot apply to a store kept
+// in one HugAIDeployment, and why: they are skipped saying so, never silently. What they check is
+// covered for this store by the tests above where it applies (tampering: testTamper).
+var notConformant = map[string]string{
+	"CreateGetList":        "it keeps rollouts of several services and environments in one store; one HugAIDeployment holds one service environment",
+	"IDAllocation":         "it wants IDs <service>-<n> for several services; here IDs are <hugaideployment-name>-<n> of the one service",
+	"ConcurrentCommitters": "its eight writers each start a rollout of their own service in one store; testConcurrentWriters runs four writers on one object",
+	"RecordsRoundTrip":     "it records a release of a second environment in the same store",
+	"Reopen":               "it starts a second rollout while the first is still active in the same environment, which one object (one current rollout) refuses",
+	"Tamper":               "it tampers through SQL; testTamper edits the status and the segments instead",
+	"TamperHeadDeleted":    "it deletes the head row through SQL; the head is in the status, written with the tail in one update",
+}
+
+// The parts of storetest that apply run against the API server: each on a HugAIDeployment of
+// its own.
+func testConformance(t *testing.T, c client.Client, ns string) {
+	var mu sync.Mutex
+	n := 0
+	storetest.Run(t, func(t *testing.T) (store.Store, storetest.RawSQL) {
+		for _, part := range strings.Split(t.Name(), "/") { // Tamper opens in subtests of its own
+			if why, ok := notConformant[part]; ok {
+				t.Skipf("cannot apply to a store in one HugAIDeployment: %s", why)
+			}
+		}
+		mu.Lock()
+		n++
+		hdName := fmt.Sprintf("demo%d", n)
+		mu.Unlock()
+		key := newHD(t, c, ns, hdName)
+		return kubestore.New(c, key, kubestore.Options{}), reopener{c: c, key: key}
+	})
+}
+
+// reopener is a second handle on the same object, as a restarted operator or the CLI has.
+type reopener struct {
+	c   client.Client
+	key types.NamespacedName
+}
+
+func (r reopener) Exec(string, ...any) error {
+	return errors.New("a HugAIDeployment's store has no SQL")
+}
+
+func (r reopener) Reopen(*testing.T) store.Store {
+	return kubestore.New(r.c, r.key, kubestore.Options{})
 }
