@@ -103,11 +103,28 @@ func eventTable(w io.Writer, events []eventOut) error {
 
 func (a *app) auditVerifyCmd(dataDir *string) *cobra.Command {
 	var output, statement, keyFile string
+	var kf kubeAuditFlags
 	c := &cobra.Command{
-		Use:   "verify",
+		Use:   "verify [--target kubernetes NAME|--all]",
 		Short: "Check the audit chain and its head (or, with --statement, a rollout's signed statement); exit 1 naming what is wrong",
-		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
+		Long: "Check the audit chain of the data dir's store, or with --target kubernetes the chain a\n" +
+			"HugAIDeployment keeps in the cluster (its status and its audit ConfigMaps); exit 1 naming\n" +
+			"the first bad event.",
+		Args: cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			switch kf.target {
+			case "kubernetes":
+				if statement != "" {
+					return badInput(errors.New("audit verify: --statement is for the data dir's rollouts, not --target kubernetes"))
+				}
+				return a.verifyKube(c.Context(), kf, args, output)
+			case "", "local":
+			default:
+				return badInput(fmt.Errorf("audit verify: --target %q: want local or kubernetes", kf.target))
+			}
+			if len(args) > 0 || kf.all || kf.namespace != "" {
+				return badInput(errors.New("audit verify: a name, --all and -n are for --target kubernetes"))
+			}
 			if statement != "" {
 				return a.verifyStatement(c.Context(), *dataDir, statement, keyFile, output)
 			}
@@ -133,6 +150,10 @@ func (a *app) auditVerifyCmd(dataDir *string) *cobra.Command {
 	addOutputFlag(c, &output)
 	c.Flags().StringVar(&statement, "statement", "", "a rollout's signed statement (`FILE`, from the data dir's attestations/) to verify")
 	c.Flags().StringVar(&keyFile, "key", "", "the public key (PEM) to verify --statement with (default: the data dir's attest/ed25519.pub)")
+	c.Flags().StringVar(&kf.target, "target", "local", "where the chain is: local (the data dir) or kubernetes (a HugAIDeployment)")
+	c.Flags().StringVarP(&kf.namespace, "namespace", "n", "", "kubernetes: the HugAIDeployment's namespace (default: the kubeconfig context's)")
+	c.Flags().BoolVar(&kf.all, "all", false, "kubernetes: every HugAIDeployment in the namespace")
+	kf.kube.add(c)
 	return c
 }
 

@@ -209,3 +209,19 @@ func TestFindDataDir(t *testing.T) {
 		t.Errorf("no data dir: err = %v, want one saying how to start a server", err)
 	}
 }
+
+// The local verify refuses what only --target kubernetes takes, and an unknown target.
+func TestAuditVerifyTargetFlags(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"audit", "verify", "checkout"},
+		{"audit", "verify", "--all"},
+		{"audit", "verify", "--target", "nomad", "checkout"},
+		{"audit", "verify", "--target", "kubernetes", "--statement", "s.json", "checkout"},
+		{"audit", "verify", "--target", "kubernetes"},
+	} {
+		if code, _, errOut := run(t, args...); code != ExitBadInput {
+			t.Errorf("%v: exit %d, want %d\n%s", args, code, ExitBadInput, errOut)
+		}
+	}
+}

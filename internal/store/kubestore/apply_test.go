@@ -11,6 +11,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/audit"
 	hugaiv1 "github.com/hugai-dev/hugai/internal/kube/apis/v1"
 	"github.com/hugai-dev/hugai/internal/store"
+	"github.com/hugai-dev/hugai/internal/store/kubestore/segment"
 )
 
 var t0 = time.Date(2026, 12, 2, 9, 30, 0, 123456789, time.FixedZone("CET", 3600))
@@ -56,7 +57,7 @@ func TestApplyIDsRevisionsAndHistory(t *testing.T) {
 	if _, _, err := apply(&st, store.Tx{Rollout: &stale}, "checkout", 3, t0); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("stale update: err = %v, want ErrConflict", err)
 	}
-	if st.Releases[0].Version != "v2" || st.Releases[0].RolloutID != "" && st.Releases[0].RolloutID != "checkout-1" {
+	if st.Releases[0].Version != "v2" || st.Releases[0].RolloutID != "checkout-1" {
 		t.Fatalf("releases = %+v", st.Releases)
 	}
 	// The next rollout pushes the first into the history; its measurements go with it.
@@ -153,7 +154,7 @@ func TestApplySealsTheTail(t *testing.T) {
 		t.Fatalf("only %d seals over 120 commits", len(segments))
 	}
 	// A crash between a seal and the status write leaves a copy in the tail: merged away.
-	all, err := merge(append(segments, segments[2], fromEvents(st.Audit.Tail), segments[len(segments)-1])...)
+	all, err := segment.Merge(append(segments, segments[2], fromEvents(st.Audit.Tail), segments[len(segments)-1])...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,50 +164,44 @@ func TestApplySealsTheTail(t *testing.T) {
 	// Two different copies of one event: the forged one is named.
 	forged := append([]audit.Event(nil), segments[1]...)
 	forged[3].Actor = "mallory"
-	_, err = merge(segments[0], segments[1], forged)
+	_, err = segment.Merge(segments[0], segments[1], forged)
 	var ve *audit.VerifyError
 	if !errors.As(err, &ve) || ve.Seq != forged[3].Seq {
 		t.Fatalf("merge of a forged copy: err = %v, want a VerifyError at %d", err, forged[3].Seq)
 	}
 }
 
-func TestSealCount(t *testing.T) {
-	for _, tc := range []struct{ old, next, want int }{
-		{0, 0, 0}, {TailMax, 0, 0}, {TailMax - 1, 1, 0}, {TailMax, 1, TailMax + 1 - TailKeep},
-		{3, TailMax, 3}, {TailMax, TailMax * 2, TailMax},
-	} {
-		if got := sealCount(tc.old, tc.next); got != tc.want {
-			t.Errorf("sealCount(%d, %d) = %d, want %d", tc.old, tc.next, got, tc.want)
+// The rollout that made the current release stays whole after a later one replaces it, so that
+// the release can still be rolled back; once another release is made it is a summary again.
+func TestApplyKeepsTheReleasedRollout(t *testing.T) {
+	var st hugaiv1.RolloutStatus
+	finish := func(phase string, release bool) {
+		t.Helper()
+		r := fromRecord(*st.Rollout)
+		r.Phase = phase
+		tx := store.Tx{Rollout: &r}
+		if release {
+			tx.Release = &store.Release{Service: "checkout", Environment: "production", Version: r.Version}
 		}
+		mustApply(t, &st, tx)
 	}
-	evs := make([]audit.Event, 2*SegmentMax+1)
-	if cs := chunks(evs); len(cs) != 3 || len(cs[2]) != 1 {
-		t.Fatalf("chunks of %d: %d", len(evs), len(cs))
+	mustApply(t, &st, store.Tx{Rollout: rollout("Progressing")})
+	finish("Succeeded", true)
+	if st.ReleasedRollout != nil {
+		t.Fatalf("released rollout kept twice: %+v", st.ReleasedRollout)
 	}
-}
-
-func TestSegmentName(t *testing.T) {
-	if got := segmentName("checkout", 1, 32); got != "checkout-audit-1-32" {
-		t.Fatal(got)
+	mustApply(t, &st, store.Tx{Rollout: rollout("Progressing")})
+	finish("RolledBack", false)
+	mustApply(t, &st, store.Tx{Rollout: rollout("Progressing")})
+	if st.ReleasedRollout == nil || st.ReleasedRollout.ID != "checkout-1" {
+		t.Fatalf("released rollout: %+v, want checkout-1", st.ReleasedRollout)
 	}
-	long := strings.Repeat("a", 240) + "-" + strings.Repeat("b", 12)
-	if got := segmentName(long, 1000, 1031); len(got) > 253 || strings.Contains(got, "--") || !strings.HasSuffix(got, "-audit-1000-1031") {
-		t.Fatalf("%d chars: %s", len(got), got)
+	all := rollouts(&st)
+	if len(all) != 3 || all[2].ID != "checkout-1" || string(all[2].Plan) == "" || len(all[2].State) == 0 || all[1].Plan != nil {
+		t.Fatalf("rollouts: want checkout-1 whole and checkout-2 a summary: %+v", all)
 	}
-}
-
-// Payloads with HTML characters survive a segment's encoding byte for byte: they are hashed.
-func TestSegmentEncodingKeepsPayloads(t *testing.T) {
-	e := audit.Chain(audit.GenesisHash, audit.Event{Seq: 1, Subject: "s", Type: "t", Time: t0, Payload: json.RawMessage(`{"a":"<b>&"}`)})
-	b, err := encodeSegment([]audit.Event{e})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var back []audit.Event
-	if err := json.Unmarshal(b, &back); err != nil {
-		t.Fatal(err)
-	}
-	if err := audit.Verify(back, audit.Head{Seq: 1, Hash: e.Hash}); err != nil {
-		t.Fatalf("%s: %v", b, err)
+	finish("Succeeded", true)
+	if st.ReleasedRollout != nil {
+		t.Fatalf("checkout-1 is no longer the release, but is kept: %+v", st.ReleasedRollout.ID)
 	}
 }

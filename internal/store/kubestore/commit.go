@@ -14,6 +14,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/audit"
 	hugaiv1 "github.com/hugai-dev/hugai/internal/kube/apis/v1"
 	"github.com/hugai-dev/hugai/internal/store"
+	"github.com/hugai-dev/hugai/internal/store/kubestore/segment"
 )
 
 // Commit writes tx in ONE update of the object's status: the rollout record, its audit events
@@ -158,6 +159,9 @@ func apply(st *hugaiv1.RolloutStatus, tx store.Tx, name string, generation int64
 			t = now
 		}
 		st.Releases = append([]hugaiv1.ReleaseRecord{{Version: r.Version, RolloutID: id, Time: micro(t)}}, st.Releases...)
+		if st.ReleasedRollout != nil && st.ReleasedRollout.ID != id {
+			st.ReleasedRollout = nil // no longer the release: its summary in the history is enough
+		}
 		if len(st.Releases) > ReleasesMax {
 			st.Releases = st.Releases[:ReleasesMax]
 		}
@@ -233,6 +237,10 @@ func upsert(st *hugaiv1.RolloutStatus, r store.Rollout, name string, generation 
 	}
 	r.Revision = 1
 	if cur != nil {
+		if len(st.Releases) > 0 && st.Releases[0].RolloutID == cur.ID {
+			released := *cur
+			st.ReleasedRollout = &released
+		}
 		st.History = append([]hugaiv1.RolloutSummary{toSummary(*cur)}, st.History...)
 		if len(st.History) > HistoryMax {
 			st.History = st.History[:HistoryMax]
@@ -246,7 +254,7 @@ func upsert(st *hugaiv1.RolloutStatus, r store.Rollout, name string, generation 
 }
 
 // appendEvents numbers and chains events from the status' head, appends them to its tail and
-// cuts from the tail what must be sealed first (see sealCount).
+// cuts from the tail what must be sealed first (see segment.SealCount).
 func appendEvents(st *hugaiv1.RolloutStatus, events []audit.Event, rolloutID string, now time.Time) ([]int64, []audit.Event) {
 	if st.Audit == nil {
 		st.Audit = &hugaiv1.AuditStatus{HeadHash: audit.GenesisHash}
@@ -255,7 +263,7 @@ func appendEvents(st *hugaiv1.RolloutStatus, events []audit.Event, rolloutID str
 	if len(events) == 0 {
 		return nil, nil
 	}
-	n := sealCount(len(a.Tail), len(events))
+	n := segment.SealCount(len(a.Tail), len(events))
 	sealed := fromEvents(a.Tail[:n])
 	tail := append([]hugaiv1.AuditEvent(nil), a.Tail[n:]...)
 	if n > 0 {

@@ -20,6 +20,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/audit"
 	hugaiv1 "github.com/hugai-dev/hugai/internal/kube/apis/v1"
 	"github.com/hugai-dev/hugai/internal/store"
+	"github.com/hugai-dev/hugai/internal/store/kubestore/segment"
 )
 
 // Options tunes a Store.
@@ -70,8 +71,8 @@ func (s *Store) status(ctx context.Context) (*hugaiv1.HugAIDeployment, error) {
 	return get(ctx, s.c, s.key)
 }
 
-// Rollout returns the current rollout whole, or an earlier one as its history summary (no plan,
-// service file or state).
+// Rollout returns the current rollout whole (and the one that made the current release), or an
+// earlier one as its history summary (no plan, service file or state).
 func (s *Store) Rollout(ctx context.Context, id string) (store.Rollout, error) {
 	hd, err := s.status(ctx)
 	if err != nil {
@@ -92,6 +93,10 @@ func rollouts(st *hugaiv1.RolloutStatus) []store.Rollout {
 	}
 	out := []store.Rollout{fromRecord(*st.Rollout)}
 	for _, h := range st.History {
+		if rr := st.ReleasedRollout; rr != nil && rr.ID == h.ID {
+			out = append(out, fromRecord(*rr))
+			continue
+		}
 		out = append(out, fromSummary(h, st.Rollout.Service, st.Rollout.Environment))
 	}
 	return out
@@ -191,7 +196,7 @@ func (s *Store) Events(ctx context.Context, f store.EventFilter) ([]audit.Event,
 		if err != nil {
 			return nil, err
 		}
-		if events, err = merge(sealed, events); err != nil {
+		if events, err = segment.Merge(sealed, events); err != nil {
 			return nil, fmt.Errorf("audit events of HugAIDeployment %s: %w", s.key, err)
 		}
 	}
@@ -234,7 +239,7 @@ func VerifyAudit(ctx context.Context, c client.Reader, key types.NamespacedName)
 	if err != nil {
 		return store.VerifyResult{}, err
 	}
-	events, err := merge(sealed, tail)
+	events, err := segment.Merge(sealed, tail)
 	if err != nil {
 		return store.VerifyResult{}, fmt.Errorf("HugAIDeployment %s: %w", key, err)
 	}

@@ -1,9 +1,7 @@
 package kubestore
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -15,6 +13,7 @@ import (
 
 	"github.com/hugai-dev/hugai/internal/audit"
 	hugaiv1 "github.com/hugai-dev/hugai/internal/kube/apis/v1"
+	"github.com/hugai-dev/hugai/internal/store/kubestore/segment"
 )
 
 // Labels and keys of a segment ConfigMap.
@@ -36,15 +35,15 @@ const (
 // happens the events are in both places, which verification reads as one. A segment that exists
 // already (the same seal, retried) is accepted only if it holds exactly these events.
 func seal(ctx context.Context, c client.Client, hd *hugaiv1.HugAIDeployment, events []audit.Event) error {
-	for _, seg := range chunks(events) {
+	for _, seg := range segment.Chunks(events) {
 		first, last := seg[0].Seq, seg[len(seg)-1].Seq
-		data, err := encodeSegment(seg)
+		data, err := segment.Encode(seg)
 		if err != nil {
 			return fmt.Errorf("seal audit events %d-%d: %w", first, last, err)
 		}
 		cm := &corev1.ConfigMap{
 			ObjectMeta: metav1.ObjectMeta{
-				Name: segmentName(hd.Name, first, last), Namespace: hd.Namespace,
+				Name: segment.Name(hd.Name, first, last), Namespace: hd.Namespace,
 				Labels: map[string]string{ManagedByLabel: "hugai", AuditOfLabel: string(hd.UID)},
 				Annotations: map[string]string{
 					firstAnn: strconv.FormatInt(first, 10), lastAnn: strconv.FormatInt(last, 10),
@@ -85,25 +84,11 @@ func readSegments(ctx context.Context, c client.Reader, hd *hugaiv1.HugAIDeploym
 	}
 	var out []audit.Event
 	for _, cm := range cms.Items {
-		var seg []audit.Event
-		if err := json.Unmarshal([]byte(cm.Data[EventsKey]), &seg); err != nil {
-			first, _ := strconv.ParseInt(cm.Annotations[firstAnn], 10, 64)
-			return nil, &audit.VerifyError{Seq: max(first, 1), Reason: audit.ReasonHashMismatch,
-				Detail: fmt.Sprintf("segment %s cannot be read: %v", cm.Name, err)}
+		seg, err := segment.Decode(cm.Name, cm.Annotations[firstAnn], cm.Data[EventsKey])
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, seg...)
 	}
 	return out, nil
-}
-
-// encodeSegment writes events as JSON without HTML escaping: json.Marshal would turn a payload's
-// "<" into "\u003c", and the payload's bytes are part of what is hashed.
-func encodeSegment(events []audit.Event) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(events); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }

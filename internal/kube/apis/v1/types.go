@@ -130,6 +130,11 @@ type RolloutStatus struct {
 	// Rollout is the current rollout's record: the one running, or the last one that ran.
 	// +optional
 	Rollout *RolloutRecord `json:"rollout,omitempty"`
+	// ReleasedRollout is the record of the rollout that made the current release, kept whole
+	// once a later rollout has replaced it as the current one, so that the release can still be
+	// rolled back (that needs its frozen plan and state). Empty while it is the current one.
+	// +optional
+	ReleasedRollout *RolloutRecord `json:"releasedRollout,omitempty"`
 	// History is what is kept of earlier rollouts, newest first (at most 20).
 	// +optional
 	History []RolloutSummary `json:"history,omitempty"`

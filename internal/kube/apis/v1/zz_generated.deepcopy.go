@@ -349,6 +349,11 @@ func (in *RolloutStatus) DeepCopyInto(out *RolloutStatus) {
 		*out = new(RolloutRecord)
 		(*in).DeepCopyInto(*out)
 	}
+	if in.ReleasedRollout != nil {
+		in, out := &in.ReleasedRollout, &out.ReleasedRollout
+		*out = new(RolloutRecord)
+		(*in).DeepCopyInto(*out)
+	}
 	if in.History != nil {
 		in, out := &in.History, &out.History
 		*out = make([]RolloutSummary, len(*in))
