@@ -243,6 +243,25 @@ type AnalysisSettings struct {
 	// EarlyPromotion (sequential) ends an analysis step once a regression of MaxRegression is
 	// ruled out. It never shortens a pause.
 	EarlyPromotion *bool `json:"earlyPromotion,omitempty"`
+	// Compare (sequential, kubernetes target) names where both versions' requests and errors are
+	// counted when hugai's proxy does not count them: two named prometheus metrics of spec.metrics,
+	// read as range queries. hugai as Argo Rollouts' judge reads them too (docs/kubernetes.md).
+	Compare *Compare `json:"compare,omitempty"`
+}
+
+// Compare names the prometheus metrics the sequential comparison reads. Each is a named metric of
+// spec.metrics whose query is the version's count over {{.Window}}, e.g.
+// sum(increase(http_requests_total{version="{{.Version}}"}[{{.Window}}])); it is run as a range
+// query whose points are Step apart, so each point counts the Step before it.
+type Compare struct {
+	// Requests is the named metric counting a version's requests.
+	Requests string `json:"requests,omitempty"`
+	// Errors is the named metric counting a version's failed requests. No series is no data,
+	// never zero: write "or vector(0)" after the sum when a version without errors has no series.
+	Errors string `json:"errors,omitempty"`
+	// Step is the window each point counts (default 30s): at least twice the scrape interval,
+	// so that increase() has two samples in every window.
+	Step *Duration `json:"step,omitempty"`
 }
 
 // MaxRegression is the largest regression of each metric that is still acceptable.

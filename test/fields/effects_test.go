@@ -163,6 +163,15 @@ var serviceEffects = map[string]effect{
 	"spec.environments.*.analysis.maxRegression.errorRate":  {"the error-rate rise ruled out before an early promotion (0.5pp)", setProd(func(e *plan.Environment) { e.Analysis.MaxRegression.ErrorRate = "1pp" })},
 	"spec.environments.*.analysis.maxRegression.latencyP95": {"the p95 rise ruled out before an early promotion (10%)", setProd(func(e *plan.Environment) { e.Analysis.MaxRegression.LatencyP95 = "20%" })},
 	"spec.environments.*.analysis.earlyPromotion":           {"an analysis step ends once a regression of maxRegression is ruled out; never a pause", setProd(func(e *plan.Environment) { f := false; e.Analysis.EarlyPromotion = &f })},
+	"spec.environments.*.analysis.compare.requests": {"kubernetes target: the named prometheus metric counting each version's requests per step for the sequential comparison (docs/kubernetes.md); refused on the local target, whose proxy counts", setProd(func(e *plan.Environment) {
+		e.Analysis.Compare = &plan.Compare{Requests: "business_conversion_rate"}
+	})},
+	"spec.environments.*.analysis.compare.errors": {"kubernetes target: the named prometheus metric counting each version's failed requests per step; refused on the local target", setProd(func(e *plan.Environment) {
+		e.Analysis.Compare = &plan.Compare{Errors: "business_conversion_rate"}
+	})},
+	"spec.environments.*.analysis.compare.step": {"kubernetes target: the window each point of the comparison's range queries counts (30s); refused on the local target", setProd(func(e *plan.Environment) {
+		e.Analysis.Compare = &plan.Compare{Step: durp(time.Minute)}
+	})},
 	"spec.environments.*.monitoring.duration":               {"the watch after promotion when the plan sets none", setProd(func(e *plan.Environment) { e.Monitoring.Duration = durp(time.Minute) })},
 	"spec.environments.*.strategyByRisk":                    {"the strategy deploy plan picks per risk level", setProd(func(e *plan.Environment) { e.StrategyByRisk = map[string]string{"critical": "canary"} })},
 	"spec.environments.*.policy.roles.viewer":               {"who may read rollouts, plans and the audit (naming any role closes the environment to those named)", setProd(func(e *plan.Environment) { e.Policy.Roles.Viewer = []string{"erin"} })},
