@@ -75,6 +75,7 @@ func TestKubernetesTargetFields(t *testing.T) {
 		{"method: threshold", "method: sequential\n        compare: {requests: http_requests, errors: nope}", `spec.environments.production.analysis.compare.errors: "nope" is not a metric of spec.metrics`},
 		{"method: threshold", "method: sequential\n        compare: {requests: http_requests, errors: http_requests}", `analysis.compare.errors: "http_requests" also counts the requests`},
 		{"method: threshold", "method: sequential\n        compare: {requests: http_requests, errors: http_errors, step: 1500ms}", "analysis.compare.step: 1.5s: want whole seconds"},
+		{"method: threshold", "method: sequential\n        compare: {requests: http_requests, errors: business_conversion_rate}", `analysis.compare.errors: the query of "business_conversion_rate" does not read {{.Window}}`},
 		{"method: threshold", "method: sequential\n        compare: {requests: http_requests, errors: web_errors}", `analysis.compare.errors: "web_errors" is read from web`},
 	} {
 		if !strings.Contains(base, tc.old) {
