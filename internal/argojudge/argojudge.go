@@ -51,6 +51,10 @@ type Config struct {
 	Source func(env *plan.Env) (Source, error)
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
+	// Versions, when set, finds the canary and stable versions of a request that names neither
+	// (the operator: the Rollout's status.currentPodHash and status.stableRS), so that a Rollout
+	// passing only service-name, as the seed's does, is judged. Without it both are required.
+	Versions func(ctx context.Context, namespace, service string) (canary, stable string, err error)
 	// Token returns the bearer token a request must carry in Authorization; "" (or a nil Token)
 	// lets anyone ask. It is called at each request, so a rotated Secret takes effect at once.
 	Token func() string
@@ -115,6 +119,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.c.Timeout)
 	defer cancel()
+	if req.Canary == "" && req.Stable == "" && h.c.Versions != nil {
+		if req.Canary, req.Stable, err = h.c.Versions(ctx, req.Namespace, req.Service); err != nil {
+			h.fail(w, http.StatusBadGateway, a, "find the versions: "+err.Error())
+			return
+		}
+		a.Canary, a.Stable = req.Canary, req.Stable
+	}
+	if err := req.check(true); err != nil {
+		h.fail(w, http.StatusBadRequest, a, err.Error())
+		return
+	}
 	svc, err := h.c.Find(ctx, req.Namespace, req.Service)
 	if err != nil {
 		status := http.StatusInternalServerError

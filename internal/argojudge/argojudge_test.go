@@ -174,6 +174,27 @@ func TestHandler(t *testing.T) {
 			t.Errorf("%s: HTTP %d %+v, want %d with %q", name, status, a, tc.status, tc.reason)
 		}
 	}
+	// A request naming no versions is judged on those Versions finds (the operator reads the
+	// Rollout's status); without Versions it is refused.
+	h, err := New(Config{Find: Files("testdata/hugai.yaml"), Now: func() time.Time { return t0.Add(time.Hour) },
+		Source: func(*plan.Env) (Source, error) {
+			return sourceFunc(func(_ context.Context, c metric.Comparison) ([]metric.Step, error) {
+				asked = c
+				return steps(10, 15, 0, 285, 1), nil
+			}), nil
+		},
+		Versions: func(_ context.Context, ns, svc string) (string, string, error) { return "c" + ns, "s" + svc, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withVersions := httptest.NewServer(h)
+	defer withVersions.Close()
+	if status, a := get(t, http.MethodGet, withVersions.URL+"/?service=my-app&namespace=production&canary=&stable=", "", ""); status != 200 || a.Verdict != Pass || a.Canary != "cproduction" || asked.Baseline != "smy-app" {
+		t.Errorf("versions found: HTTP %d %+v", status, a)
+	}
+	if status, a := get(t, http.MethodGet, srv.URL+"/?service=my-app&canary=&stable=", "Bearer s3cret", ""); status != 400 || !strings.Contains(a.Reasons[0], "canary: missing") {
+		t.Errorf("no versions and no Versions: HTTP %d %+v", status, a)
+	}
 	// Without a token configured anyone may ask.
 	open := judgeServer(t, "", func(context.Context, metric.Comparison) ([]metric.Step, error) { return steps(3, 15, 3, 285, 1), nil })
 	if status, a := get(t, http.MethodGet, open.URL+"/?"+q.Encode(), "", ""); status != 200 || a.Verdict != Fail {
@@ -231,7 +252,7 @@ func FuzzParseRequest(f *testing.F) {
 				t.Fatalf("accepted %q in %+v", v, q)
 			}
 		}
-		if q.Service == "" || q.Canary == "" || q.Stable == "" || q.Canary == q.Stable {
+		if q.Service == "" || (q.Canary == q.Stable && q.Canary != "") {
 			t.Fatalf("accepted %+v", q)
 		}
 	})

@@ -74,12 +74,14 @@ func ParseRequest(r *http.Request) (Request, error) {
 			*f.to = vs[0]
 		}
 	}
-	return q, q.check()
+	return q, q.check(false)
 }
 
 var errMethod = errors.New("want GET or POST")
 
-func (q Request) check() error {
+// check checks each argument; versions says whether canary and stable must be there (after the
+// handler's Versions filled them in) or may still be empty (a Versions will).
+func (q Request) check(versions bool) error {
 	for _, f := range []struct {
 		key, value string
 		re         *regexp.Regexp
@@ -88,8 +90,8 @@ func (q Request) check() error {
 		{"service", q.Service, dnsName, true},
 		{"namespace", q.Namespace, dnsName, false},
 		{"environment", q.Environment, dnsName, false},
-		{"canary", q.Canary, version, true},
-		{"stable", q.Stable, version, true},
+		{"canary", q.Canary, version, versions},
+		{"stable", q.Stable, version, versions},
 	} {
 		switch {
 		case f.value == "" && f.required:
@@ -98,7 +100,7 @@ func (q Request) check() error {
 			return fmt.Errorf("%s: %q is not a name (want letters, digits, '-', '.', at most 253)", f.key, trim(f.value))
 		}
 	}
-	if q.Canary == q.Stable {
+	if q.Canary == q.Stable && q.Canary != "" {
 		return fmt.Errorf("canary and stable are both %q: nothing to compare (the rollout has no canary yet?)", q.Canary)
 	}
 	return nil
