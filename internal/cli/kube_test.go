@@ -47,21 +47,21 @@ func TestKubeMetricsCountRequests(t *testing.T) {
 }
 
 // TestKubeMetricsCompare: with analysis.compare the engine's metric source compares the two
-// versions from the prometheus metrics it names (range queries, a point per step), where without
+// versions from the prometheus running totals it names (range queries, a point per step), where without
 // it there is nothing to compare them with.
 func TestKubeMetricsCompare(t *testing.T) {
 	var asked []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.FormValue("query")
 		asked = append(asked, r.URL.Path+" "+q+" step="+r.FormValue("step"))
-		v := map[string]string{`reqs{v="v2"}[15s]`: "30", `errs{v="v2"}[15s]`: "3", `reqs{v="v1"}[15s]`: "570", `errs{v="v1"}[15s]`: "1"}[q]
-		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[%s,"%s"]]}]}}`, r.FormValue("end"), v)
+		v := map[string]string{`reqs{v="v2"}`: "30", `errs{v="v2"}`: "3", `reqs{v="v1"}`: "570", `errs{v="v1"}`: "1"}[q]
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[%s,"0"],[%s,"%s"]]}]}}`, r.FormValue("start"), r.FormValue("end"), v)
 	}))
 	defer srv.Close()
 	svc := &plan.Service{Spec: plan.ServiceSpec{Metrics: []plan.Metric{
 		{Name: "request_rate", Provider: plan.ProviderPrometheus, Address: srv.URL, Query: `rate(x[1m])`},
-		{Name: "http_requests", Provider: plan.ProviderPrometheus, Address: srv.URL, Query: `reqs{v="{{.Version}}"}[{{.Window}}]`},
-		{Name: "http_errors", Provider: plan.ProviderPrometheus, Address: srv.URL, Query: `errs{v="{{.Version}}"}[{{.Window}}]`},
+		{Name: "http_requests", Provider: plan.ProviderPrometheus, Address: srv.URL, Query: `reqs{v="{{.Version}}"}`},
+		{Name: "http_errors", Provider: plan.ProviderPrometheus, Address: srv.URL, Query: `errs{v="{{.Version}}"}`},
 	}}}
 	without, err := kubeMetrics(svc, &plan.Env{Name: "production"})
 	if err != nil {

@@ -46,8 +46,8 @@ func TestKubernetesTargetFields(t *testing.T) {
 	}
 	// The sequential comparison reads two named prometheus metrics counting each version.
 	base = strings.Replace(base, "  metrics:\n", "  metrics:\n"+
-		"    - {name: http_requests, provider: prometheus, address: http://prometheus:9090, query: 'sum(increase(http_requests_total{version=\"{{.Version}}\"}[{{.Window}}]))'}\n"+
-		"    - {name: http_errors, provider: prometheus, address: http://prometheus:9090, query: 'sum(increase(http_requests_total{version=\"{{.Version}}\",code=~\"5..\"}[{{.Window}}])) or vector(0)'}\n"+
+		"    - {name: http_requests, provider: prometheus, address: http://prometheus:9090, query: 'sum(http_requests_total{version=\"{{.Version}}\"})'}\n"+
+		"    - {name: http_errors, provider: prometheus, address: http://prometheus:9090, query: 'sum(http_requests_total{version=\"{{.Version}}\",code=~\"5..\"}) or vector(0)'}\n"+
 		"    - {name: web_errors, provider: web, address: 'http://errors/{{.Version}}', jsonPath: '{$.n}'}\n", 1)
 	seq := strings.Replace(base, "method: threshold", "method: sequential\n        compare: {requests: http_requests, errors: http_errors, step: 15s}", 1)
 	if svc, err := ParseService("hugai.yaml", []byte(seq)); err != nil {
@@ -75,7 +75,7 @@ func TestKubernetesTargetFields(t *testing.T) {
 		{"method: threshold", "method: sequential\n        compare: {requests: http_requests, errors: nope}", `spec.environments.production.analysis.compare.errors: "nope" is not a metric of spec.metrics`},
 		{"method: threshold", "method: sequential\n        compare: {requests: http_requests, errors: http_requests}", `analysis.compare.errors: "http_requests" also counts the requests`},
 		{"method: threshold", "method: sequential\n        compare: {requests: http_requests, errors: http_errors, step: 1500ms}", "analysis.compare.step: 1.5s: want whole seconds"},
-		{"method: threshold", "method: sequential\n        compare: {requests: http_requests, errors: business_conversion_rate}", `analysis.compare.errors: the query of "business_conversion_rate" does not read {{.Window}}`},
+		{"method: threshold", "method: sequential\n        compare: {requests: http_requests, errors: request_rate}", `analysis.compare.errors: the query of "request_rate" is a rate or reads the window: want a running total`},
 		{"method: threshold", "method: sequential\n        compare: {requests: http_requests, errors: web_errors}", `analysis.compare.errors: "web_errors" is read from web`},
 	} {
 		if !strings.Contains(base, tc.old) {

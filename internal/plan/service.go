@@ -250,17 +250,18 @@ type AnalysisSettings struct {
 }
 
 // Compare names the prometheus metrics the sequential comparison reads. Each is a named metric of
-// spec.metrics whose query is the version's count over {{.Window}}, e.g.
-// sum(increase(http_requests_total{version="{{.Version}}"}[{{.Window}}])); it is run as a range
-// query whose points are Step apart, so each point counts the Step before it.
+// spec.metrics whose query is the version's running total, e.g.
+// sum(http_requests_total{version="{{.Version}}"}); it is run as a range query whose points are
+// Step apart, and each step counts the difference between its two ends (exact, where
+// increase() over step-long windows would drop or double single requests).
 type Compare struct {
-	// Requests is the named metric counting a version's requests.
+	// Requests is the named metric totalling a version's requests.
 	Requests string `json:"requests,omitempty"`
-	// Errors is the named metric counting a version's failed requests. No series is no data,
-	// never zero: write "or vector(0)" after the sum when a version without errors has no series.
+	// Errors is the named metric totalling a version's failed requests. No series is no data,
+	// never zero: write "or vector(0)" after the sum, since a version that has failed no
+	// request often has no error series at all.
 	Errors string `json:"errors,omitempty"`
-	// Step is the window each point counts (default 30s): at least twice the scrape interval,
-	// so that increase() has two samples in every window.
+	// Step is how far apart the points are (default 30s), no less than the scrape interval.
 	Step *Duration `json:"step,omitempty"`
 }
 

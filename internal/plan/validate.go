@@ -350,8 +350,8 @@ func (c *checker) compare(p string, cmp *Compare, metrics []Metric, sequential, 
 		}
 		if pr := metrics[i].Provider; pr != "" && pr != ProviderPrometheus {
 			c.errorf(p+"."+f.field, "%q is read from %s; the comparison reads prometheus range queries", f.name, pr)
-		} else if !strings.Contains(metrics[i].Query, ".Window") {
-			c.errorf(p+"."+f.field, "the query of %q does not read {{.Window}}: count over each step, e.g. sum(increase(http_requests_total{version=\"{{.Version}}\"}[{{.Window}}]))", f.name)
+		} else if q := metrics[i].Query; strings.Contains(q, ".Window") || strings.Contains(q, ".From") || strings.Contains(q, ".To") || strings.Contains(q, "rate(") || strings.Contains(q, "increase(") {
+			c.errorf(p+"."+f.field, "the query of %q is a rate or reads the window: want a running total, e.g. sum(http_requests_total{version=\"{{.Version}}\"}); hugai takes the differences between steps", f.name)
 		}
 	}
 	if cmp.Requests != "" && cmp.Requests == cmp.Errors {

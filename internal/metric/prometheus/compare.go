@@ -19,11 +19,14 @@ const maxChunk = 10_000
 
 // Comparer reads both versions' requests and errors from Prometheus, step by step: the sequential
 // analysis' input where no hugai proxy counts them (the kubernetes target, hugai as Argo Rollouts'
-// judge). Each query counts one version's requests (or errors) over {{.Window}}, e.g.
-// sum(increase(http_requests_total{version="{{.Version}}"}[{{.Window}}])), and is run as a range
-// query whose points are Step apart, so that each point counts the Step before it and the points
-// tile time without overlap. It has no latency: the latency test needs per-request histograms
-// of both versions, which a PromQL count does not give.
+// judge). Each query is one version's running total of requests (or errors), e.g.
+// sum(http_requests_total{version="{{.Version}}"}), run as a range query whose points are Step
+// apart; a step's count is the difference between its point and the one before. That is exact:
+// increase(x[step]) at step-aligned points misses what happens between one window's last sample
+// and the next one's first and extrapolates the rest, which doubles or drops single errors (at
+// two samples a window, every increment is either lost or counted twice), and the test's
+// likelihood assumes each request counted once. It has no latency: the latency test needs
+// per-request histograms of both versions, which a count does not give.
 type Comparer struct {
 	requests, errors compiled
 	step             time.Duration
@@ -32,23 +35,23 @@ type Comparer struct {
 
 var _ metric.Comparer = (*Comparer)(nil)
 
-// NewComparer checks both metrics (address, and a template that reads {{.Window}}: a query that
-// does not count over the step cannot be split into steps) and the step (whole seconds).
+// NewComparer checks both metrics (address, and a template that does not read the window: a
+// running total is read at each point, not over a window) and the step (whole seconds).
 func NewComparer(requests, errs Metric, step time.Duration, o Options) (*Comparer, error) {
 	if step < time.Second || step%time.Second != 0 {
 		return nil, fmt.Errorf("prometheus comparison: step %s: want whole seconds, at least 1s", step)
+	}
+	if requests.Name == errs.Name {
+		return nil, fmt.Errorf("prometheus comparison: requests and errors are both %q", requests.Name)
 	}
 	p, err := New([]Metric{requests, errs}, o)
 	if err != nil {
 		return nil, fmt.Errorf("prometheus comparison: %w", err)
 	}
 	c := &Comparer{requests: p.metrics[requests.Name], errors: p.metrics[errs.Name], step: step, p: p}
-	if requests.Name == errs.Name {
-		return nil, fmt.Errorf("prometheus comparison: requests and errors are both %q", requests.Name)
-	}
 	for _, m := range []Metric{requests, errs} {
-		if !p.metrics[m.Name].query.Windowed() {
-			return nil, fmt.Errorf("prometheus comparison: metric %s does not read {{.Window}}: count over the step, e.g. sum(increase(x[{{.Window}}]))", m.Name)
+		if p.metrics[m.Name].query.Windowed() {
+			return nil, fmt.Errorf("prometheus comparison: metric %s reads the window: want a running total, e.g. sum(http_requests_total{version=\"{{.Version}}\"}); hugai takes the differences", m.Name)
 		}
 	}
 	return c, nil
@@ -80,10 +83,11 @@ func (c *Comparer) Compare(ctx context.Context, cmp metric.Comparison) ([]analys
 
 // Steps reads the points t that are multiples of the step with From < t ≤ To, each counting
 // (t − step, t]: successive calls over adjacent spans read each step once. A step enters only when
-// all four series (both versions' requests and errors) have a value there and either version
-// served a request: a missing or NaN value is no data, never a zero. Counts are rounded to whole
-// requests (increase() extrapolates to the window's bounds) and a version's errors are capped at
-// its requests. A query that fails is an error: the caller makes it an Error measurement.
+// all four series (both versions' requests and errors) have a value at t and at t − step, none of
+// them fell (a pod gone from a sum, a counter reset: that step is unknown, never negative), and
+// either version served a request: a missing or NaN value is no data, never a zero. A version's
+// errors are capped at its requests (the two series are scraped a moment apart). A query that
+// fails is an error: the caller makes it an Error measurement.
 func (c *Comparer) Steps(ctx context.Context, cmp metric.Comparison) ([]metric.Step, error) {
 	if cmp.Candidate == "" || cmp.Baseline == "" {
 		return nil, errors.New("prometheus comparison: two versions are needed")
@@ -103,15 +107,15 @@ func (c *Comparer) Steps(ctx context.Context, cmp metric.Comparison) ([]metric.S
 			m       compiled
 			version string
 		}{{c.requests, cmp.Candidate}, {c.errors, cmp.Candidate}, {c.requests, cmp.Baseline}, {c.errors, cmp.Baseline}} {
-			s, err := c.rangeQuery(ctx, q.m, metric.Query{Service: cmp.Service, Version: q.version, Environment: cmp.Environment, From: from.Add(-c.step), To: from}, from, to)
+			// From one step before: the first point's count is its difference with that one.
+			s, err := c.rangeQuery(ctx, q.m, metric.Query{Service: cmp.Service, Version: q.version, Environment: cmp.Environment, From: from.Add(-c.step), To: from}, from.Add(-c.step), to)
 			if err != nil {
 				return nil, err
 			}
 			series[i] = s
 		}
 		for t := from; !t.After(to); t = t.Add(c.step) {
-			w, ok := pair(t.UnixMilli(), series)
-			if ok {
+			if w, ok := pair(t.Add(-c.step).UnixMilli(), t.UnixMilli(), series); ok {
 				out = append(out, metric.Step{End: t, Window: w})
 			}
 		}
@@ -125,15 +129,18 @@ func (c *Comparer) points(from, to time.Time) (first, last time.Time) {
 	return from.Truncate(c.step).Add(c.step), to.Truncate(c.step)
 }
 
-// pair builds the window at t (Unix ms) from the four series, or says there is no data.
-func pair(t int64, s [4]map[int64]float64) (analysis.Window, bool) {
+// pair builds the window (prev, t] (Unix ms) from the four running totals, or says there is no
+// data.
+func pair(prev, t int64, s [4]map[int64]float64) (analysis.Window, bool) {
 	var v [4]int64
 	for i := range s {
-		x, ok := s[i][t]
-		if !ok || math.IsNaN(x) || math.IsInf(x, 0) {
+		a, okA := s[i][prev]
+		b, okB := s[i][t]
+		d := b - a
+		if !okA || !okB || math.IsNaN(d) || math.IsInf(d, 0) || d < 0 {
 			return analysis.Window{}, false
 		}
-		v[i] = int64(math.Round(max(x, 0)))
+		v[i] = int64(math.Round(d))
 	}
 	w := analysis.Window{
 		Canary:   analysis.Counts{Requests: v[0], Events: min(v[1], v[0])},
@@ -142,7 +149,7 @@ func pair(t int64, s [4]map[int64]float64) (analysis.Window, bool) {
 	return w, w.Canary.Requests+w.Baseline.Requests > 0
 }
 
-// rangeQuery runs m's template, filled for q (whose window is one step), over [from, to].
+// rangeQuery runs m's template, filled for q, over [from, to].
 func (c *Comparer) rangeQuery(ctx context.Context, m compiled, q metric.Query, from, to time.Time) (map[int64]float64, error) {
 	expr, err := m.query.Execute(q)
 	if err != nil {

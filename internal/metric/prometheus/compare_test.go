@@ -68,9 +68,9 @@ func FuzzDecodeSeries(f *testing.F) {
 	})
 }
 
-// fakeCounts answers range queries as Prometheus would for counts per step: value(version,
-// metric, t) for each point of the asked range, a series missing where it says so. It records
-// each query's parameters.
+// fakeCounts answers range queries as Prometheus would for running totals: value(version,
+// metric, t) for each point of the asked range, a point missing where it says so. It records each
+// query's parameters.
 func fakeCounts(t *testing.T, value func(version, metric string, at int64) (float64, bool)) (*httptest.Server, *atomic.Value) {
 	t.Helper()
 	var last atomic.Value
@@ -90,8 +90,8 @@ func fakeCounts(t *testing.T, value func(version, metric string, at int64) (floa
 		start, _ := strconv.ParseFloat(r.FormValue("start"), 64)
 		end, _ := strconv.ParseFloat(r.FormValue("end"), 64)
 		step, err := time.ParseDuration(r.FormValue("step"))
-		if err != nil || !strings.Contains(q, "["+r.FormValue("step")+"]") {
-			http.Error(w, "the step is not the window: "+q, http.StatusBadRequest)
+		if err != nil {
+			http.Error(w, "bad step", http.StatusBadRequest)
 			return
 		}
 		var pts []string
@@ -113,8 +113,8 @@ func fakeCounts(t *testing.T, value func(version, metric string, at int64) (floa
 func comparerFor(t *testing.T, base string, step time.Duration) *Comparer {
 	t.Helper()
 	c, err := NewComparer(
-		Metric{Name: "reqs", Address: base, Query: `sum(increase(http_requests_total{version="{{.Version}}"}[{{.Window}}]))`},
-		Metric{Name: "errs", Address: base, Query: `sum(increase(http_requests_total{version="{{.Version}}",code=~"5.."}[{{.Window}}]))`},
+		Metric{Name: "reqs", Address: base, Query: `sum(http_requests_total{version="{{.Version}}"})`},
+		Metric{Name: "errs", Address: base, Query: `sum(http_requests_total{version="{{.Version}}",code=~"5.."}) or vector(0)`},
 		step, Options{Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -122,59 +122,61 @@ func comparerFor(t *testing.T, base string, step time.Duration) *Comparer {
 	return c
 }
 
-// TestComparerSteps: the points are multiples of the step within (From, To], each version's
-// counts rounded and its errors capped at its requests; a step where any of the four series has
-// no value (or NaN), or where neither version served, is left out: no data, never zero.
+// TestComparerSteps: the points are multiples of the step within (From, To], each step's count
+// the difference of the running totals at its ends, a version's errors capped at its requests; a
+// step where any of the four totals is missing or NaN at either end, falls (a reset, a pod gone
+// from the sum), or where neither version served, is left out: no data, never zero.
 func TestComparerSteps(t *testing.T) {
 	t.Parallel()
+	const t0 = 1_700_000_000
+	totals := map[string][]float64{ // at t0, t0+10, …, t0+90
+		"a requests": {0, 10, 20, 30, 40, math.NaN(), 60, 70, 80, 80},
+		"a errors":   {0, 12, 24, 36, 48, 60, 72, 84, 96, 96}, // more than requests: capped
+		"b requests": {0, 100, 200, 300, 400, 500, 600, 5, 105, 105},
+		"b errors":   {0, 0, 0, -1, 0, 0, 0, 0, 0, 0}, // -1: no point at t0+30
+	}
 	srv, last := fakeCounts(t, func(version, m string, at int64) (float64, bool) {
-		switch {
-		case at == 1_700_000_040 && version == "b" && m == "errors":
-			return 0, false // the baseline's errors missing here
-		case at == 1_700_000_050 && version == "a" && m == "requests":
-			return math.NaN(), true
-		case at == 1_700_000_060:
-			return 0, true // nobody served
-		case m == "requests":
-			return map[string]float64{"a": 9.6, "b": 100.2}[version], true
-		case version == "a":
-			return 12, true // more errors than requests (extrapolated): capped
+		i := (at - t0) / 10
+		if i < 0 || i >= 10 || (at-t0)%10 != 0 {
+			return 0, false
 		}
-		return 0.4, true
+		v := totals[version+" "+m][i]
+		return v, v >= 0 || math.IsNaN(v)
 	})
 	c := comparerFor(t, srv.URL, 10*time.Second)
-	from := time.Unix(1_700_000_003, 0) // not a multiple: the first point is ...010
-	to := time.Unix(1_700_000_075, 0)
+	from := time.Unix(t0+3, 0) // not a multiple: the first point is t0+10, read against t0
+	to := time.Unix(t0+95, 0)
 	steps, err := c.Steps(context.Background(), metric.Comparison{Service: "s", Candidate: "a", Baseline: "b", From: from, To: to})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ends []int64
 	for _, s := range steps {
-		ends = append(ends, s.End.Unix())
+		ends = append(ends, s.End.Unix()-t0)
 		want := analysis.Window{Canary: analysis.Counts{Requests: 10, Events: 10}, Baseline: analysis.Counts{Requests: 100, Events: 0}}
 		if s.Window != want {
-			t.Errorf("step %d: %+v, want %+v", s.End.Unix(), s.Window, want)
+			t.Errorf("step t0+%d: %+v, want %+v", s.End.Unix()-t0, s.Window, want)
 		}
 	}
-	if fmt.Sprint(ends) != "[1700000010 1700000020 1700000030 1700000070]" {
-		t.Errorf("steps end at %v, want 010, 020, 030, 070 (040: no errors series, 050: NaN, 060: no traffic)", ends)
+	// 30 and 40: b's errors have no point at 30; 50 and 60: a NaN at 50; 70: b fell; 90: nobody served.
+	if fmt.Sprint(ends) != "[10 20 80]" {
+		t.Errorf("steps end at t0+%v, want 10, 20, 80", ends)
 	}
-	if q := last.Load().(string); !strings.Contains(q, "start=1700000010.000") || !strings.Contains(q, "end=1700000070.000") || !strings.Contains(q, "step=10s") {
+	if q := last.Load().(string); !strings.Contains(q, "start=1700000000.000") || !strings.Contains(q, "end=1700000090.000") || !strings.Contains(q, "step=10s") {
 		t.Errorf("range asked: %s", q)
 	}
-	// Adjacent spans read each point once.
-	a, _ := c.Steps(context.Background(), metric.Comparison{Candidate: "a", Baseline: "b", From: from, To: time.Unix(1_700_000_030, 0)})
-	b, _ := c.Steps(context.Background(), metric.Comparison{Candidate: "a", Baseline: "b", From: time.Unix(1_700_000_030, 0), To: to})
-	if len(a)+len(b) != len(steps) || len(a) != 3 {
-		t.Errorf("split reads %d + %d steps, want 3 + 1", len(a), len(b))
+	// Adjacent spans read each step once.
+	a, _ := c.Steps(context.Background(), metric.Comparison{Candidate: "a", Baseline: "b", From: from, To: time.Unix(t0+30, 0)})
+	b, _ := c.Steps(context.Background(), metric.Comparison{Candidate: "a", Baseline: "b", From: time.Unix(t0+30, 0), To: to})
+	if len(a)+len(b) != len(steps) || len(a) != 2 {
+		t.Errorf("split reads %d + %d steps, want 2 + 1", len(a), len(b))
 	}
-	// A span with no multiple of the step in it reads nothing and asks nothing.
-	if s, err := c.Steps(context.Background(), metric.Comparison{Candidate: "a", Baseline: "b", From: time.Unix(1_700_000_011, 0), To: time.Unix(1_700_000_019, 0)}); err != nil || len(s) != 0 {
+	// A span with no multiple of the step in it reads nothing.
+	if s, err := c.Steps(context.Background(), metric.Comparison{Candidate: "a", Baseline: "b", From: time.Unix(t0+11, 0), To: time.Unix(t0+19, 0)}); err != nil || len(s) != 0 {
 		t.Errorf("empty span: %v, %v", s, err)
 	}
 	ws, lats, err := c.Compare(context.Background(), metric.Comparison{Candidate: "a", Baseline: "b", From: from, To: to})
-	if err != nil || len(ws) != 4 || lats != nil {
+	if err != nil || len(ws) != 3 || lats != nil {
 		t.Errorf("Compare: %d windows, latency %v, %v", len(ws), lats, err)
 	}
 }
@@ -185,7 +187,7 @@ func TestComparerLongSpan(t *testing.T) {
 	t.Parallel()
 	srv, _ := fakeCounts(t, func(version, m string, at int64) (float64, bool) {
 		if m == "requests" {
-			return 1, true
+			return float64(at), true // one a second
 		}
 		return 0, true
 	})
@@ -222,13 +224,13 @@ func TestComparerFailures(t *testing.T) {
 	if _, _, err := c.Compare(context.Background(), metric.Comparison{Candidate: "a", From: now, To: now.Add(time.Minute)}); err == nil {
 		t.Error("one version compared")
 	}
-	ok := Metric{Name: "r", Address: srv.URL, Query: `sum(increase(x{v="{{.Version}}"}[{{.Window}}]))`}
+	ok := Metric{Name: "r", Address: srv.URL, Query: `sum(x{v="{{.Version}}"})`}
 	for name, tc := range map[string]struct {
 		r, e Metric
 		step time.Duration
 		want string
 	}{
-		"no window":   {ok, Metric{Name: "e", Address: srv.URL, Query: `sum(x_errors{v="{{.Version}}"})`}, time.Minute, "metric e does not read {{.Window}}"},
+		"a window":    {ok, Metric{Name: "e", Address: srv.URL, Query: `sum(increase(x_errors{v="{{.Version}}"}[{{.Window}}]))`}, time.Minute, "metric e reads the window: want a running total"},
 		"same metric": {ok, ok, time.Minute, "both"},
 		"short step":  {ok, Metric{Name: "e", Address: srv.URL, Query: ok.Query}, 500 * time.Millisecond, "want whole seconds"},
 		"bad address": {ok, Metric{Name: "e", Address: "prometheus:9090", Query: ok.Query}, time.Minute, "want http(s)://host:port"},
