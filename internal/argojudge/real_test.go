@@ -38,7 +38,7 @@ type traffic struct {
 
 // exporter serves http_requests_total of my-app for each version, labelled as Prometheus'
 // kubernetes_sd relabelling labels Argo's pods (rollouts_pod_template_hash), counting from start.
-func exporter(t *testing.T, start time.Time, vs []traffic) string {
+func exporter(t testing.TB, start time.Time, vs []traffic) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		el := time.Since(start).Seconds()
@@ -261,4 +261,37 @@ func TestArgoAsksARealPrometheus(t *testing.T) {
 		t.Errorf("the regressed canary's answer: %s", first)
 	}
 	t.Logf("regressed: %s", first)
+}
+
+// BenchmarkAnswer measures one answer of the endpoint against a real Prometheus over the default
+// 24-hour lookback: four range queries per 10,000 points, so at a 30 s step one query per series,
+// at 2 s five. Argo waits timeoutSeconds (10 by default) for it.
+func BenchmarkAnswer(b *testing.B) {
+	start := time.Now().Add(-time.Second)
+	prom := promtest.Start(b, exporter(b, start, []traffic{{"5b6d4f", 200, 0.005}, {"aa11", 20, 0.005}}))
+	src, err := os.ReadFile("testdata/hugai.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, step := range []string{"30s", "2s"} {
+		svcFile := strings.ReplaceAll(string(src), "http://prometheus.monitoring:9090", prom)
+		svcFile = strings.Replace(svcFile, "step: 30s", "step: "+step, 1)
+		path := filepath.Join(b.TempDir(), "hugai.yaml")
+		if err := os.WriteFile(path, []byte(svcFile), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		h, err := New(Config{Find: Files(path)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("step="+step, func(b *testing.B) {
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/analysis?service=my-app&namespace=production&canary=aa11&stable=5b6d4f", nil))
+				if rec.Code != 200 {
+					b.Fatalf("HTTP %d %s", rec.Code, rec.Body)
+				}
+			}
+		})
+	}
 }
