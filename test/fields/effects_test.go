@@ -163,26 +163,20 @@ var serviceEffects = map[string]effect{
 	"spec.environments.*.analysis.maxRegression.errorRate":  {"the error-rate rise ruled out before an early promotion (0.5pp)", setProd(func(e *plan.Environment) { e.Analysis.MaxRegression.ErrorRate = "1pp" })},
 	"spec.environments.*.analysis.maxRegression.latencyP95": {"the p95 rise ruled out before an early promotion (10%)", setProd(func(e *plan.Environment) { e.Analysis.MaxRegression.LatencyP95 = "20%" })},
 	"spec.environments.*.analysis.earlyPromotion":           {"an analysis step ends once a regression of maxRegression is ruled out; never a pause", setProd(func(e *plan.Environment) { f := false; e.Analysis.EarlyPromotion = &f })},
-	"spec.environments.*.analysis.compare.requests": {"kubernetes target: the named prometheus metric counting each version's requests per step for the sequential comparison (docs/kubernetes.md); refused on the local target, whose proxy counts", setProd(func(e *plan.Environment) {
-		e.Analysis.Compare = &plan.Compare{Requests: "business_conversion_rate"}
-	})},
-	"spec.environments.*.analysis.compare.errors": {"kubernetes target: the named prometheus metric counting each version's failed requests per step; refused on the local target", setProd(func(e *plan.Environment) {
-		e.Analysis.Compare = &plan.Compare{Errors: "business_conversion_rate"}
-	})},
-	"spec.environments.*.analysis.compare.step": {"kubernetes target: the window each point of the comparison's range queries counts (30s); refused on the local target", setProd(func(e *plan.Environment) {
-		e.Analysis.Compare = &plan.Compare{Step: durp(time.Minute)}
-	})},
-	"spec.environments.*.monitoring.duration":   {"the watch after promotion when the plan sets none", setProd(func(e *plan.Environment) { e.Monitoring.Duration = durp(time.Minute) })},
-	"spec.environments.*.strategyByRisk":        {"the strategy deploy plan picks per risk level", setProd(func(e *plan.Environment) { e.StrategyByRisk = map[string]string{"critical": "canary"} })},
-	"spec.environments.*.policy.roles.viewer":   {"who may read rollouts, plans and the audit (naming any role closes the environment to those named)", setProd(func(e *plan.Environment) { e.Policy.Roles.Viewer = []string{"erin"} })},
-	"spec.environments.*.policy.roles.deployer": {"who may also start, promote, resume, abort and roll back", setProd(func(e *plan.Environment) { e.Policy.Roles.Deployer = []string{"erin"} })},
-	"spec.environments.*.policy.roles.approver": {"who may also approve gates and sign off checkpoints", setProd(func(e *plan.Environment) { e.Policy.Roles.Approver = []string{"erin"} })},
-	"spec.environments.*.policy.roles.admin":    {"who may also override a freeze window (with a reason)", setProd(func(e *plan.Environment) { e.Policy.Roles.Admin = []string{"erin"} })},
-	"spec.environments.*.policy.approvers":      {"who may approve gates (and sign off checkpoints): they hold the approver role", setProd(func(e *plan.Environment) { e.Policy.Approvers = []string{"dave"} })},
-	"spec.environments.*.policy.approvalExpiry": {"an approval older than this no longer counts toward a gate", setProd(func(e *plan.Environment) { e.Policy.ApprovalExpiry = durp(time.Minute) })},
-	"spec.environments.*.policy.quorum[].name":  {"names a quorum group in the live view and in what a gate still needs", setProd(func(e *plan.Environment) { e.Policy.Quorum[0].Name = "owners" })},
-	"spec.environments.*.policy.quorum[].from":  {"who belongs to a quorum group: every gate needs approvals from its members", setProd(func(e *plan.Environment) { e.Policy.Quorum[0].From = []string{"erin"} })},
-	"spec.environments.*.policy.quorum[].count": {"approvals from distinct members of the group a gate needs (default 1)", setProd(func(e *plan.Environment) { e.Policy.Quorum[0].Count = 2 })},
+	"spec.environments.*.analysis.compare.requests":         {"kubernetes target: the named prometheus metric totalling each version's requests, read per step by the sequential comparison (docs/kubernetes.md); refused on the local target, whose proxy counts", setProd(func(e *plan.Environment) { e.Analysis.Compare = &plan.Compare{Requests: "business_conversion_rate"} })},
+	"spec.environments.*.analysis.compare.errors":           {"kubernetes target: the named prometheus metric totalling each version's failed requests; refused on the local target", setProd(func(e *plan.Environment) { e.Analysis.Compare = &plan.Compare{Errors: "business_conversion_rate"} })},
+	"spec.environments.*.analysis.compare.step":             {"kubernetes target: how far apart the comparison's points are, each step counting the difference of the totals (30s); refused on the local target", setProd(func(e *plan.Environment) { e.Analysis.Compare = &plan.Compare{Step: durp(time.Minute)} })},
+	"spec.environments.*.monitoring.duration":               {"the watch after promotion when the plan sets none", setProd(func(e *plan.Environment) { e.Monitoring.Duration = durp(time.Minute) })},
+	"spec.environments.*.strategyByRisk":                    {"the strategy deploy plan picks per risk level", setProd(func(e *plan.Environment) { e.StrategyByRisk = map[string]string{"critical": "canary"} })},
+	"spec.environments.*.policy.roles.viewer":               {"who may read rollouts, plans and the audit (naming any role closes the environment to those named)", setProd(func(e *plan.Environment) { e.Policy.Roles.Viewer = []string{"erin"} })},
+	"spec.environments.*.policy.roles.deployer":             {"who may also start, promote, resume, abort and roll back", setProd(func(e *plan.Environment) { e.Policy.Roles.Deployer = []string{"erin"} })},
+	"spec.environments.*.policy.roles.approver":             {"who may also approve gates and sign off checkpoints", setProd(func(e *plan.Environment) { e.Policy.Roles.Approver = []string{"erin"} })},
+	"spec.environments.*.policy.roles.admin":                {"who may also override a freeze window (with a reason)", setProd(func(e *plan.Environment) { e.Policy.Roles.Admin = []string{"erin"} })},
+	"spec.environments.*.policy.approvers":                  {"who may approve gates (and sign off checkpoints): they hold the approver role", setProd(func(e *plan.Environment) { e.Policy.Approvers = []string{"dave"} })},
+	"spec.environments.*.policy.approvalExpiry":             {"an approval older than this no longer counts toward a gate", setProd(func(e *plan.Environment) { e.Policy.ApprovalExpiry = durp(time.Minute) })},
+	"spec.environments.*.policy.quorum[].name":              {"names a quorum group in the live view and in what a gate still needs", setProd(func(e *plan.Environment) { e.Policy.Quorum[0].Name = "owners" })},
+	"spec.environments.*.policy.quorum[].from":              {"who belongs to a quorum group: every gate needs approvals from its members", setProd(func(e *plan.Environment) { e.Policy.Quorum[0].From = []string{"erin"} })},
+	"spec.environments.*.policy.quorum[].count":             {"approvals from distinct members of the group a gate needs (default 1)", setProd(func(e *plan.Environment) { e.Policy.Quorum[0].Count = 2 })},
 	"spec.environments.*.policy.checkpointRoles": {"the role that approves or signs off a manual checkpoint (default approver)", setProd(func(e *plan.Environment) {
 		e.Policy.CheckpointRoles = map[string]string{"database-migration-review": "approver"}
 	})},
