@@ -19,7 +19,7 @@ func (a *app) exportCmd() *cobra.Command {
 }
 
 func (a *app) exportArgoCmd() *cobra.Command {
-	var planFile, serviceFile, out, version, env string
+	var planFile, serviceFile, out, version, env, judge string
 	c := &cobra.Command{
 		Use:   "argo-rollouts --plan deployment-plan.yaml",
 		Short: "Write an Argo Rollouts Rollout and its AnalysisTemplates equivalent to a plan",
@@ -34,7 +34,7 @@ func (a *app) exportArgoCmd() *cobra.Command {
 			if planFile == "" {
 				return badInput(fmt.Errorf("--plan FILE is required: the DeploymentPlan to export"))
 			}
-			res, err := exportArgo(planFile, serviceFile, version, env)
+			res, err := exportArgo(planFile, serviceFile, version, env, judge)
 			if err != nil {
 				return err
 			}
@@ -53,12 +53,13 @@ func (a *app) exportArgoCmd() *cobra.Command {
 	c.Flags().StringVar(&out, "out", "-", "write to FILE instead of standard output")
 	c.Flags().StringVar(&version, "version", "", "the version the Rollout deploys, when the plan names none")
 	c.Flags().StringVarP(&env, "environment", "e", "", "the environment, when the plan names none (default: the only one the service has)")
+	c.Flags().StringVar(&judge, "judge", "", "also ask hugai's sequential judge in every canary analysis: the name of its AnalysisTemplate (config/argo/hugai-analysis.yaml: hugai-analysis)")
 	return c
 }
 
 // exportArgo reads both files with their positions (every refusal names file:line:field), checks
 // the plan against the service as execute would, then translates it.
-func exportArgo(planFile, serviceFile, version, env string) (*argo.Result, error) {
+func exportArgo(planFile, serviceFile, version, env, judge string) (*argo.Result, error) {
 	data, err := readInput(planFile)
 	if err != nil {
 		return nil, err
@@ -114,7 +115,7 @@ func exportArgo(planFile, serviceFile, version, env string) (*argo.Result, error
 	if errs := plan.CheckAgainst(planFile, pd.Positions, p, nil, svc, p.Spec.Environment); len(errs) > 0 {
 		return nil, badInput(errs)
 	}
-	res, err := argo.Export(argo.Input{PlanFile: planFile, PlanPos: pd.Positions, Plan: p, ServiceFile: svcPath, ServicePos: sdocs[0].Positions, Service: svc})
+	res, err := argo.Export(argo.Input{PlanFile: planFile, PlanPos: pd.Positions, Plan: p, ServiceFile: svcPath, ServicePos: sdocs[0].Positions, Service: svc, Judge: judge})
 	if err != nil {
 		return nil, badInput(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/analysis"
 	"github.com/hugai-dev/hugai/internal/engine"
 	"github.com/hugai-dev/hugai/internal/metric"
+	"github.com/hugai-dev/hugai/internal/metric/prometheus"
 	"github.com/hugai-dev/hugai/internal/plan"
 	"github.com/hugai-dev/hugai/internal/target/kubernetes"
 )
@@ -71,7 +72,7 @@ func kubeRuntime(ctx context.Context, sf *engine.ServiceFile, env *plan.Env, c c
 	if err != nil {
 		return nil, fmt.Errorf("%s (environment %s): %w", sf.Path, env.Name, err)
 	}
-	metrics, err := kubeMetrics(sf.Service, env.Name)
+	metrics, err := kubeMetrics(sf.Service, env)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", sf.Path, err)
 	}
@@ -86,7 +87,8 @@ func kubeRuntime(ctx context.Context, sf *engine.ServiceFile, env *plan.Env, c c
 // requests per second of the version, times the window's seconds, is how many it served.
 // Validation requires request_rate there; any other builtin metric is an Error measurement
 // saying why (validation refuses those too).
-func kubeMetrics(svc *plan.Service, env string) (metric.Provider, error) {
+// The sequential comparison reads the two prometheus metrics analysis.compare names.
+func kubeMetrics(svc *plan.Service, env *plan.Env) (metric.Provider, error) {
 	ps, routes, err := outsideMetrics(svc)
 	if err != nil {
 		return nil, err
@@ -106,5 +108,12 @@ func kubeMetrics(svc *plan.Service, env string) (metric.Provider, error) {
 		v.Samples = uint64(math.Round(max(v.Value, 0) * q.To.Sub(q.From).Seconds()))
 		return v, nil
 	})
-	return metric.NewRouter(env, ps, routes)
+	r, err := metric.NewRouter(env.Name, ps, routes)
+	if err != nil || env.Compare == nil {
+		return r, err
+	}
+	if r.Comparer, err = prometheus.ComparerOf(env.Compare, prometheus.Options{}); err != nil {
+		return nil, fmt.Errorf("analysis.compare: %w", err)
+	}
+	return r, nil
 }

@@ -52,6 +52,13 @@ type Comparer interface {
 	Compare(ctx context.Context, c Comparison) ([]analysis.Window, []analysis.LatencyWindow, error)
 }
 
+// Step is a Window of a comparison with the end of the span it counts: a source that reads
+// coarser points than the proxy's seconds (Prometheus) says where each lies.
+type Step struct {
+	End    time.Time
+	Window analysis.Window
+}
+
 // Func is a Provider made of a function, for tests and small adapters.
 type Func func(ctx context.Context, q Query) (analysis.Value, error)
 

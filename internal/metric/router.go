@@ -16,6 +16,9 @@ type Router struct {
 	Environment string
 	Default     Provider
 	Routes      map[string]Provider // metric name → its provider
+	// Comparer, when set, answers Compare instead of Default: where no proxy stands in front of
+	// both versions (the kubernetes target), analysis.compare names the source that counts them.
+	Comparer Comparer
 }
 
 var _ Provider = (*Router)(nil)
@@ -78,11 +81,15 @@ func (r *Router) Query(ctx context.Context, q Query) (analysis.Value, error) {
 
 var _ Comparer = (*Router)(nil)
 
-// Compare asks Default: the comparison reads request counts and latencies, which only the source
-// in front of both versions (the builtin proxy) sees second by second.
+// Compare asks Comparer, else Default: the comparison reads request counts and latencies, which
+// only the source in front of both versions (the builtin proxy) sees second by second, or a
+// source configured to count them (analysis.compare).
 func (r *Router) Compare(ctx context.Context, c Comparison) ([]analysis.Window, []analysis.LatencyWindow, error) {
 	if c.Environment == "" {
 		c.Environment = r.Environment
+	}
+	if r.Comparer != nil {
+		return r.Comparer.Compare(ctx, c)
 	}
 	cmp, ok := r.Default.(Comparer)
 	if !ok {

@@ -26,6 +26,7 @@ const (
 	DefaultScaleDownDelay    = 30 * time.Second
 	DefaultSuccessCriteria   = "error_rate<1%,latency_p95<2s"
 	DefaultInconclusiveLimit = 3
+	DefaultCompareStep       = 30 * time.Second
 )
 
 // Env is an environment of a service with its overrides merged and every default applied: what
@@ -43,12 +44,33 @@ type Env struct {
 	Method           string
 	// Analysis is the sequential analysis' configuration (Alpha also rules the rate criteria
 	// under either method); EarlyPromotion its opt-in.
-	Analysis        analysis.Config
-	EarlyPromotion  bool
+	Analysis       analysis.Config
+	EarlyPromotion bool
+	// Compare is where the sequential comparison counts both versions outside hugai's proxy
+	// (analysis.compare), its metrics resolved; nil on the local target, whose proxy counts.
+	Compare         *CompareQueries
 	MonitorDuration time.Duration
 	StrategyByRisk  map[string]string
 	Policy          Policy
 	Location        *time.Location
+}
+
+// CompareQueries are analysis.compare with its named metrics looked up: what a prometheus
+// comparer is built from.
+//
+// +kubebuilder:object:generate=false
+type CompareQueries struct {
+	Requests Metric
+	Errors   Metric
+	Step     time.Duration
+}
+
+// namedMetric is the metric called name (validated to exist), or one with only the name.
+func (s *Service) namedMetric(name string) Metric {
+	if m := s.metric(name); m != nil {
+		return *m
+	}
+	return Metric{Name: name}
 }
 
 // EnvironmentNames lists the service's environments in order.
@@ -113,6 +135,9 @@ func (s *Service) Env(name string) (*Env, error) {
 			}
 		}
 		e.EarlyPromotion = a.EarlyPromotion != nil && *a.EarlyPromotion
+		if c := a.Compare; c != nil {
+			e.Compare = &CompareQueries{Requests: s.namedMetric(c.Requests), Errors: s.namedMetric(c.Errors), Step: durOr(c.Step, DefaultCompareStep)}
+		}
 	}
 	if m := env.Monitoring; m != nil {
 		e.MonitorDuration = durOr(m.Duration, 0)

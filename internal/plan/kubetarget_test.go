@@ -3,6 +3,7 @@ package plan
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestKubernetesTargetFields: the reference service with type kubernetes validates, and each
@@ -43,6 +44,22 @@ func TestKubernetesTargetFields(t *testing.T) {
 	if s, err := ParseService("hugai.yaml", []byte(withSecret)); err != nil || s.Spec.Target.Kubernetes.HeaderRouting.Secret != "${ROUTE_SECRET}" {
 		t.Fatalf("header routing with a secret: %v", err)
 	}
+	// The sequential comparison reads two named prometheus metrics counting each version.
+	base = strings.Replace(base, "  metrics:\n", "  metrics:\n"+
+		"    - {name: http_requests, provider: prometheus, address: http://prometheus:9090, query: 'sum(http_requests_total{version=\"{{.Version}}\"})'}\n"+
+		"    - {name: http_errors, provider: prometheus, address: http://prometheus:9090, query: 'sum(http_requests_total{version=\"{{.Version}}\",code=~\"5..\"}) or vector(0)'}\n"+
+		"    - {name: web_errors, provider: web, address: 'http://errors/{{.Version}}', jsonPath: '{$.n}'}\n", 1)
+	seq := strings.Replace(base, "method: threshold", "method: sequential\n        compare: {requests: http_requests, errors: http_errors, step: 15s}", 1)
+	if svc, err := ParseService("hugai.yaml", []byte(seq)); err != nil {
+		t.Fatalf("sequential with analysis.compare on the kubernetes target: %v", err)
+	} else if env, _ := svc.Env("production"); env.Compare == nil || env.Compare.Step != 15*time.Second ||
+		env.Compare.Requests.Address != "http://prometheus:9090" || !strings.Contains(env.Compare.Errors.Query, "5..") {
+		t.Fatalf("production's comparison = %+v, want both metrics resolved and the step read", env.Compare)
+	}
+	local := strings.Replace(seq, "type: kubernetes", "type: local", 1)
+	if _, err := ParseService("hugai.yaml", []byte(local)); err == nil || !strings.Contains(err.Error(), "analysis.compare: the local target's proxy counts both versions itself") {
+		t.Fatalf("analysis.compare on the local target: %v, want it refused", err)
+	}
 	for _, tc := range []struct{ old, new, want string }{
 		{"image: registry.example.com/checkout:{{.Version}}", "image: registry.example.com/checkout:{{.Tag}}", "spec.target.kubernetes.image: bad template"},
 		{"image: registry.example.com/checkout:{{.Version}}", "env: {V: '{{.Version'}", "spec.target.kubernetes.env.V: bad template"},
@@ -52,7 +69,14 @@ func TestKubernetesTargetFields(t *testing.T) {
 		{"gatewayAPI: {httpRoute: checkout}", "istio: {virtualService: checkout}", "Istio is not available in this hugai yet"},
 		{"gatewayAPI: {httpRoute: checkout}", "gatewayAPI: {httpRoute: checkout}\n      headerRouting: {secret: '${S}', allowFrom: [10.0.0.0/8]}", "spec.target.kubernetes.headerRouting.allowFrom: an HTTPRoute cannot match a client's address"},
 		{"      trafficRouter:\n        gatewayAPI: {httpRoute: checkout}", "      headerRouting: {secret: '${S}'}", "spec.target.kubernetes.headerRouting: needs trafficRouter.gatewayAPI"},
-		{"method: threshold", "method: sequential", "spec.environments.production.analysis.method: sequential compares the versions second by second from hugai's proxy"},
+		{"method: threshold", "method: sequential", "spec.environments.production.analysis.method: sequential compares both versions' requests and errors, which the kubernetes target has no proxy to count: name two prometheus metrics"},
+		{"method: threshold", "method: threshold\n        compare: {requests: http_requests, errors: http_errors}", "spec.environments.production.analysis.compare: only the sequential method reads it"},
+		{"method: threshold", "method: sequential\n        compare: {requests: http_requests}", "spec.environments.production.analysis.compare.errors: missing"},
+		{"method: threshold", "method: sequential\n        compare: {requests: http_requests, errors: nope}", `spec.environments.production.analysis.compare.errors: "nope" is not a metric of spec.metrics`},
+		{"method: threshold", "method: sequential\n        compare: {requests: http_requests, errors: http_requests}", `analysis.compare.errors: "http_requests" also counts the requests`},
+		{"method: threshold", "method: sequential\n        compare: {requests: http_requests, errors: http_errors, step: 1500ms}", "analysis.compare.step: 1.5s: want whole seconds"},
+		{"method: threshold", "method: sequential\n        compare: {requests: http_requests, errors: request_rate}", `analysis.compare.errors: the query of "request_rate" is a rate or reads the window: want a running total`},
+		{"method: threshold", "method: sequential\n        compare: {requests: http_requests, errors: web_errors}", `analysis.compare.errors: "web_errors" is read from web`},
 	} {
 		if !strings.Contains(base, tc.old) {
 			t.Fatalf("reference lacks %q", tc.old)

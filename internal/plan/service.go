@@ -243,6 +243,26 @@ type AnalysisSettings struct {
 	// EarlyPromotion (sequential) ends an analysis step once a regression of MaxRegression is
 	// ruled out. It never shortens a pause.
 	EarlyPromotion *bool `json:"earlyPromotion,omitempty"`
+	// Compare (sequential, kubernetes target) names where both versions' requests and errors are
+	// counted when hugai's proxy does not count them: two named prometheus metrics of spec.metrics,
+	// read as range queries. hugai as Argo Rollouts' judge reads them too (docs/kubernetes.md).
+	Compare *Compare `json:"compare,omitempty"`
+}
+
+// Compare names the prometheus metrics the sequential comparison reads. Each is a named metric of
+// spec.metrics whose query is the version's running total, e.g.
+// sum(http_requests_total{version="{{.Version}}"}); it is run as a range query whose points are
+// Step apart, and each step counts the difference between its two ends (exact, where
+// increase() over step-long windows would drop or double single requests).
+type Compare struct {
+	// Requests is the named metric totalling a version's requests.
+	Requests string `json:"requests,omitempty"`
+	// Errors is the named metric totalling a version's failed requests. No series is no data,
+	// never zero: write "or vector(0)" after the sum, since a version that has failed no
+	// request often has no error series at all.
+	Errors string `json:"errors,omitempty"`
+	// Step is how far apart the points are (default 30s), no less than the scrape interval.
+	Step *Duration `json:"step,omitempty"`
 }
 
 // MaxRegression is the largest regression of each metric that is still acceptable.

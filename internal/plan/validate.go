@@ -228,8 +228,12 @@ func (s *Service) validate(c *checker) {
 				c.errorf(p+".analysis.alpha", "%v is not in (0, 0.5]: the false-rollback rate allowed, e.g. 0.01", *a.Alpha)
 			}
 			sequential := a.Method == MethodSequential
-			if sequential && envTargetType(sp.Target, env.Target) == TargetKubernetes {
-				c.errorf(p+".analysis.method", "sequential compares the versions second by second from hugai's proxy, which the kubernetes target does not have: use threshold")
+			kube := envTargetType(sp.Target, env.Target) == TargetKubernetes
+			if sequential && kube && a.Compare == nil {
+				c.errorf(p+".analysis.method", "sequential compares both versions' requests and errors, which the kubernetes target has no proxy to count: name two prometheus metrics counting them in analysis.compare (requests, errors), or use threshold")
+			}
+			if a.Compare != nil {
+				c.compare(p+".analysis.compare", a.Compare, sp.Metrics, sequential, kube)
 			}
 			if m := a.MaxRegression; m != nil {
 				if !sequential {
@@ -323,6 +327,40 @@ func localPreview(service Target, env *Target) string {
 		return service.Local.Preview
 	}
 	return ""
+}
+
+// compare checks analysis.compare: two named prometheus metrics and a step, read only by the
+// sequential method on the kubernetes target (on the local target the proxy counts).
+func (c *checker) compare(p string, cmp *Compare, metrics []Metric, sequential, kube bool) {
+	if !sequential {
+		c.errorf(p, "only the sequential method reads it: set analysis.method: sequential, or remove it")
+	}
+	if !kube {
+		c.errorf(p, "the local target's proxy counts both versions itself: remove it (it is for the kubernetes target)")
+	}
+	for _, f := range []struct{ field, name string }{{"requests", cmp.Requests}, {"errors", cmp.Errors}} {
+		if f.name == "" {
+			c.errorf(p+"."+f.field, "missing: the name of a prometheus metric in spec.metrics counting each version's %s over {{.Window}}", f.field)
+			continue
+		}
+		i := slices.IndexFunc(metrics, func(m Metric) bool { return m.Name == f.name })
+		if i < 0 {
+			c.errorf(p+"."+f.field, "%q is not a metric of spec.metrics", f.name)
+			continue
+		}
+		if pr := metrics[i].Provider; pr != "" && pr != ProviderPrometheus {
+			c.errorf(p+"."+f.field, "%q is read from %s; the comparison reads prometheus range queries", f.name, pr)
+		} else if q := metrics[i].Query; strings.Contains(q, ".Window") || strings.Contains(q, ".From") || strings.Contains(q, ".To") || strings.Contains(q, "rate(") || strings.Contains(q, "increase(") {
+			c.errorf(p+"."+f.field, "the query of %q is a rate or reads the window: want a running total, e.g. sum(http_requests_total{version=\"{{.Version}}\"}); hugai takes the differences between steps", f.name)
+		}
+	}
+	if cmp.Requests != "" && cmp.Requests == cmp.Errors {
+		c.errorf(p+".errors", "%q also counts the requests: errors need a query of their own", cmp.Errors)
+	}
+	c.positive(p+".step", cmp.Step)
+	if cmp.Step != nil && cmp.Step.Duration > 0 && (cmp.Step.Duration < time.Second || cmp.Step.Duration%time.Second != 0) {
+		c.errorf(p+".step", "%s: want whole seconds, at least 1s (Prometheus' resolution)", cmp.Step.Duration)
+	}
 }
 
 // envTargetType is the kind of target an environment deploys to.

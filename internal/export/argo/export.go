@@ -27,6 +27,10 @@ type Input struct {
 	ServiceFile string
 	ServicePos  plan.Positions
 	Service     *plan.Service
+	// Judge, when set, names hugai's own AnalysisTemplate (config/argo/hugai-analysis.yaml,
+	// hugai-analysis): every analysis of a canary also asks it for hugai's sequential verdict on
+	// the canary's pod-template hash against the stable one's. It is shipped, not exported.
+	Judge string
 }
 
 // Result is the exported objects, and what was translated into something weaker than hugai
@@ -116,6 +120,7 @@ func Export(in Input) (*Result, error) {
 	default:
 		e.planErr("spec.strategy.type", "%q: want canary, blueGreen or rolling", s.Strategy.Type)
 	}
+	e.judge()
 	e.unexported()
 	if len(e.errs) > 0 {
 		return nil, e.errs
@@ -359,10 +364,42 @@ func (e *exporter) note(format string, a ...any) {
 	e.notes = append(e.notes, fmt.Sprintf(format, a...))
 }
 
+// judge checks that hugai's judge (Input.Judge) can answer for this plan: it compares a canary
+// with its stable version from the Prometheus totals analysis.compare names.
+func (e *exporter) judge() {
+	if e.in.Judge == "" {
+		return
+	}
+	if plan.NormalizeStrategy(e.in.Plan.Spec.Strategy.Type) != plan.StrategyCanary {
+		e.planErr("spec.strategy.type", "%s: --judge %s compares a canary with its stable version while both serve; only a canary's analysis steps have both", e.in.Plan.Spec.Strategy.Type, e.in.Judge)
+	}
+	if e.env.Compare == nil {
+		e.svcErr("spec.environments."+e.env.Name+".analysis", "--judge %s reads each version's requests and errors from the prometheus totals analysis.compare names: set it (docs/kubernetes.md)", e.in.Judge)
+	}
+	e.note("analysis: every analysis of the canary also names AnalysisTemplate %s (hugai's sequential verdict, canary against stable by pod-template hash): apply config/argo/hugai-analysis.yaml and its Secret hugai-analysis in namespace %s, and filter the queries of analysis.compare on rollouts_pod_template_hash", e.in.Judge, orNone(e.k.Namespace))
+}
+
+// judgeArgs are what hugai's judge takes beyond service-name and environment: the namespace that
+// picks the service file, and both pod-template hashes, which Argo fills in when it starts the run.
+func (e *exporter) judgeArgs() []Arg {
+	return []Arg{
+		{Name: "namespace", Value: ptr(e.k.Namespace)},
+		{Name: "canary-hash", ValueFrom: &ValueFrom{PodTemplateHashValue: ptr("Latest")}},
+		{Name: "stable-hash", ValueFrom: &ValueFrom{PodTemplateHashValue: ptr("Stable")}},
+	}
+}
+
 // analysis maps a step's (or the background) analysis: each template named becomes an
-// AnalysisTemplate of the same name, and the Rollout passes it hugai's arguments.
+// AnalysisTemplate of the same name, and the Rollout passes it hugai's arguments; with a judge,
+// the judge's template is named too.
 func (e *exporter) analysis(path string, a *plan.AnalysisRef) *RolloutAnalysis {
 	out := &RolloutAnalysis{Args: e.args()}
+	if e.in.Judge != "" {
+		defer func() {
+			out.Templates = append(out.Templates, TemplateRef{TemplateName: e.in.Judge})
+			out.Args = append(out.Args, e.judgeArgs()...)
+		}()
+	}
 	for i, ref := range a.Templates {
 		tp := fmt.Sprintf("%s.templates[%d]", path, i)
 		t, ok := e.in.Plan.Spec.Template(ref.TemplateName)

@@ -136,6 +136,9 @@ type Arg struct {
 
 type ValueFrom struct {
 	SecretKeyRef *SecretKeyRef `json:"secretKeyRef,omitempty"`
+	// PodTemplateHashValue (Latest or Stable) is a Rollout's analysis argument only: the
+	// pod-template hash of the canary's or the stable ReplicaSet.
+	PodTemplateHashValue *string `json:"podTemplateHashValue,omitempty"`
 }
 
 type SecretKeyRef struct {

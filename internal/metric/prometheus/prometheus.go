@@ -131,16 +131,26 @@ func unix(t time.Time) string {
 
 // post runs one query and returns its value (NaN for none).
 func (p *Provider) post(ctx context.Context, u string, form url.Values, headers map[string]string) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
+	req, err := formRequest(ctx, u, form)
 	if err != nil {
 		return math.NaN(), err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	status, body, err := metric.Fetch(ctx, p.client, req, headers, p.getenv, p.timeout)
 	if err != nil {
 		return math.NaN(), err
 	}
 	return Decode(status, body)
+}
+
+// formRequest is a query as a form POST: Prometheus takes long queries that way, where a GET's
+// URL could be cut.
+func formRequest(ctx context.Context, u string, form url.Values) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return req, nil
 }
 
 // answer is the envelope of every /api/v1 answer.
