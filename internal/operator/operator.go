@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -74,9 +75,10 @@ type Config struct {
 	// off, as controller-runtime reads it).
 	HealthAddr  string
 	MetricsAddr string
-	// Analysis, when set, is served on AnalysisAddr (hugai as Argo Rollouts' judge).
-	Analysis     http.Handler
+	// AnalysisAddr, when set, serves hugai as Argo Rollouts' judge (Judge) there, on every
+	// replica, leader or not.
 	AnalysisAddr string
+	Judge        JudgeConfig
 	// NewRuntime makes the runtime of a service environment (the kubernetes target and the
 	// service's metric providers), as for `hugai server`.
 	NewRuntime func(ctx context.Context, sf *engine.ServiceFile, env *plan.Env) (*engine.Runtime, error)
@@ -143,8 +145,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.RetryPeriod > 0 {
 		opts.RetryPeriod = &cfg.RetryPeriod
 	}
+	// The cache holds only the ConfigMaps that are service files, not every ConfigMap of the
+	// cluster (the audit segments are read from the API server, and only when verifying).
+	serviceFiles, err := labels.Parse(LabelService)
+	if err != nil {
+		return err
+	}
+	opts.Cache = cache.Options{ByObject: map[client.Object]cache.ByObject{&corev1.ConfigMap{}: {Label: serviceFiles}}}
 	if cfg.Namespace != "" {
-		opts.Cache = cache.Options{DefaultNamespaces: map[string]cache.Config{cfg.Namespace: {}}}
+		opts.Cache.DefaultNamespaces = map[string]cache.Config{cfg.Namespace: {}}
 	}
 	mgr, err := ctrl.NewManager(cfg.REST, opts)
 	if err != nil {
@@ -161,6 +170,17 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("operator: %w", err)
 	}
+	if cfg.AnalysisAddr != "" {
+		// From the API server: the judge reads Argo's Rollouts, whose CRD may not be installed
+		// (a cache would fail to start without it), and only when Argo asks.
+		h, err := Judge(direct, cfg.Judge)
+		if err != nil {
+			return err
+		}
+		if err := mgr.Add(analysisServer(cfg.AnalysisAddr, h)); err != nil {
+			return err
+		}
+	}
 	r := &Reconciler{
 		cfg: cfg, cache: mgr.GetClient(), direct: direct,
 		events:  mgr.GetEventRecorder("hugai-operator"),
@@ -174,11 +194,6 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
 		return err
-	}
-	if cfg.Analysis != nil && cfg.AnalysisAddr != "" {
-		if err := mgr.Add(analysisServer(cfg.AnalysisAddr, cfg.Analysis)); err != nil {
-			return err
-		}
 	}
 	cfg.Logf("hugai operator %s: watching %s", cfg.Version, orAll(cfg.Namespace))
 	return mgr.Start(ctx)
@@ -194,7 +209,7 @@ func orAll(ns string) string {
 // analysisServer serves the judge's endpoint on every replica, leader or not: Argo asks
 // whichever pod the Service picks, and the answer is computed from metrics, not from state.
 func analysisServer(addr string, h http.Handler) manager.Runnable {
-	return manager.RunnableFunc(func(ctx context.Context) error {
+	return everyReplica(func(ctx context.Context) error {
 		srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		errc := make(chan error, 1)
 		go func() { errc <- srv.ListenAndServe() }()
@@ -208,6 +223,12 @@ func analysisServer(addr string, h http.Handler) manager.Runnable {
 		}
 	})
 }
+
+// everyReplica is a runnable the manager starts whether or not this replica leads.
+type everyReplica func(ctx context.Context) error
+
+func (f everyReplica) Start(ctx context.Context) error { return f(ctx) }
+func (everyReplica) NeedLeaderElection() bool          { return false }
 
 // Reconciler reconciles HugAIDeployments.
 type Reconciler struct {

@@ -58,7 +58,10 @@ func (t *Target) Deploy(ctx context.Context, rev target.Revision, n int) error {
 			if err != nil {
 				return err
 			}
-			nd.Spec.Replicas = ptr32(t.replicasFor(v, n, rt, others))
+			nd.Spec.Replicas = ptr32(t.replicasFor(v, n, rt, others, false))
+			if rt.Weights[v] > 0 && t.opts.HTTPRoute == "" {
+				nd.Annotations[annotationRouted] = "true"
+			}
 			return t.c.Create(ctx, nd)
 		}
 		if err != nil {
@@ -67,12 +70,17 @@ func (t *Target) Deploy(ctx context.Context, rev target.Revision, n int) error {
 		if !isOwned(d.Labels, t.opts.Service) || d.Annotations[AnnotationVersion] != v {
 			return fmt.Errorf("deployment %s exists and is not hugai's for %s %s", name, t.opts.Service, v)
 		}
-		want := t.replicasFor(v, n, rt, others)
+		routed := d.Annotations[annotationRouted] == "true"
+		want := t.replicasFor(v, n, rt, others, routed)
 		_, marked := d.Annotations[annotationRemoveAfter]
-		if !marked && d.Annotations[annotationDesired] == strconv.Itoa(n) && d.Spec.Replicas != nil && *d.Spec.Replicas == want {
+		mark := !routed && rt.Weights[v] > 0 && t.opts.HTTPRoute == ""
+		if !marked && !mark && d.Annotations[annotationDesired] == strconv.Itoa(n) && d.Spec.Replicas != nil && *d.Spec.Replicas == want {
 			return nil
 		}
 		delete(d.Annotations, annotationRemoveAfter)
+		if mark {
+			d.Annotations[annotationRouted] = "true"
+		}
 		d.Annotations[annotationDesired] = strconv.Itoa(n)
 		d.Spec.Replicas = ptr32(want)
 		return t.c.Update(ctx, &d)
@@ -161,11 +169,14 @@ func (t *Target) candidate(ctx context.Context, v string, n int) (*appsv1.Deploy
 // that Status reports. A version at weight 0 keeps its count, so it can get ready (a blue-green
 // green, a canary before its first step); it takes its replica share meanwhile. desired holds
 // every version's requested count.
-func (t *Target) replicasFor(v string, n int, rt target.Routing, desired map[string]int) int32 {
+func (t *Target) replicasFor(v string, n int, rt target.Routing, desired map[string]int, routed bool) int32 {
 	if t.opts.HTTPRoute != "" {
 		return int32(n)
 	}
 	w := rt.Weights[v]
+	if w <= 0 && routed {
+		return 0 // drained: promoted past or rolled back (annotationRouted)
+	}
 	if w <= 0 || w >= 100 || n == 0 {
 		return int32(n)
 	}

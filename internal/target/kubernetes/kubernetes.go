@@ -42,6 +42,11 @@ const (
 	// annotationDesired is the replica count Deploy was asked for; with no router the Deployment
 	// runs a share of it that follows the weight.
 	annotationDesired = "hugai.io/desired-replicas"
+	// annotationRouted marks a version that has had traffic: with no router, such a version
+	// back at weight 0 (promoted past, or rolled back) is scaled to none, since any pod of it
+	// would still take a share of the user's Service; one never routed keeps its replicas at
+	// weight 0 so it can get ready before its first step.
+	annotationRouted = "hugai.io/routed"
 	// annotationRemoveAfter marks a removed revision kept running for the scale-down delay.
 	annotationRemoveAfter = "hugai.io/remove-after"
 )

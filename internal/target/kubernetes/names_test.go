@@ -43,18 +43,21 @@ func TestReplicasFor(t *testing.T) {
 		weights map[string]int
 		v       string
 		n       int
+		routed  bool
 		want    int32
 	}{
-		{noRouter, map[string]int{"s": 95, "c": 5}, "c", 4, 1},
-		{noRouter, map[string]int{"s": 95, "c": 5}, "s", 4, 4},
-		{noRouter, map[string]int{"s": 75, "c": 25}, "s", 4, 3},
-		{noRouter, map[string]int{"s": 50, "c": 50}, "c", 4, 2},
-		{noRouter, map[string]int{"s": 100, "c": 0}, "c", 4, 4}, // weight 0: gets ready first
-		{noRouter, map[string]int{"s": 0, "c": 100}, "c", 4, 4},
-		{noRouter, map[string]int{"s": 99, "c": 1}, "c", 0, 0}, // asked for none: none
-		{withRouter, map[string]int{"s": 95, "c": 5}, "c", 4, 4},
+		{noRouter, map[string]int{"s": 95, "c": 5}, "c", 4, false, 1},
+		{noRouter, map[string]int{"s": 95, "c": 5}, "s", 4, false, 4},
+		{noRouter, map[string]int{"s": 75, "c": 25}, "s", 4, false, 3},
+		{noRouter, map[string]int{"s": 50, "c": 50}, "c", 4, false, 2},
+		{noRouter, map[string]int{"s": 100, "c": 0}, "c", 4, false, 4}, // weight 0: gets ready first
+		{noRouter, map[string]int{"s": 100, "c": 0}, "c", 4, true, 0},  // rolled back: drained
+		{noRouter, map[string]int{"s": 0, "c": 100}, "s", 4, true, 0},  // promoted past: drained
+		{noRouter, map[string]int{"s": 0, "c": 100}, "c", 4, false, 4},
+		{noRouter, map[string]int{"s": 99, "c": 1}, "c", 0, false, 0}, // asked for none: none
+		{withRouter, map[string]int{"s": 95, "c": 5}, "c", 4, false, 4},
 	} {
-		if got := c.tg.replicasFor(c.v, c.n, target.Routing{Weights: c.weights}, desired); got != c.want {
+		if got := c.tg.replicasFor(c.v, c.n, target.Routing{Weights: c.weights}, desired, c.routed); got != c.want {
 			t.Errorf("replicasFor(%s, %d, %v, router %v) = %d, want %d", c.v, c.n, c.weights, c.tg.opts.HTTPRoute != "", got, c.want)
 		}
 	}

@@ -336,14 +336,22 @@ func (t *Target) rescale(ctx context.Context, r target.Routing) error {
 	}
 	for _, d := range deps {
 		v := d.Annotations[AnnotationVersion]
-		want := t.replicasFor(v, desired[v], r, desired)
-		if d.Spec.Replicas != nil && *d.Spec.Replicas == want {
+		routed := d.Annotations[annotationRouted] == "true"
+		want := t.replicasFor(v, desired[v], r, desired, routed)
+		mark := !routed && r.Weights[v] > 0
+		if d.Spec.Replicas != nil && *d.Spec.Replicas == want && !mark {
 			continue
 		}
 		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 			var cur appsv1.Deployment
 			if err := t.c.Get(ctx, t.key(d.Name), &cur); err != nil {
 				return client.IgnoreNotFound(err)
+			}
+			if mark {
+				if cur.Annotations == nil {
+					cur.Annotations = map[string]string{}
+				}
+				cur.Annotations[annotationRouted] = "true"
 			}
 			cur.Spec.Replicas = ptr32(want)
 			return t.c.Update(ctx, &cur)
