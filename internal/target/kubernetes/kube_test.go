@@ -207,7 +207,8 @@ func testReplicaRatio(t *testing.T, w *world) {
 		{5, 4, 1, 20},
 		{25, 3, 1, 25},
 		{50, 2, 2, 50},
-		{100, 4, 4, 100},
+		{100, 0, 4, 100}, // promoted past: the stable's pods would still take a share
+
 	} {
 		r := target.Routing{Weights: map[string]int{"stable": 100 - c.canary, "canary": c.canary}, Stable: "stable", Canary: "canary"}
 		if c.canary == 100 {
@@ -217,16 +218,13 @@ func testReplicaRatio(t *testing.T, w *world) {
 		if s, cn := replicas("stable"), replicas("canary"); s != c.wantS || cn != c.wantC {
 			t.Fatalf("at %d%%: replicas stable %d canary %d, want %d and %d", c.canary, s, cn, c.wantS, c.wantC)
 		}
-		if c.canary == 100 {
-			break
-		}
 		var st target.Status
 		eventually.True(t, 15*time.Second, "shares settle", func() bool {
 			var err error
 			st, err = tg.Status(ctx)
 			return err == nil && st.Revisions["canary"].Ready == int(c.wantC) && st.Revisions["stable"].Ready == int(c.wantS)
 		})
-		if st.Revisions["canary"].Weight != c.shareC || st.Revisions["canary"].Desired != 4 || st.Revisions["stable"].Desired != 4 {
+		if st.Revisions["canary"].Weight != c.shareC || st.Revisions["canary"].Desired != 4 || (c.canary < 100 && st.Revisions["stable"].Desired != 4) {
 			t.Fatalf("at %d%%: status %+v, want the canary's real share %d%% and 4 desired each", c.canary, st.Revisions, c.shareC)
 		}
 		if st.Routing.Weights["canary"] != c.canary {
