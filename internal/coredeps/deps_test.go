@@ -22,7 +22,7 @@ var core = []string{"plan", "criteria", "risk", "change", "policy", "planner", "
 // notCore is every other package directly under internal/, so that a new package is classified
 // on purpose: core (and checked) or not.
 var notCore = []string{
-	"api", "argojudge", "cli", "client", "coredeps", "dockerlint", "engine", "eventually", "export", "git", "kube", "loadgen", "metric", "notify", "proxy", "releaserun",
+	"api", "argojudge", "cli", "client", "coredeps", "dockerlint", "engine", "eventually", "export", "git", "kube", "loadgen", "metric", "notify", "operator", "proxy", "releaserun",
 	"dashboard", "oidc", "schema", "server", "store", "target", "telemetry", "token",
 }
 
