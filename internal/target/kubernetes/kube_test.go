@@ -222,8 +222,13 @@ func testReplicaRatio(t *testing.T, w *world) {
 		eventually.True(t, 15*time.Second, "shares settle", func() bool {
 			var err error
 			st, err = tg.Status(ctx)
-			return err == nil && st.Revisions["canary"].Ready == int(c.wantC) && st.Revisions["stable"].Ready == int(c.wantS)
+			return err == nil && st.Revisions["canary"].Weight == c.shareC && st.Revisions["canary"].Running == int(c.wantC) && st.Revisions["stable"].Running == int(c.wantS)
 		})
+		// A version whose whole share of pods is ready is reported ready at full size: the
+		// engine asks a canary to be ready before the step that gives it the rest.
+		if st.Revisions["canary"].Ready != 4 || (c.wantS > 0 && st.Revisions["stable"].Ready != 4) {
+			t.Fatalf("at %d%%: ready canary %d stable %d, want 4 each (their shares all ready)", c.canary, st.Revisions["canary"].Ready, st.Revisions["stable"].Ready)
+		}
 		if st.Revisions["canary"].Weight != c.shareC || st.Revisions["canary"].Desired != 4 || (c.canary < 100 && st.Revisions["stable"].Desired != 4) {
 			t.Fatalf("at %d%%: status %+v, want the canary's real share %d%% and 4 desired each", c.canary, st.Revisions, c.shareC)
 		}

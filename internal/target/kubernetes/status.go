@@ -44,6 +44,7 @@ func (t *Target) Status(ctx context.Context) (target.Status, error) {
 		}
 	}
 	now := t.opts.Now()
+	share := map[string]int{} // with no router: the replicas each version runs for its weight
 	for i := range deps {
 		d := &deps[i]
 		v := d.Annotations[AnnotationVersion]
@@ -65,6 +66,9 @@ func (t *Target) Status(ctx context.Context) (target.Status, error) {
 			}
 		}
 		st.Revisions[v] = rs
+		if d.Spec.Replicas != nil {
+			share[v] = int(*d.Spec.Replicas)
+		}
 	}
 	st.Routing = rt
 	weights, observed, err := t.weights(ctx, rt, st.Revisions, byRev)
@@ -85,6 +89,17 @@ func (t *Target) Status(ctx context.Context) (target.Status, error) {
 		}
 		rs.Weight = w
 		st.Revisions[v] = rs
+	}
+	if t.opts.HTTPRoute == "" {
+		// With no router a version runs only its weight's share of its replicas (replicasFor):
+		// all of that share ready is the version ready, or a canary could never be judged ready
+		// for the step that gives it the rest. The weights above were computed from real pods.
+		for v, rs := range st.Revisions {
+			if n, ok := share[v]; ok && n > 0 && n < rs.Desired && rs.Ready >= n {
+				rs.Ready = rs.Desired
+				st.Revisions[v] = rs
+			}
+		}
 	}
 	return st, nil
 }
