@@ -77,7 +77,7 @@ func (a *app) operatorCmd() *cobra.Command {
 	f.StringVar(&o.HealthAddr, "health-addr", ":8081", "serve /healthz and /readyz here (\"0\": off)")
 	f.StringVar(&o.MetricsAddr, "metrics-addr", "0", "serve the controller's Prometheus /metrics here (\"0\": off)")
 	f.DurationVar(&o.Tick, "tick", 10*time.Second, "look at each rollout at least this often (pods can fail at any time)")
-	f.IntVar(&o.Workers, "workers", 8, "HugAIDeployments reconciled at once")
+	f.IntVar(&o.Workers, "workers", 16, "HugAIDeployments reconciled at once (a reconcile mostly waits for the API server)")
 	f.StringVar(&o.AnalysisAddr, "analysis-addr", "", "serve hugai as Argo Rollouts' judge here (GET /analysis, config/argo/hugai-analysis.yaml); \"\": off")
 	f.StringVar(&o.Judge.TokenFile, "analysis-token-file", "", "the bearer token Argo's requests must carry (the Secret hugai-analysis, mounted); read at each request")
 	f.Float32Var(&qps, "kube-api-qps", 200, "requests a second to the API server, sustained")

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -111,7 +112,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Tick = 10 * time.Second
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 8
+		cfg.Workers = 16
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
@@ -257,7 +258,10 @@ func (r *Reconciler) setup(mgr manager.Manager) error {
 	return builder.ControllerManagedBy(mgr).
 		For(&hugaiv1.HugAIDeployment{}).
 		Named("hugaideployment").
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.cfg.Workers}).
+		// A plain FIFO queue, not controller-runtime's priority queue: that one puts the objects
+		// of the initial list behind every requeue, so with hundreds of rollouts requeueing each
+		// tick, objects present at start waited minutes for their first look.
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.cfg.Workers, UsePriorityQueue: ptr.To(false)}).
 		// A new action wakes its HugAIDeployment at once.
 		Watches(&hugaiv1.DeploymentAction{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			a := o.(*hugaiv1.DeploymentAction)
