@@ -321,3 +321,19 @@ func writeRequestHead(w *bufio.Writer, r *http.Request, upgrade bool) {
 	}
 	w.WriteString("\r\n")
 }
+
+// staleAfter is how long a pooled connection may have been idle before a request that cannot be
+// sent twice (a body, a method that is not idempotent) checks that the upstream has not closed it.
+const staleAfter = time.Second
+
+// getLive is get, checking the connection first when check is set and it has been idle a while:
+// a request that may not be retried must not be lost to a connection the upstream closed.
+func (cp *connPool) getLive(now time.Time, check bool) *upConn {
+	for {
+		uc := cp.get(now)
+		if uc == nil || !check || now.Sub(uc.lastUsed) < staleAfter || connAlive(uc.c) {
+			return uc
+		}
+		uc.c.Close()
+	}
+}

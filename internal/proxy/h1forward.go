@@ -1,0 +1,740 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// One exchange of the proxy's own HTTP/1.1 server: the request head parsed in h1server.go goes to
+// a version chosen as ServeHTTP chooses (route header, weights, a hold while no version can serve,
+// one retry elsewhere when a connection cannot be made), over the lean client's keep-alive
+// connections; the response head is rewritten into the connection's output buffer and goes back,
+// with as much of the body as is already read, in one write. Bodies stream: a length is copied
+// (spliced by the kernel when it is long), chunked framing is passed through as it is and
+// checked on the way, nothing is buffered whole.
+
+// errClientBody marks a request body the client framed wrongly or broke off: its 400 (or its
+// closed connection) is no version's fault.
+var errClientBody = errors.New("request body")
+
+// errBadChunk is a chunked body whose framing is not RFC 9112's.
+var errBadChunk = errors.New("malformed chunked body")
+
+// exchange serves the request whose head bs.req holds. It reports whether the connection may carry
+// another request, and whether it was handed to net/http's server.
+func (cn *h1conn) exchange(bs *h1bufs) (keep, over bool) {
+	p := cn.s.p
+	br := bs.br
+	h := &bs.req
+	all, _ := br.Peek(br.Buffered())
+	head := all[:h.size]
+	closeAfter := h.close || p.draining.Load()
+	// The body, when it is already read whole, goes out with the head and may be sent again.
+	bodyLen, whole := 0, true
+	switch {
+	case h.chunked:
+		n, err := chunkedEnd(all[h.size:])
+		if err != nil {
+			p.writeAnswerTo(cn.c, bs, http.StatusBadRequest, noneHV[0], "malformed chunked body", true)
+			return false, false
+		}
+		if n >= 0 {
+			bodyLen = n
+		} else {
+			whole = false
+		}
+	case h.hasLength:
+		if int64(len(all)-h.size) >= h.contentLength {
+			bodyLen = int(h.contentLength)
+		} else {
+			whole = false
+		}
+	}
+	route := cn.s.route // the preview address sends everything to the preview version
+	if route == "" {
+		route = cn.routeOf(head, h)
+	}
+	start := time.Now()
+	sent := start
+	var failed *backend
+	for {
+		t := p.table.Load()
+		if t == nil {
+			return cn.answer(bs, whole, bodyLen, http.StatusServiceUnavailable, noneHV[0], "no routes yet", closeAfter), false
+		}
+		b, e := t.target(route, failed)
+		if e == nil {
+			wake := p.waitChan()
+			if t = p.table.Load(); t != nil {
+				b, e = t.target(route, failed)
+			}
+			if e == nil {
+				if t != nil && p.hold(p.ctx, wake, start.Add(t.routes.HoldTimeout)) {
+					sent = time.Now()
+					continue
+				}
+				v := noneHV[0]
+				if b != nil {
+					v = b.version
+				} else if failed != nil {
+					v = failed.version
+				}
+				return cn.answer(bs, whole, bodyLen, http.StatusServiceUnavailable, v, "no version can serve this request", closeAfter), false
+			}
+		}
+		if b.protocol != ProtocolHTTP1 {
+			// A version that speaks HTTP/2 to its replicas: net/http's Transport, behind the
+			// proxy's handler, takes this connection from here on.
+			all, _ := br.Peek(br.Buffered())
+			return false, cn.handOver(all)
+		}
+		b.stats.requests.Add(1)
+		keep, consumed, err := cn.forward(bs, b, e, bodyLen, whole, closeAfter, sent)
+		if err == nil {
+			return keep, false
+		}
+		if errors.Is(err, errClientBody) {
+			if errors.Is(err, errBadChunk) {
+				p.writeAnswerTo(cn.c, bs, http.StatusBadRequest, noneHV[0], "malformed chunked body", true)
+			}
+			return false, false
+		}
+		if cn.gone.Load() {
+			return false, false // the client went away: not the upstream's fault, and nobody to answer
+		}
+		b.stats.connFailures.Add(1)
+		if connectionDied(err) {
+			p.markDown(t, e)
+		}
+		if failed != nil || !neverSent(err) || consumed {
+			if consumed {
+				closeAfter = true // what is left of the body is not read
+			}
+			return cn.answer(bs, !consumed && whole, bodyLen, http.StatusBadGateway, b.version, "upstream connection failed", closeAfter), false
+		}
+		failed = b
+	}
+}
+
+// answer writes the proxy's own response and drops the request (its body too, when it is all
+// read). It reports whether the connection may carry another request.
+func (cn *h1conn) answer(bs *h1bufs, whole bool, bodyLen, code int, version, msg string, closeAfter bool) bool {
+	closeAfter = closeAfter || !whole
+	if !closeAfter {
+		bs.br.Discard(bs.req.size + bodyLen)
+	}
+	if err := cn.s.p.writeAnswerTo(cn.c, bs, code, version, msg, closeAfter); err != nil {
+		return false
+	}
+	return !closeAfter
+}
+
+// writeAnswerTo writes one of the proxy's own responses in one write.
+func (p *Proxy) writeAnswerTo(c net.Conn, bs *h1bufs, code int, version, msg string, closeAfter bool) error {
+	o := bs.out[:0]
+	o = append(o, "HTTP/1.1 "...)
+	o = strconv.AppendInt(o, int64(code), 10)
+	o = append(o, ' ')
+	o = append(o, http.StatusText(code)...)
+	o = append(o, "\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nX-Hugai-Version: "...)
+	o = append(o, version...)
+	o = append(o, "\r\nContent-Length: "...)
+	o = strconv.AppendInt(o, int64(len(msg)+1), 10)
+	if closeAfter {
+		o = append(o, "\r\nConnection: close"...)
+	}
+	o = append(o, "\r\n\r\n"...)
+	o = append(o, msg...)
+	o = append(o, '\n')
+	bs.out = o[:0]
+	_, err := c.Write(o)
+	return err
+}
+
+// routeOf is routeOf (routeheader.go) for a parsed head.
+func (cn *h1conn) routeOf(head []byte, h *reqHead) string {
+	if h.route.b == 0 {
+		return ""
+	}
+	hr := &cn.s.p.opts.HeaderRouting
+	ok := hr.Secret != "" && h.secret.b != 0 && subtle.ConstantTimeCompare(h.secret.of(head), cn.s.secret) == 1
+	if !ok && len(hr.AllowFrom) > 0 && cn.client.IsValid() {
+		for _, pf := range hr.AllowFrom {
+			if pf.Contains(cn.client) {
+				ok = true
+				break
+			}
+		}
+	}
+	if !ok {
+		return ""
+	}
+	// The table knows these three; a constant string, so nothing is allocated.
+	switch string(h.route.of(head)) {
+	case "stable":
+		return "stable"
+	case "canary":
+		return "canary"
+	case "preview":
+		return "preview"
+	}
+	return ""
+}
+
+// idempotent methods may be sent again when a pooled connection turns out closed by the upstream
+// before it answered.
+func idempotent(m []byte) bool {
+	switch string(m) {
+	case "GET", "HEAD", "OPTIONS", "TRACE":
+		return true
+	}
+	return false
+}
+
+// forward sends the request to endpoint e of b and copies the answer back. Like forward in
+// forward.go it returns an error only when the upstream failed before a response began; consumed
+// says whether the request's body was read past what was buffered (it cannot be sent again).
+func (cn *h1conn) forward(bs *h1bufs, b *backend, e *endpoint, bodyLen int, whole, closeAfter bool, start time.Time) (keep, consumed bool, err error) {
+	p := cn.s.p
+	h := &bs.req
+	all, _ := bs.br.Peek(bs.br.Buffered())
+	head := all[:h.size]
+	retryable := whole && idempotent(h.method.of(head))
+	isHead := string(h.method.of(head)) == http.MethodHead
+	cp := e.pool
+	var uc *upConn
+	for attempt := 0; ; attempt++ {
+		reused := false
+		uc = nil
+		if attempt == 0 {
+			uc = cp.getLive(time.Now(), !retryable)
+			reused = uc != nil
+		}
+		if uc == nil {
+			if uc, err = p.dial(p.ctx, cp.addr); err != nil {
+				return false, false, err
+			}
+		}
+		cn.setUp(uc)
+		consumed, err = cn.send(bs, uc, bodyLen, whole)
+		if err == nil {
+			err = cn.awaitAnswer(bs, uc)
+		}
+		if err == nil {
+			break
+		}
+		cn.setUp(nil)
+		uc.c.Close()
+		if errors.Is(err, errClientBody) || !reused || !retryable || attempt > 0 || cn.gone.Load() {
+			return false, consumed, err
+		}
+	}
+	defer cn.setUp(nil)
+	keep, clean, code, grpcFail, rerr := cn.copyResponse(bs, uc, b, e, isHead, closeAfter)
+	if rerr != nil {
+		uc.c.Close()
+		return false, true, rerr // a malformed response head: nothing was written to the client
+	}
+	if clean && !uc.lr.resp.Close {
+		cp.put(uc, time.Now())
+	} else {
+		uc.c.Close()
+	}
+	b.stats.observe(code, time.Since(start))
+	if grpcFail {
+		b.stats.grpcErrors.Add(1)
+	}
+	if !whole {
+		return keep && clean, true, nil
+	}
+	bs.br.Discard(h.size + bodyLen)
+	return keep && clean, false, nil
+}
+
+// send writes the request head (and its body when it is read whole) to uc in one write, then the
+// rest of the body as it comes.
+func (cn *h1conn) send(bs *h1bufs, uc *upConn, bodyLen int, whole bool) (consumed bool, err error) {
+	h := &bs.req
+	br := bs.br
+	all, _ := br.Peek(br.Buffered())
+	head := all[:h.size]
+	w := uc.bw
+	writeUpstreamHead(w, head, h, cn.clientHost)
+	if whole && bodyLen > 0 {
+		w.Write(all[h.size : h.size+bodyLen])
+	}
+	uc.c.SetWriteDeadline(time.Now().Add(responseHeaderTimeout)) // an upstream that reads nothing cannot hold the request
+	if err := w.Flush(); err != nil {
+		return false, err
+	}
+	if whole {
+		return false, nil
+	}
+	// The rest of the body streams from the client. The head is in uc's buffer already, so
+	// reading on may reuse the bytes it was parsed from.
+	br.Discard(h.size)
+	if h.expect && br.Buffered() == 0 {
+		if _, err := io.WriteString(cn.c, "HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
+			return true, fmt.Errorf("%w: %w", errClientBody, err)
+		}
+	}
+	cn.c.SetReadDeadline(time.Time{})
+	var rerr, werr error
+	if h.chunked {
+		_, rerr, werr = copyChunked(w, br)
+	} else {
+		rerr, werr = copyLength(w, br, nil, h.contentLength)
+	}
+	if rerr != nil {
+		return true, fmt.Errorf("%w: %w", errClientBody, rerr)
+	}
+	if werr == nil {
+		werr = w.Flush()
+	}
+	return true, werr
+}
+
+// awaitAnswer waits for the first byte of the upstream's answer. An answer slower than quickAnswer
+// makes the proxy watch the client meanwhile, so that a client that goes away ends the wait.
+func (cn *h1conn) awaitAnswer(bs *h1bufs, uc *upConn) error {
+	c := uc.c
+	now := time.Now()
+	deadline := now.Add(responseHeaderTimeout)
+	c.SetReadDeadline(now.Add(quickAnswer))
+	_, err := uc.br.Peek(1)
+	if err == nil {
+		return nil
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		return eofUnexpected(err)
+	}
+	c.SetReadDeadline(deadline)
+	if bs.br.Buffered() > 0 {
+		// The client sent its next request already (pipelining): it is there.
+		_, err = uc.br.Peek(1)
+		return eofUnexpected(err)
+	}
+	w := cn.watch(uc)
+	_, err = uc.br.Peek(1)
+	w.stop(bs)
+	if cn.gone.Load() {
+		return errors.New("client went away")
+	}
+	return eofUnexpected(err)
+}
+
+// watcher reads the client's connection while the upstream thinks: an end of it aborts the
+// upstream's wait; a byte (the next request, early) is kept.
+type watcher struct {
+	cn       *h1conn
+	done     chan struct{}
+	stopping bool
+	n        int
+}
+
+func (cn *h1conn) watch(uc *upConn) *watcher {
+	w := &watcher{cn: cn, done: make(chan struct{})}
+	cn.c.SetReadDeadline(time.Time{})
+	go func() {
+		defer close(w.done)
+		n, err := cn.c.Read(cn.small[:1])
+		w.n = n
+		if n == 0 && err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return // stopped
+			}
+			cn.gone.Store(true)
+			uc.abort()
+		}
+	}()
+	return w
+}
+
+// stop ends the watch and puts a byte it read in front of what the connection reads next.
+func (w *watcher) stop(bs *h1bufs) {
+	w.cn.c.SetReadDeadline(aLongTimeAgo)
+	<-w.done
+	w.cn.c.SetReadDeadline(time.Time{})
+	if w.n > 0 {
+		w.cn.pre.b = w.cn.small[:w.n]
+		bs.br.Reset(&w.cn.pre) // empty: the watch only runs when nothing is buffered
+	}
+}
+
+// copyResponse reads the response head from uc, writes it (rewritten) and the body to the client.
+// err is a response the proxy cannot pass on (nothing was written then); clean says whether the
+// whole body went through, keep whether the client's connection may carry another request.
+func (cn *h1conn) copyResponse(bs *h1bufs, uc *upConn, b *backend, e *endpoint, isHead, closeAfter bool) (keep, clean bool, code int, grpcFail bool, err error) {
+	p := cn.s.p
+	br := uc.br
+	var ri respInfo
+	out := &bs.sink
+	out.reset(cn.c, bs.out)
+	for {
+		n, err := peekHead(br)
+		if err != nil {
+			return false, false, 0, false, eofUnexpected(err)
+		}
+		hb, _ := br.Peek(n)
+		ri, err = rewriteResponseHead(out, hb, b.version, isHead, closeAfter)
+		if err != nil {
+			return false, false, 0, false, err
+		}
+		br.Discard(n)
+		if ri.code >= 200 || ri.code == http.StatusSwitchingProtocols {
+			break
+		}
+		out.buf = out.buf[:0] // an informational answer (100, 103) before the real one
+		uc.c.SetReadDeadline(time.Now().Add(responseHeaderTimeout))
+	}
+	if ri.code == http.StatusSwitchingProtocols {
+		return false, false, 0, false, errors.New("upstream switched protocols on a request without upgrade")
+	}
+	uc.c.SetDeadline(time.Time{})
+	uc.lr.resp.Close = ri.close
+	code = ri.code
+	keep = !closeAfter && ri.length != lengthToEOF
+	var rerr, werr error
+	switch {
+	case ri.length == 0:
+	case ri.length > 0:
+		rerr, werr = copyLength(out, br, uc.c, ri.length)
+	default:
+		// A body of unknown length may be a stream (server-sent events, a long poll): it drains
+		// when its endpoint leaves the routes and is cut when its version is rolled back.
+		s := &stream{version: b.version, addr: e.addr, abort: uc.abort, ended: make(chan struct{})}
+		registered := p.streams.add(s, p.table.Load())
+		if ri.length == lengthChunked {
+			grpcFail, rerr, werr = copyChunked(out, br)
+		} else {
+			rerr, werr = copyToEOF(out, br)
+			uc.lr.resp.Close = true
+		}
+		if registered {
+			p.streams.remove(s)
+		}
+	}
+	if werr == nil {
+		werr = out.Flush()
+	}
+	grpcFail = ri.grpc && (grpcFail || ri.grpcFailed || rerr != nil || werr != nil)
+	bs.out = out.buf[:0]
+	return keep, rerr == nil && werr == nil, code, grpcFail, nil
+}
+
+// peekHead waits until a whole response head is in br and returns its length.
+func peekHead(br *bufio.Reader) (int, error) {
+	for {
+		b, _ := br.Peek(br.Buffered())
+		if n := headEnd(b); n > 0 {
+			return n, nil
+		}
+		if len(b) == br.Size() {
+			return 0, errHeaderTooLong
+		}
+		if _, err := br.Peek(len(b) + 1); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// sink batches writes to the client: a response head and the start of its body leave in one
+// write. Flush sends what is batched.
+type sink struct {
+	w   io.Writer
+	buf []byte
+}
+
+func (s *sink) reset(w io.Writer, buf []byte) { s.w, s.buf = w, buf[:0] }
+
+func (s *sink) Write(b []byte) (int, error) {
+	if len(s.buf)+len(b) > cap(s.buf) {
+		if err := s.Flush(); err != nil {
+			return 0, err
+		}
+		if len(b) >= cap(s.buf) {
+			return s.w.Write(b)
+		}
+	}
+	s.buf = append(s.buf, b...)
+	return len(b), nil
+}
+
+func (s *sink) Flush() error {
+	if len(s.buf) == 0 {
+		return nil
+	}
+	_, err := s.w.Write(s.buf)
+	s.buf = s.buf[:0]
+	return err
+}
+
+// flushWriter is a buffered writer: the sink towards the client, bufio's towards an upstream.
+type flushWriter interface {
+	io.Writer
+	Flush() error
+}
+
+// spliceMin is the body length from which a response body with a length is spliced from the
+// upstream's socket to the client's by the kernel, instead of copied through the proxy.
+const spliceMin = 64 << 10
+
+// copyLength copies n bytes of body from br to w: rerr is a read error, werr a write error.
+// src, when not nil, is the connection br reads from: a long body is spliced from it.
+func copyLength(w flushWriter, br *bufio.Reader, src net.Conn, n int64) (rerr, werr error) {
+	for n > 0 {
+		if br.Buffered() == 0 {
+			if n >= spliceMin && src != nil {
+				if s, ok := w.(*sink); ok {
+					if tc, ok := s.w.(*net.TCPConn); ok {
+						return spliceN(s, tc, src, n)
+					}
+				}
+			}
+			if _, err := br.Peek(1); err != nil {
+				return eofUnexpected(err), nil
+			}
+		}
+		b, _ := br.Peek(int(min(int64(br.Buffered()), n)))
+		if _, err := w.Write(b); err != nil {
+			return nil, err
+		}
+		br.Discard(len(b))
+		n -= int64(len(b))
+	}
+	return nil, nil
+}
+
+// spliceN moves n bytes from an upstream's socket to the client's with splice(2) (TCPConn.ReadFrom
+// does, given a limited TCP source), after what the sink holds.
+func spliceN(s *sink, dst *net.TCPConn, src net.Conn, n int64) (rerr, werr error) {
+	if err := s.Flush(); err != nil {
+		return nil, err
+	}
+	lr := &io.LimitedReader{R: src, N: n}
+	m, err := dst.ReadFrom(lr)
+	if err != nil {
+		// Which side failed is not told apart here: either ends the exchange the same way.
+		return err, nil
+	}
+	if m < n {
+		return io.ErrUnexpectedEOF, nil
+	}
+	return nil, nil
+}
+
+// copyToEOF copies a body delimited by the end of the upstream's connection.
+func copyToEOF(w flushWriter, br *bufio.Reader) (rerr, werr error) {
+	for {
+		if br.Buffered() == 0 {
+			if werr := w.Flush(); werr != nil {
+				return nil, werr
+			}
+			if _, err := br.Peek(1); err != nil {
+				if errors.Is(err, io.EOF) {
+					return nil, nil
+				}
+				return err, nil
+			}
+		}
+		b, _ := br.Peek(br.Buffered())
+		if _, err := w.Write(b); err != nil {
+			return nil, err
+		}
+		br.Discard(len(b))
+	}
+}
+
+// copyChunked copies a chunked body from br to w as it is (chunk sizes, extensions, trailers),
+// checking its framing on the way. What is read is flushed whenever nothing more is waiting, so a
+// stream of events is not held back. grpcFail reports a grpc-status trailer other than 0.
+func copyChunked(w flushWriter, br *bufio.Reader) (grpcFail bool, rerr, werr error) {
+	for {
+		line, err := readChunkLine(w, br)
+		if err != nil {
+			return false, err, nil
+		}
+		size, ok := parseChunkSize(line)
+		if !ok {
+			return false, errBadChunk, nil
+		}
+		if _, err := w.Write(line); err != nil {
+			return false, nil, err
+		}
+		if size == 0 {
+			// Trailers, up to the empty line.
+			for i := 0; ; i++ {
+				line, err := readChunkLine(w, br)
+				if err != nil {
+					return false, err, nil
+				}
+				if i == maxHeaderLines || !validTrailer(line) {
+					return false, errBadChunk, nil
+				}
+				if _, err := w.Write(line); err != nil {
+					return false, nil, err
+				}
+				if len(line) == 2 {
+					return grpcFail, nil, nil
+				}
+				if k, v, _ := bytes.Cut(line[:len(line)-2], []byte(":")); bytes.EqualFold(k, []byte("grpc-status")) {
+					grpcFail = string(bytes.TrimSpace(v)) != "0"
+				}
+			}
+		}
+		if rerr, werr := copyLength(w, br, nil, size); rerr != nil || werr != nil {
+			return false, rerr, werr
+		}
+		crlf, err := readChunkLine(w, br)
+		if err != nil {
+			return false, err, nil
+		}
+		if len(crlf) != 2 {
+			return false, errBadChunk, nil
+		}
+		if _, err := w.Write(crlf); err != nil {
+			return false, nil, err
+		}
+	}
+}
+
+// readChunkLine reads a line of chunked framing, with its CRLF, flushing w first when the line is
+// not here yet.
+func readChunkLine(w flushWriter, br *bufio.Reader) ([]byte, error) {
+	if br.Buffered() == 0 {
+		if err := w.Flush(); err != nil {
+			return nil, err // reported as a read error: the exchange ends either way
+		}
+	}
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		if errors.Is(err, bufio.ErrBufferFull) {
+			return nil, errBadChunk
+		}
+		return nil, eofUnexpected(err)
+	}
+	if len(line) < 2 || line[len(line)-2] != '\r' {
+		return nil, errBadChunk
+	}
+	return line, nil
+}
+
+// parseChunkSize reads a chunk-size line (with its CRLF): hex digits, then nothing or extensions.
+func parseChunkSize(line []byte) (int64, bool) {
+	l := line[:len(line)-2]
+	var n int64
+	i := 0
+	for ; i < len(l); i++ {
+		c := l[i]
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			goto ext
+		}
+		if i == 12 {
+			return 0, false // past 2^48 bytes in one chunk: not a size anyone sends
+		}
+		n = n<<4 | int64(d)
+	}
+ext:
+	if i == 0 {
+		return 0, false
+	}
+	rest := l[i:]
+	for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
+		rest = rest[1:]
+	}
+	if len(rest) > 0 && rest[0] != ';' {
+		return 0, false
+	}
+	for _, c := range rest {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return 0, false
+		}
+	}
+	return n, true
+}
+
+// validTrailer reports whether a trailer line (with its CRLF) is a header field or the empty line.
+func validTrailer(line []byte) bool {
+	l := line[:len(line)-2]
+	if len(l) == 0 {
+		return true
+	}
+	k, v, ok := bytes.Cut(l, []byte(":"))
+	if !ok || !isToken(k) {
+		return false
+	}
+	for _, c := range v {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// chunkedEnd returns the length of the chunked body at the start of b, -1 when b does not hold
+// all of it, or errBadChunk.
+func chunkedEnd(b []byte) (int, error) {
+	pos := 0
+	line := func() ([]byte, error) {
+		nl := bytes.IndexByte(b[pos:], '\n')
+		if nl < 0 {
+			return nil, nil
+		}
+		l := b[pos : pos+nl+1]
+		if len(l) < 2 || l[len(l)-2] != '\r' {
+			return nil, errBadChunk
+		}
+		pos += nl + 1
+		return l, nil
+	}
+	for {
+		l, err := line()
+		if l == nil {
+			return -1, err
+		}
+		size, ok := parseChunkSize(l)
+		if !ok {
+			return 0, errBadChunk
+		}
+		if size == 0 {
+			for i := 0; ; i++ {
+				l, err := line()
+				if l == nil {
+					return -1, err
+				}
+				if i == maxHeaderLines || !validTrailer(l) {
+					return 0, errBadChunk
+				}
+				if len(l) == 2 {
+					return pos, nil
+				}
+			}
+		}
+		if int64(len(b)-pos) < size+2 {
+			return -1, nil
+		}
+		pos += int(size)
+		if b[pos] != '\r' || b[pos+1] != '\n' {
+			return 0, errBadChunk
+		}
+		pos += 2
+	}
+}
