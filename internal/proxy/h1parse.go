@@ -167,6 +167,11 @@ func (h *reqHead) parse(b []byte) parseOutcome {
 		case hdrHost:
 			hosts++
 			h.host = hl.value
+			for _, c := range v {
+				if !hostChar[c] {
+					return headBad
+				}
+			}
 		case hdrContentLength:
 			lengths++
 			n, ok := parseLength(v)
@@ -319,6 +324,15 @@ func isToken(b []byte) bool {
 var tokenChar = func() (t [256]bool) {
 	for c := 0; c < 256; c++ {
 		t[c] = c > ' ' && c < 0x7f && bytes.IndexByte([]byte(`"(),/:;<=>?@[\]{}`), byte(c)) < 0
+	}
+	return t
+}()
+
+// hostChar are the bytes a Host header may hold (a name or address, a port; RFC 3986's
+// reg-name, IP-literal and port characters), as net/http checks them.
+var hostChar = func() (t [256]bool) {
+	for _, c := range []byte("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:[]@!$&'()*+,;=%") {
+		t[c] = true
 	}
 	return t
 }()
