@@ -226,7 +226,11 @@ func (cn *h1conn) forward(bs *h1bufs, b *backend, e *endpoint, bodyLen int, whol
 		cn.setUp(uc)
 		consumed, err = cn.send(bs, uc, bodyLen, whole)
 		if err == nil {
-			err = cn.awaitAnswer(bs, uc)
+			mine := 0 // bytes of this request still in the client's buffer
+			if whole {
+				mine = h.size + bodyLen
+			}
+			err = cn.awaitAnswer(bs, uc, mine)
 		}
 		if err == nil {
 			break
@@ -304,7 +308,7 @@ func (cn *h1conn) send(bs *h1bufs, uc *upConn, bodyLen int, whole bool) (consume
 
 // awaitAnswer waits for the first byte of the upstream's answer. An answer slower than quickAnswer
 // makes the proxy watch the client meanwhile, so that a client that goes away ends the wait.
-func (cn *h1conn) awaitAnswer(bs *h1bufs, uc *upConn) error {
+func (cn *h1conn) awaitAnswer(bs *h1bufs, uc *upConn, mine int) error {
 	c := uc.c
 	now := time.Now()
 	deadline := now.Add(responseHeaderTimeout)
@@ -318,14 +322,14 @@ func (cn *h1conn) awaitAnswer(bs *h1bufs, uc *upConn) error {
 		return eofUnexpected(err)
 	}
 	c.SetReadDeadline(deadline)
-	if bs.br.Buffered() > 0 {
+	if bs.br.Buffered() > mine {
 		// The client sent its next request already (pipelining): it is there.
 		_, err = uc.br.Peek(1)
 		return eofUnexpected(err)
 	}
 	w := cn.watch(uc)
 	_, err = uc.br.Peek(1)
-	w.stop(bs)
+	w.stop()
 	if cn.gone.Load() {
 		return errors.New("client went away")
 	}
@@ -360,15 +364,13 @@ func (cn *h1conn) watch(uc *upConn) *watcher {
 	return w
 }
 
-// stop ends the watch and puts a byte it read in front of what the connection reads next.
-func (w *watcher) stop(bs *h1bufs) {
+// stop ends the watch. A byte it read is kept in cn.small[0], for the connection's next request
+// (cn.held says so).
+func (w *watcher) stop() {
 	w.cn.c.SetReadDeadline(aLongTimeAgo)
 	<-w.done
 	w.cn.c.SetReadDeadline(time.Time{})
-	if w.n > 0 {
-		w.cn.pre.b = w.cn.small[:w.n]
-		bs.br.Reset(&w.cn.pre) // empty: the watch only runs when nothing is buffered
-	}
+	w.cn.held = w.n
 }
 
 // copyResponse reads the response head from uc, writes it (rewritten) and the body to the client.

@@ -183,6 +183,8 @@ type h1conn struct {
 
 	// gone is set when the client closed its side while the upstream thought.
 	gone atomic.Bool
+	// held is 1 when the watch on the client read the first byte of its next request into small.
+	held int
 }
 
 // h1bufs are what a connection holds while it serves requests, pooled between them.
@@ -297,6 +299,14 @@ func (cn *h1conn) serve() {
 		}
 		if !keep {
 			return
+		}
+		if cn.held > 0 {
+			// The next request's first byte, read while the upstream thought: nothing else of
+			// it can be buffered, since the watch runs only when nothing is.
+			cn.pre.b = cn.small[:cn.held]
+			cn.held = 0
+			bs.br.Reset(&cn.pre)
+			continue
 		}
 		if bs.br.Buffered() == 0 {
 			p.putBufs(bs)
