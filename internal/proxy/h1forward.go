@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"time"
 )
@@ -313,6 +314,9 @@ func (cn *h1conn) awaitAnswer(bs *h1bufs, uc *upConn, mine int) error {
 	now := time.Now()
 	deadline := now.Add(responseHeaderTimeout)
 	c.SetReadDeadline(now.Add(quickAnswer))
+	// Let the other connections run before looking for the answer: by then it has often come,
+	// and the read that would have found nothing (a system call, and a park) is saved.
+	runtime.Gosched()
 	_, err := uc.br.Peek(1)
 	if err == nil {
 		return nil
@@ -383,6 +387,11 @@ func (cn *h1conn) copyResponse(bs *h1bufs, uc *upConn, b *backend, e *endpoint, 
 	out := &bs.sink
 	out.reset(cn.c, bs.out)
 	for {
+		if b, _ := br.Peek(br.Buffered()); headEnd(b) < 0 {
+			// The rest of the head is still on its way: the quick deadline of awaitAnswer would
+			// cut it short.
+			uc.c.SetReadDeadline(time.Now().Add(responseHeaderTimeout))
+		}
 		n, err := peekHead(br)
 		if err != nil {
 			return false, false, 0, false, eofUnexpected(err)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -98,7 +99,7 @@ func (s *h1server) Serve(l net.Listener) error {
 			return err
 		}
 		delay = 0
-		cn := &h1conn{s: s, c: c}
+		cn := &h1conn{s: s, c: c, raw: c}
 		s.p.conns.Add(1)
 		s.mu.Lock()
 		s.conns[cn] = struct{}{}
@@ -132,7 +133,7 @@ func (s *h1server) Shutdown(ctx context.Context) error {
 		s.mu.Lock()
 		for cn := range s.conns {
 			if cn.state.CompareAndSwap(connIdle, connClosed) {
-				cn.c.Close()
+				cn.raw.Close()
 			}
 		}
 		n := len(s.conns)
@@ -159,7 +160,8 @@ func (s *h1server) Close() error {
 	}
 	for cn := range s.conns {
 		cn.state.Store(connClosed)
-		cn.c.Close()
+		cn.gone.Store(true) // as net/http's Close cancels a request's context: no version's failure
+		cn.raw.Close()
 		cn.abortUpstream()
 	}
 	s.mu.Unlock()
@@ -169,7 +171,8 @@ func (s *h1server) Close() error {
 // h1conn is one client connection on the proxy's own path.
 type h1conn struct {
 	s     *h1server
-	c     net.Conn
+	c     net.Conn // the connection requests are read from: raw, or TLS over it
+	raw   net.Conn // the accepted connection, which Shutdown and Close close
 	state atomic.Int32
 	small [idleReadSize]byte // what an idle connection reads into
 	pre   prefixReader       // small's bytes, then the connection
@@ -282,6 +285,7 @@ func (cn *h1conn) serve() {
 				return
 			}
 			c.SetReadDeadline(time.Now().Add(userIdleTimeout))
+			runtime.Gosched() // as for an upstream's answer (awaitAnswer): the next request may be here by then
 			n, _ := c.Read(cn.small[:])
 			if n == 0 {
 				return
