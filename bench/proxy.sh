@@ -221,6 +221,8 @@ done
 if [ -n "$BODY" ]; then
 	# A 1 MiB body, streamed: requests/s, bytes/s and the proxy's peak resident memory.
 	hwm() { awk '/^VmHWM/ {print $2 " kB"}' "/proc/$1/status"; }
+	rss() { awk '/^VmRSS/ {print $2 " kB"}' "/proc/$1/status"; }
+	echo "before the 1 MiB bodies: RSS nginx worker $(rss "$ngxworker") (peak $(hwm "$ngxworker")), hugai proxy $(rss "$hugpid") (peak $(hwm "$hugpid"))"
 	for round in $(seq 1 "$ROUNDS"); do
 		for target in "nginx $ngx" "hugai $hug"; do
 			set -- $target
@@ -231,7 +233,7 @@ if [ -n "$BODY" ]; then
 				"$(echo "$out" | awk '$1 == "99%" {print $2}')"
 		done
 	done
-	echo "peak RSS: nginx worker $(hwm "$ngxworker"), hugai proxy $(hwm "$hugpid")"
+	echo "after them: RSS nginx worker $(rss "$ngxworker") (peak $(hwm "$ngxworker")), hugai proxy $(rss "$hugpid") (peak $(hwm "$hugpid"))"
 fi
 if [ -n "$IDLE" ]; then
 	go build -o "$work/idleconns" ./bench/idleconns
@@ -240,5 +242,6 @@ if [ -n "$IDLE" ]; then
 	done
 fi
 # The proxy's own view: requests per version, 5xx and upstream connection failures.
-curl -s "http://127.0.0.1:$hugadmin/metrics" | grep -E '^hugai_proxy_(requests|responses_5xx|upstream_connection_failures)_total' || true
+curl -s "http://127.0.0.1:$hugadmin/metrics" | grep -E '^hugai_proxy_(requests|responses_5xx|upstream_connection_failures)_total|^go_(goroutines|memstats_(heap_inuse|heap_sys|stack_inuse|sys)_bytes) ' || true
+echo "RSS: hugai proxy $(awk '/^VmRSS/ {print $2 " kB"}' "/proc/$hugpid/status")${COMPARE:+, hugai compare $(awk '/^VmRSS/ {print $2 " kB"}' "/proc/$cmppid/status")}"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
