@@ -276,12 +276,17 @@ func (cn *h1conn) send(bs *h1bufs, uc *upConn, bodyLen int, whole bool) (consume
 	if whole && bodyLen > 0 {
 		w.Write(all[h.size : h.size+bodyLen])
 	}
-	uc.c.SetWriteDeadline(time.Now().Add(responseHeaderTimeout)) // an upstream that reads nothing cannot hold the request
+	if whole {
+		// Head and body in one write of a few kilobytes, which the kernel's buffer takes
+		// whatever the upstream does: no write deadline to set.
+		if !uc.wdl.IsZero() {
+			uc.writeBy(time.Time{})
+		}
+		return false, w.Flush()
+	}
+	uc.writeBy(time.Now().Add(responseHeaderTimeout)) // an upstream that reads nothing cannot hold the request
 	if err := w.Flush(); err != nil {
 		return false, err
-	}
-	if whole {
-		return false, nil
 	}
 	// The rest of the body streams from the client. The head is in uc's buffer already, so
 	// reading on may reuse the bytes it was parsed from.
@@ -291,7 +296,7 @@ func (cn *h1conn) send(bs *h1bufs, uc *upConn, bodyLen int, whole bool) (consume
 			return true, fmt.Errorf("%w: %w", errClientBody, err)
 		}
 	}
-	cn.c.SetReadDeadline(time.Time{})
+	cn.readBy(time.Time{})
 	var rerr, werr error
 	if h.chunked {
 		_, rerr, werr = copyChunked(w, br)
@@ -310,10 +315,13 @@ func (cn *h1conn) send(bs *h1bufs, uc *upConn, bodyLen int, whole bool) (consume
 // awaitAnswer waits for the first byte of the upstream's answer. An answer slower than quickAnswer
 // makes the proxy watch the client meanwhile, so that a client that goes away ends the wait.
 func (cn *h1conn) awaitAnswer(bs *h1bufs, uc *upConn, mine int) error {
-	c := uc.c
 	now := time.Now()
 	deadline := now.Add(responseHeaderTimeout)
-	c.SetReadDeadline(now.Add(quickAnswer))
+	// The quick deadline of the previous exchange on this connection is good enough while it
+	// leaves most of quickAnswer: most exchanges then set none.
+	if d := uc.rdl.Sub(now); d < quickAnswer/2 || d > quickAnswer {
+		uc.readBy(now.Add(quickAnswer))
+	}
 	// Let the other connections run before looking for the answer: by then it has often come,
 	// and the read that would have found nothing (a system call, and a park) is saved.
 	runtime.Gosched()
@@ -325,7 +333,7 @@ func (cn *h1conn) awaitAnswer(bs *h1bufs, uc *upConn, mine int) error {
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		return eofUnexpected(err)
 	}
-	c.SetReadDeadline(deadline)
+	uc.readBy(deadline)
 	if bs.br.Buffered() > mine {
 		// The client sent its next request already (pipelining): it is there.
 		_, err = uc.br.Peek(1)
@@ -351,7 +359,7 @@ type watcher struct {
 
 func (cn *h1conn) watch(uc *upConn) *watcher {
 	w := &watcher{cn: cn, done: make(chan struct{})}
-	cn.c.SetReadDeadline(time.Time{})
+	cn.readBy(time.Time{})
 	go func() {
 		defer close(w.done)
 		n, err := cn.c.Read(cn.small[:1])
@@ -373,7 +381,7 @@ func (cn *h1conn) watch(uc *upConn) *watcher {
 func (w *watcher) stop() {
 	w.cn.c.SetReadDeadline(aLongTimeAgo)
 	<-w.done
-	w.cn.c.SetReadDeadline(time.Time{})
+	w.cn.readBy(time.Time{})
 	w.cn.held = w.n
 }
 
@@ -390,7 +398,7 @@ func (cn *h1conn) copyResponse(bs *h1bufs, uc *upConn, b *backend, e *endpoint, 
 		if b, _ := br.Peek(br.Buffered()); headEnd(b) < 0 {
 			// The rest of the head is still on its way: the quick deadline of awaitAnswer would
 			// cut it short.
-			uc.c.SetReadDeadline(time.Now().Add(responseHeaderTimeout))
+			uc.readBy(time.Now().Add(responseHeaderTimeout))
 		}
 		n, err := peekHead(br)
 		if err != nil {
@@ -406,12 +414,16 @@ func (cn *h1conn) copyResponse(bs *h1bufs, uc *upConn, b *backend, e *endpoint, 
 			break
 		}
 		out.buf = out.buf[:0] // an informational answer (100, 103) before the real one
-		uc.c.SetReadDeadline(time.Now().Add(responseHeaderTimeout))
+		uc.readBy(time.Now().Add(responseHeaderTimeout))
 	}
 	if ri.code == http.StatusSwitchingProtocols {
 		return false, false, 0, false, errors.New("upstream switched protocols on a request without upgrade")
 	}
-	uc.c.SetDeadline(time.Time{})
+	if ri.length != 0 && (ri.length < 0 || int64(br.Buffered()) < ri.length) {
+		// The body is still to be read, maybe for long (a stream): no deadline. A body that is
+		// all here needs no read, and the connection's quick deadline stays for its next use.
+		uc.readBy(time.Time{})
+	}
 	uc.lr.resp.Close = ri.close
 	code = ri.code
 	keep = !closeAfter && ri.length != lengthToEOF

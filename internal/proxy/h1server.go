@@ -188,6 +188,8 @@ type h1conn struct {
 	gone atomic.Bool
 	// held is 1 when the watch on the client read the first byte of its next request into small.
 	held int
+	// rdl is the read deadline set on c (readBy), so that one good enough is not set again.
+	rdl time.Time
 }
 
 // h1bufs are what a connection holds while it serves requests, pooled between them.
@@ -227,6 +229,11 @@ func (r *prefixReader) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	return r.c.Read(p)
+}
+
+func (cn *h1conn) readBy(t time.Time) {
+	cn.c.SetReadDeadline(t)
+	cn.rdl = t
 }
 
 func (cn *h1conn) abortUpstream() {
@@ -284,7 +291,11 @@ func (cn *h1conn) serve() {
 			if cn.state.Load() == connClosed {
 				return
 			}
-			c.SetReadDeadline(time.Now().Add(userIdleTimeout))
+			// The idle deadline is moved only when it has come 5 s nearer: a timer update saved
+			// on nearly every request, for a connection closed at most 5 s early.
+			if now := time.Now(); cn.rdl.Sub(now) < userIdleTimeout-5*time.Second {
+				cn.readBy(now.Add(userIdleTimeout))
+			}
 			runtime.Gosched() // as for an upstream's answer (awaitAnswer): the next request may be here by then
 			n, _ := c.Read(cn.small[:])
 			if n == 0 {
@@ -349,7 +360,7 @@ func (cn *h1conn) request(bs *h1bufs) (keep, over bool) {
 		if !deadlineSet {
 			// A head that did not come in one read: the header timeout runs from now, so that a
 			// client sending a byte at a time (slowloris) is closed in time.
-			cn.c.SetReadDeadline(time.Now().Add(p.opts.HeaderTimeout))
+			cn.readBy(time.Now().Add(p.opts.HeaderTimeout))
 			deadlineSet = true
 		}
 		if _, err := br.Peek(br.Buffered() + 1); err != nil && !errors.Is(err, bufio.ErrBufferFull) {
