@@ -282,6 +282,7 @@ func TestIdleConnectionsHoldNoBuffers(t *testing.T) {
 			c.Close()
 		}
 		tp.stop()
+		t.Logf("netHTTP=%v: heap %d B, stacks %d B per connection", netHTTP, (int64(after.HeapInuse)-int64(before.HeapInuse))/n, (int64(after.StackInuse)-int64(before.StackInuse))/n)
 		used := func(m *runtime.MemStats) float64 { return float64(m.HeapInuse + m.StackInuse) }
 		return (used(&after) - used(&before)) / n
 	}
