@@ -31,13 +31,12 @@ import (
 // small array of the connection's own, and takes a reader and a writer from a pool only when bytes
 // arrive.
 type h1server struct {
-	p         *Proxy
-	route     string      // "" on the listen address, "preview" on the preview address
-	tls       *tls.Config // nil for plain TCP
-	fallback  *http.Server
-	fl        *connListener
-	fallbackC chan error
-	secret    []byte // HeaderRouting.Secret, as bytes for the comparison
+	p        *Proxy
+	route    string      // "" on the listen address, "preview" on the preview address
+	tls      *tls.Config // nil for plain TCP
+	fallback *http.Server
+	fl       *connListener
+	secret   []byte // HeaderRouting.Secret, as bytes for the comparison
 
 	mu       sync.Mutex
 	l        net.Listener
@@ -80,8 +79,8 @@ func (s *h1server) Serve(l net.Listener) error {
 	s.mu.Lock()
 	s.l = l
 	s.mu.Unlock()
-	s.fallbackC = make(chan error, 1)
-	go func() { s.fallbackC <- s.fallback.Serve(s.fl) }()
+	// The fallback server ends when Shutdown or Close closes it; what it returns then says nothing.
+	go s.fallback.Serve(s.fl)
 	var delay time.Duration
 	for {
 		c, err := l.Accept()
@@ -423,10 +422,9 @@ func (c *replayConn) CloseWrite() error {
 
 // connListener is a listener whose connections are the ones handed to it.
 type connListener struct {
-	ch     chan net.Conn
-	done   chan struct{}
-	once   sync.Once
-	closed atomic.Bool
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
 }
 
 func newConnListener() *connListener {
