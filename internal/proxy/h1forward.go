@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -77,9 +78,12 @@ func (cn *h1conn) exchange(bs *h1bufs) (keep, over bool) {
 				b, e = t.target(route, failed)
 			}
 			if e == nil {
-				if t != nil && p.hold(p.ctx, wake, start.Add(t.routes.HoldTimeout)) {
+				if t != nil && cn.hold(bs, whole, bodyLen, wake, start.Add(t.routes.HoldTimeout)) {
 					sent = time.Now()
 					continue
+				}
+				if cn.gone.Load() {
+					return false, false // the client left while held: nobody to answer
 				}
 				v := noneHV[0]
 				if b != nil {
@@ -122,6 +126,25 @@ func (cn *h1conn) exchange(bs *h1bufs) (keep, over bool) {
 		}
 		failed = b
 	}
+}
+
+// hold is Proxy.hold for a request of this connection: while it waits, a client that goes away
+// ends the wait (as net/http's request context does), so that a request nobody waits for any more
+// is not sent once a version can serve. Holding is rare; what it allocates does not matter.
+func (cn *h1conn) hold(bs *h1bufs, whole bool, bodyLen int, wake <-chan struct{}, deadline time.Time) bool {
+	mine := 0
+	if whole {
+		mine = bs.req.size + bodyLen
+	}
+	if bs.br.Buffered() > mine {
+		return cn.s.p.hold(cn.s.p.ctx, wake, deadline) // the next request is here: the client is too
+	}
+	ctx, cancel := context.WithCancel(cn.s.p.ctx)
+	defer cancel()
+	w := cn.watch(cancel)
+	ok := cn.s.p.hold(ctx, wake, deadline)
+	w.stop()
+	return ok && !cn.gone.Load()
 }
 
 // answer writes the proxy's own response and drops the request (its body too, when it is all
@@ -338,7 +361,7 @@ func (cn *h1conn) awaitAnswer(bs *h1bufs, uc *upConn, mine int) error {
 		_, err = uc.br.Peek(1)
 		return eofUnexpected(err)
 	}
-	w := cn.watch(uc)
+	w := cn.watch(uc.abort)
 	_, err = uc.br.Peek(1)
 	w.stop()
 	if cn.gone.Load() {
@@ -347,8 +370,8 @@ func (cn *h1conn) awaitAnswer(bs *h1bufs, uc *upConn, mine int) error {
 	return eofUnexpected(err)
 }
 
-// watcher reads the client's connection while the upstream thinks: an end of it aborts the
-// upstream's wait; a byte (the next request, early) is kept.
+// watcher reads the client's connection while the upstream thinks (or the request is held): an
+// end of it calls onGone, which ends the wait; a byte (the next request, early) is kept.
 type watcher struct {
 	cn       *h1conn
 	done     chan struct{}
@@ -356,7 +379,7 @@ type watcher struct {
 	n        int
 }
 
-func (cn *h1conn) watch(uc *upConn) *watcher {
+func (cn *h1conn) watch(onGone func()) *watcher {
 	w := &watcher{cn: cn, done: make(chan struct{})}
 	cn.readBy(time.Time{})
 	go func() {
@@ -369,7 +392,7 @@ func (cn *h1conn) watch(uc *upConn) *watcher {
 				return // stopped
 			}
 			cn.gone.Store(true)
-			uc.abort()
+			onGone()
 		}
 	}()
 	return w

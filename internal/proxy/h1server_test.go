@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -318,5 +319,26 @@ func TestNextRequestDuringASlowAnswer(t *testing.T) {
 	}
 	if n := tp.hist.counters("v1").connFailures.Load(); n != 0 {
 		t.Errorf("%d connection failures", n)
+	}
+}
+
+// TestHeldRequestOfAGoneClientIsDropped: a request held while no version can serve, whose client
+// then goes away, is not sent when a version comes (net/http's request context did the same).
+func TestHeldRequestOfAGoneClientIsDropped(t *testing.T) {
+	t.Parallel()
+	tp := startProxy(t, Options{})
+	var got atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got.Add(1) }))
+	t.Cleanup(up.Close)
+	setRoutes(t, tp, Routes{Generation: 1, HoldTimeout: time.Minute, Backends: []Backend{{Version: "v1", Weight: 0}}})
+	c, _ := dialProxy(t, tp)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	waitFor(t, "the request to be held", func() bool { return tp.held.Load() == 1 })
+	c.Close()
+	waitFor(t, "the hold to end", func() bool { return tp.held.Load() == 0 })
+	setRoutes(t, tp, Routes{Generation: 2, Backends: []Backend{{Version: "v1", Weight: 100, Endpoints: []string{hostport(up)}}}})
+	time.Sleep(200 * time.Millisecond)
+	if n := got.Load(); n != 0 {
+		t.Errorf("the upstream got %d requests from a client that had gone", n)
 	}
 }
