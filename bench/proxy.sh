@@ -7,6 +7,7 @@
 #   COMPARE=/tmp/hugai-old bench/proxy.sh   # also another hugai build, in the same rounds
 #   H2=1 bench/proxy.sh       # also HTTP/2 from the client (h2c, prior knowledge) with h2load
 #   IDLE="1000 10000" bench/proxy.sh   # also the memory of that many idle keep-alive connections
+#   BODY=1 bench/proxy.sh     # also a 1 MiB response body through each proxy (throughput, peak RSS)
 #
 # The two proxies are measured alternately, ROUNDS times, so that load from elsewhere on the
 # machine falls on both alike; each round prints its own ratio.
@@ -32,6 +33,7 @@ install_if_missing taskset util-linux
 H2=${H2:-}
 COMPARE=${COMPARE:-}
 IDLE=${IDLE:-}
+BODY=${BODY:-}
 [ -n "$H2" ] && install_if_missing h2load nghttp2-client
 
 work=$(mktemp -d)
@@ -97,9 +99,12 @@ go build -o bin/hugai ./cmd/hugai
 
 up1=$(free_port)
 up2=$(free_port)
+mkdir -p "$work/static"
+head -c 1048576 /dev/urandom >"$work/static/1m"
+chmod -R a+rX "$work/static"
 conf=$(nginx_conf upstream "
-	server { listen 127.0.0.1:$up1; location / { return 200 'v1\n'; } }
-	server { listen 127.0.0.1:$up2; location / { return 200 'v2\n'; } }")
+	server { listen 127.0.0.1:$up1; location / { return 200 'v1\n'; } location = /1m { root $work/static; } }
+	server { listen 127.0.0.1:$up2; location / { return 200 'v2\n'; } location = /1m { root $work/static; } }")
 taskset -c "$LOAD_CPU" nginx -c "$conf" &
 pids+=($!)
 wait_port "$up1"
@@ -151,21 +156,30 @@ wait_port "$hug"
 if [ -n "$COMPARE" ]; then
 	read -r pid cmp cmpadmin < <(start_hugai compare "$COMPARE")
 	pids+=("$pid")
+	cmppid=$pid
 	wait_port "$cmp"
 fi
 
-# run_wrk prints "req/s p99" for a URL, after a short warm-up.
+# cpu_ticks prints the CPU time (user + system, in clock ticks) process $1 has used.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# run_wrk prints "req/s p99 cpu" for a URL served by process $2, after a short warm-up: cpu is the
+# process's CPU time per request in microseconds, which the machine's other load disturbs far
+# less than requests/s (a proxy waiting for a core uses none).
 run_wrk() {
 	taskset -c "$LOAD_CPU" wrk -t2 -c"$CONNECTIONS" -d2s "$1" >/dev/null
-	local out
+	local out t0 t1
+	t0=$(cpu_ticks "$2")
 	out=$(taskset -c "$LOAD_CPU" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$1")
+	t1=$(cpu_ticks "$2")
 	if echo "$out" | grep -q "Non-2xx\|Socket errors"; then
 		echo "$out" >&2
 	fi
-	local rps p99
+	local rps p99 reqs
 	rps=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
 	p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
-	echo "$rps $p99"
+	reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+	echo "$rps $p99 $(awk -v t=$((t1 - t0)) -v n="$reqs" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1fus", t / hz * 1e6 / n }')"
 }
 
 # run_h2load prints "req/s mean" for an h2c URL: the same connections, 10 streams each.
@@ -184,15 +198,16 @@ run_h2load() {
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)   cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') x$(nproc)"
 ngxname="nginx $(nginx -v 2>&1 | sed 's/.*\///')"
-printf '%-6s %-5s %-14s %12s %10s\n' round proto proxy req/s p99/mean
+printf '%-6s %-5s %-14s %12s %10s %10s\n' round proto proxy req/s p99/mean cpu/req
+ngxworker=$(pgrep -P "$ngxmaster" | head -n 1)
 for round in $(seq 1 "$ROUNDS"); do
-	read -r nrps np99 < <(run_wrk "http://127.0.0.1:$ngx/")
-	read -r hrps hp99 < <(run_wrk "http://127.0.0.1:$hug/")
-	printf '%-6s %-5s %-14s %12s %10s\n' "$round" h1 "$ngxname" "$nrps" "$np99"
-	printf '%-6s %-5s %-14s %12s %10s\n' "$round" h1 "hugai proxy" "$hrps" "$hp99"
+	read -r nrps np99 ncpu < <(run_wrk "http://127.0.0.1:$ngx/" "$ngxworker")
+	read -r hrps hp99 hcpu < <(run_wrk "http://127.0.0.1:$hug/" "$hugpid")
+	printf '%-6s %-5s %-14s %12s %10s %10s\n' "$round" h1 "$ngxname" "$nrps" "$np99" "$ncpu"
+	printf '%-6s %-5s %-14s %12s %10s %10s\n' "$round" h1 "hugai proxy" "$hrps" "$hp99" "$hcpu"
 	if [ -n "$COMPARE" ]; then
-		read -r crps cp99 < <(run_wrk "http://127.0.0.1:$cmp/")
-		printf '%-6s %-5s %-14s %12s %10s\n' "$round" h1 "hugai compare" "$crps" "$cp99"
+		read -r crps cp99 ccpu < <(run_wrk "http://127.0.0.1:$cmp/" "$cmppid")
+		printf '%-6s %-5s %-14s %12s %10s %10s\n' "$round" h1 "hugai compare" "$crps" "$cp99" "$ccpu"
 	fi
 	awk -v h="$hrps" -v n="$nrps" -v r="$round" 'BEGIN { printf "%-6s h1    hugai / nginx: %.2f\n", r, h / n }'
 	if [ -n "$H2" ]; then
@@ -203,13 +218,30 @@ for round in $(seq 1 "$ROUNDS"); do
 		awk -v h="$h2rps" -v n="$n2rps" -v r="$round" 'BEGIN { printf "%-6s h2c   hugai / nginx: %.2f\n", r, h / n }'
 	fi
 done
+if [ -n "$BODY" ]; then
+	# A 1 MiB body, streamed: requests/s, bytes/s and the proxy's peak resident memory.
+	hwm() { awk '/^VmHWM/ {print $2 " kB"}' "/proc/$1/status"; }
+	rss() { awk '/^VmRSS/ {print $2 " kB"}' "/proc/$1/status"; }
+	echo "before the 1 MiB bodies: RSS nginx worker $(rss "$ngxworker") (peak $(hwm "$ngxworker")), hugai proxy $(rss "$hugpid") (peak $(hwm "$hugpid"))"
+	for round in $(seq 1 "$ROUNDS"); do
+		for target in "nginx $ngx" "hugai $hug"; do
+			set -- $target
+			out=$(taskset -c "$LOAD_CPU" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:$2/1m")
+			echo "$out" | grep -q "Non-2xx\|Socket errors" && echo "$out" >&2
+			printf '%-6s 1MiB  %-14s %10s req/s %10s/s  p99 %s\n' "$round" "$1" \
+				"$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')" "$(echo "$out" | awk '/^Transfer\/sec:/ {print $2}')" \
+				"$(echo "$out" | awk '$1 == "99%" {print $2}')"
+		done
+	done
+	echo "after them: RSS nginx worker $(rss "$ngxworker") (peak $(hwm "$ngxworker")), hugai proxy $(rss "$hugpid") (peak $(hwm "$hugpid"))"
+fi
 if [ -n "$IDLE" ]; then
 	go build -o "$work/idleconns" ./bench/idleconns
-	ngxworker=$(pgrep -P "$ngxmaster" | head -n 1)
 	for n in $IDLE; do
 		"$work/idleconns" -n "$n" "nginx=127.0.0.1:$ngx@$ngxworker" "hugai=127.0.0.1:$hug@$hugpid"
 	done
 fi
 # The proxy's own view: requests per version, 5xx and upstream connection failures.
-curl -s "http://127.0.0.1:$hugadmin/metrics" | grep -E '^hugai_proxy_(requests|responses_5xx|upstream_connection_failures)_total' || true
+curl -s "http://127.0.0.1:$hugadmin/metrics" | grep -E '^hugai_proxy_(requests|responses_5xx|upstream_connection_failures)_total|^go_(goroutines|memstats_(heap_inuse|heap_sys|stack_inuse|sys)_bytes) ' || true
+echo "RSS: hugai proxy $(awk '/^VmRSS/ {print $2 " kB"}' "/proc/$hugpid/status")${COMPARE:+, hugai compare $(awk '/^VmRSS/ {print $2 " kB"}' "/proc/$cmppid/status")}"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

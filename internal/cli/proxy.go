@@ -60,6 +60,7 @@ func (a *app) proxyCmd() *cobra.Command {
 	f.DurationVar(&o.History, "history", 15*time.Minute, "per-second counter history kept")
 	f.StringVar(&o.TLSCert, "tls-cert", "", "PEM certificate for TLS on --listen (HTTP/2 by ALPN); read again when the file changes")
 	f.StringVar(&o.TLSKey, "tls-key", "", "PEM key of --tls-cert")
+	f.BoolVar(&o.NetHTTPServer, "net-http-server", false, "serve user traffic with Go's net/http server alone instead of the proxy's own HTTP/1.1 server in front of it (for comparison, or as a way back)")
 	f.BoolVar(&o.TakeOver, "take-over", false, "take the listening sockets of the proxy serving on --admin-socket (a restart or an upgrade that drops no request and no open stream); the old one drains and exits")
 	f.DurationVar(&o.MaxDrain, "max-drain", time.Hour, "after a take-over, how long the old proxy waits for its connections and streams before closing them")
 	f.StringSliceVar(&allowFrom, "route-allow-from", nil, "client addresses (IP or CIDR) whose X-Hugai-Route header is honoured; with $"+RouteSecretEnv+" set, any client sending it in X-Hugai-Route-Secret is too; nobody's otherwise")

@@ -133,8 +133,14 @@ func BenchmarkHotPath(b *testing.B) {
 // connections from a raw client (which allocates nothing) to the allocation-free upstream: the
 // proxy's whole cost per request, net/http's server included.
 func BenchmarkEndToEnd(b *testing.B) {
+	// own: the proxy's own HTTP/1.1 server (the default); net-http: net/http's server alone.
+	b.Run("own", func(b *testing.B) { benchEndToEnd(b, Options{}) })
+	b.Run("net-http", func(b *testing.B) { benchEndToEnd(b, Options{NetHTTPServer: true}) })
+}
+
+func benchEndToEnd(b *testing.B, o Options) {
 	up := rawUpstream(b)
-	tp := startProxyB(b)
+	tp := startProxyB(b, o)
 	if err := tp.SetRoutes(Routes{Generation: 1, Stable: "v1", Canary: "v2", Backends: []Backend{
 		{Version: "v1", Weight: 95, Endpoints: []string{up}},
 		{Version: "v2", Weight: 5, Endpoints: []string{up}},
@@ -182,10 +188,11 @@ type benchProxy struct {
 	addr string
 }
 
-func startProxyB(b *testing.B) benchProxy {
+func startProxyB(b *testing.B, o Options) benchProxy {
 	b.Helper()
 	dir := b.TempDir()
-	p, err := New(Options{AdminSocket: dir + "/a.sock"})
+	o.AdminSocket = dir + "/a.sock"
+	p, err := New(o)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -387,7 +387,7 @@ func (p *Proxy) sendState(uc *net.UnixConn, sv *served) error {
 // drain is Serve's end after a hand-over: stop accepting (the successor holds the sockets), let
 // connections and streams finish, apply the route changes the successor forwards, send the
 // counters since the hand-over, and return.
-func (p *Proxy) drain(parent context.Context, ho *handoff, sv *served, servers []*http.Server) {
+func (p *Proxy) drain(parent context.Context, ho *handoff, sv *served, servers []server) {
 	p.draining.Store(true)
 	p.noSave.Store(true) // the state file is the successor's now
 	if ul, ok := sv.adminSock.(*net.UnixListener); ok {
@@ -400,10 +400,10 @@ func (p *Proxy) drain(parent context.Context, ho *handoff, sv *served, servers [
 	}
 	// The admin API is the successor's: its clients (the server pushing routes, reading stats)
 	// must reach it, so the admin connections end now; a request on one finishes first.
-	var users []*http.Server
+	var users []server
 	for _, s := range servers {
-		if s.ConnState == nil {
-			go s.Shutdown(parent)
+		if !s.user {
+			go s.srv.Shutdown(parent)
 			continue
 		}
 		users = append(users, s)
@@ -432,7 +432,7 @@ func (p *Proxy) drain(parent context.Context, ho *handoff, sv *served, servers [
 		time.Sleep(20 * time.Millisecond)
 	}
 	for _, s := range servers {
-		s.Shutdown(ctx)
+		s.srv.Shutdown(ctx)
 	}
 	// Streams run to their end (or their drain, or a cut the successor forwards).
 	streamsDone := make(chan struct{})

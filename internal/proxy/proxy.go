@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +36,9 @@ type Options struct {
 	// MaxDrain bounds how long a proxy that handed its sockets over waits for its connections and
 	// streams to end before it closes them (default 1h).
 	MaxDrain time.Duration
+	// NetHTTPServer serves user traffic with net/http's server alone instead of the proxy's own
+	// HTTP/1.1 server (h1server.go) in front of it: for comparison, and as a way back.
+	NetHTTPServer bool
 	// TakeOver makes Run take the listening sockets of the proxy serving on AdminSocket instead of
 	// listening itself: a restart that drops no request and no stream.
 	TakeOver bool
@@ -77,7 +81,8 @@ type Proxy struct {
 	mu   sync.Mutex // serialises route updates and guards wake
 	wake chan struct{}
 
-	bufs sync.Pool // *[]byte copy buffers
+	bufs   sync.Pool // *[]byte copy buffers
+	h1bufs sync.Pool // *h1bufs of the proxy's own HTTP/1.1 server
 
 	certs *certReloader // nil without TLS
 
@@ -114,6 +119,7 @@ func New(o Options) (*Proxy, error) {
 		ctx:     context.Background(),
 	}
 	p.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
+	p.h1bufs.New = newH1bufs
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return nil, errors.New("tls: a certificate needs its key and a key its certificate")
 	}
@@ -244,34 +250,24 @@ func (p *Proxy) Serve(ctx context.Context, data, admin, adminSock net.Listener) 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	p.ctx = ctx
-	// User traffic: HTTP/1.1 and HTTP/2, by ALPN under TLS and with prior knowledge (h2c) without.
-	var userProtos http.Protocols
-	userProtos.SetHTTP1(true)
-	userProtos.SetHTTP2(true)
-	userProtos.SetUnencryptedHTTP2(true)
-	user := &http.Server{Handler: p, ReadHeaderTimeout: p.opts.HeaderTimeout, IdleTimeout: 2 * time.Minute, Protocols: &userProtos, ConnState: p.countConn}
-	servers := []*http.Server{user, {Handler: p.adminHandler(true), ReadHeaderTimeout: 10 * time.Second}}
-	listeners := []net.Listener{data, adminSock}
+	// User traffic: HTTP/1.1 on the proxy's own server (h1server.go), which hands HTTP/2 (by ALPN
+	// under TLS, with prior knowledge without) and anything unusual to net/http's.
+	var servers []server
+	servers = append(servers, server{srv: p.userServer("", p), l: data, user: true})
+	servers = append(servers, server{srv: &http.Server{Handler: p.adminHandler(true), ReadHeaderTimeout: 10 * time.Second}, l: adminSock})
 	if p.preview != nil {
-		servers = append(servers, &http.Server{Handler: previewHandler{p}, ReadHeaderTimeout: p.opts.HeaderTimeout, IdleTimeout: 2 * time.Minute, Protocols: &userProtos, ConnState: p.countConn})
-		listeners = append(listeners, p.preview)
+		servers = append(servers, server{srv: p.userServer("preview", previewHandler{p}), l: p.preview, user: true})
 	}
 	sv := &served{data: data, admin: admin, preview: p.preview, adminSock: adminSock}
 	p.mu.Lock()
 	p.served = sv
 	p.mu.Unlock()
 	if admin != nil {
-		servers = append(servers, &http.Server{Handler: p.adminHandler(false), ReadHeaderTimeout: 10 * time.Second})
-		listeners = append(listeners, admin)
+		servers = append(servers, server{srv: &http.Server{Handler: p.adminHandler(false), ReadHeaderTimeout: 10 * time.Second}, l: admin})
 	}
 	errc := make(chan error, len(servers))
-	for i, s := range servers {
-		if s == user && p.certs != nil {
-			s.TLSConfig = p.certs.serverTLS()
-			go func() { errc <- s.ServeTLS(listeners[i], "", "") }()
-			continue
-		}
-		go func() { errc <- s.Serve(listeners[i]) }()
+	for _, s := range servers {
+		go func() { errc <- s.srv.Serve(s.l) }()
 	}
 	p.wg.Add(1)
 	go func() {
@@ -291,10 +287,10 @@ func (p *Proxy) Serve(ctx context.Context, data, admin, adminSock net.Listener) 
 	sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer scancel()
 	for _, s := range servers {
-		if serr := s.Shutdown(sctx); serr != nil && err == nil && !errors.Is(serr, context.DeadlineExceeded) {
+		if serr := s.srv.Shutdown(sctx); serr != nil && err == nil && !errors.Is(serr, context.DeadlineExceeded) {
 			err = fmt.Errorf("shut down: %w", serr)
 		}
-		s.Close()
+		s.srv.Close()
 	}
 	// Streams are hijacked connections, which Shutdown leaves alone: they end with a close frame.
 	p.streams.endAll()
@@ -305,6 +301,48 @@ func (p *Proxy) Serve(ctx context.Context, data, admin, adminSock net.Listener) 
 	p.pools.closeAll()
 	return err
 }
+
+// server is one of the servers Serve runs, on its listener; user says it carries user traffic
+// (drained on a hand-over, where the admin API's servers end at once).
+type server struct {
+	srv interface {
+		Serve(net.Listener) error
+		Shutdown(context.Context) error
+		Close() error
+	}
+	l    net.Listener
+	user bool
+}
+
+// userServer is the server for user traffic on one address: the proxy's own HTTP/1.1 server, or
+// net/http's alone when Options.NetHTTPServer says so.
+func (p *Proxy) userServer(route string, h http.Handler) interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
+} {
+	var tlsConf *tls.Config
+	if p.certs != nil && route == "" {
+		tlsConf = p.certs.serverTLS()
+	}
+	if !p.opts.NetHTTPServer {
+		return newH1server(p, route, h, tlsConf)
+	}
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	protos.SetHTTP2(true)
+	protos.SetUnencryptedHTTP2(true)
+	s := &http.Server{Handler: h, ReadHeaderTimeout: p.opts.HeaderTimeout, IdleTimeout: userIdleTimeout, Protocols: &protos, ConnState: p.countConn, TLSConfig: tlsConf}
+	if tlsConf != nil {
+		return tlsServer{s}
+	}
+	return s
+}
+
+// tlsServer is a net/http server that serves TLS on the listeners it is given.
+type tlsServer struct{ *http.Server }
+
+func (s tlsServer) Serve(l net.Listener) error { return s.ServeTLS(l, "", "") }
 
 // collectLoop closes each wall-clock second into the history, just after it ends.
 func (p *Proxy) collectLoop(ctx context.Context) {

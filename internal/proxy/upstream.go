@@ -29,6 +29,19 @@ type upConn struct {
 	lastUsed time.Time
 	lr       leanResp // the response being read, reused by every exchange
 	abort    func()   // makes blocked reads and writes return; made once, not per request
+	// rdl and wdl are the read and write deadlines set on c, so that a deadline already good
+	// enough is not set again (each costs a timer update). Set them with readBy and writeBy.
+	rdl, wdl time.Time
+}
+
+func (uc *upConn) readBy(t time.Time) {
+	uc.c.SetReadDeadline(t)
+	uc.rdl = t
+}
+
+func (uc *upConn) writeBy(t time.Time) {
+	uc.c.SetWriteDeadline(t)
+	uc.wdl = t
 }
 
 // connPool keeps idle connections to one upstream address, across routing tables.
@@ -204,18 +217,17 @@ const quickAnswer = 100 * time.Millisecond
 
 // send writes r on uc and reads the response header.
 func (p *Proxy) send(r *http.Request, uc *upConn, x *exchange) (*http.Response, error) {
-	c := uc.c
 	x.stop = nil
 	w := uc.bw
 	writeRequestHead(w, r, false)
 	// Deadlines are set only where they may be reached; each costs a timer update.
 	now := time.Now()
 	deadline := now.Add(responseHeaderTimeout)
-	c.SetWriteDeadline(deadline) // an upstream that reads nothing cannot hold the request
+	uc.writeBy(deadline) // an upstream that reads nothing cannot hold the request
 	if err := w.Flush(); err != nil {
 		return nil, err
 	}
-	c.SetReadDeadline(now.Add(quickAnswer))
+	uc.readBy(now.Add(quickAnswer))
 	if _, err := uc.br.Peek(1); err != nil {
 		var ne net.Error
 		if !errors.As(err, &ne) || !ne.Timeout() {
@@ -226,14 +238,14 @@ func (p *Proxy) send(r *http.Request, uc *upConn, x *exchange) (*http.Response, 
 			return nil, r.Context().Err()
 		}
 		x.stop = context.AfterFunc(r.Context(), uc.abort)
-		c.SetReadDeadline(deadline)
+		uc.readBy(deadline)
 		if _, err := uc.br.Peek(1); err != nil {
 			x.stopWatch()
 			return nil, eofUnexpected(err)
 		}
 	}
 	if !headBuffered(uc.br) {
-		c.SetReadDeadline(deadline) // the rest of the head is still on its way
+		uc.readBy(deadline) // the rest of the head is still on its way
 	}
 	var resp *http.Response
 	for {
@@ -248,13 +260,14 @@ func (p *Proxy) send(r *http.Request, uc *upConn, x *exchange) (*http.Response, 
 		if resp.StatusCode < 100 || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			break
 		}
-		c.SetReadDeadline(deadline)
+		uc.readBy(deadline)
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		x.stopWatch()
 		return nil, errors.New("upstream switched protocols on a request without upgrade")
 	}
-	c.SetDeadline(time.Time{})
+	uc.readBy(time.Time{})
+	uc.writeBy(time.Time{})
 	return resp, nil
 }
 
@@ -320,4 +333,20 @@ func writeRequestHead(w *bufio.Writer, r *http.Request, upgrade bool) {
 		w.WriteString("\r\n")
 	}
 	w.WriteString("\r\n")
+}
+
+// staleAfter is how long a pooled connection may have been idle before a request that cannot be
+// sent twice (a body, a method that is not idempotent) checks that the upstream has not closed it.
+const staleAfter = time.Second
+
+// getLive is get, checking the connection first when check is set and it has been idle a while:
+// a request that may not be retried must not be lost to a connection the upstream closed.
+func (cp *connPool) getLive(now time.Time, check bool) *upConn {
+	for {
+		uc := cp.get(now)
+		if uc == nil || !check || now.Sub(uc.lastUsed) < staleAfter || connAlive(uc.c) {
+			return uc
+		}
+		uc.c.Close()
+	}
 }
