@@ -21,7 +21,8 @@ import (
 // the user's tcp and tls routes) round-trip untouched.
 var virtualServiceGVK = schema.GroupVersionKind{Group: "networking.istio.io", Version: "v1", Kind: "VirtualService"}
 
-// Istio matches header names in lowercase only (its validation refuses others).
+// Istio's API asks for header keys in lowercase (HTTPMatchRequest.headers: "must be lowercase
+// and use hyphen as the separator").
 var (
 	istioRouteHeader       = strings.ToLower(RouteHeader)
 	istioRouteSecretHeader = strings.ToLower(RouteSecretHeader)
