@@ -57,6 +57,8 @@ func kubeRuntime(ctx context.Context, sf *engine.ServiceFile, env *plan.Env, c c
 	}
 	if r := k.TrafficRouter; r != nil && r.GatewayAPI != nil {
 		o.HTTPRoute = r.GatewayAPI.HTTPRoute
+	} else if r != nil && r.Istio != nil {
+		o.VirtualService, o.VirtualServiceRoutes = r.Istio.VirtualService, r.Istio.Routes
 	}
 	if k.ScaleDownDelay != nil {
 		o.ScaleDownDelay = k.ScaleDownDelay.Duration

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,19 @@ func TestKubernetesTargetFields(t *testing.T) {
 	if s, err := ParseService("hugai.yaml", []byte(withSecret)); err != nil || s.Spec.Target.Kubernetes.HeaderRouting.Secret != "${ROUTE_SECRET}" {
 		t.Fatalf("header routing with a secret: %v", err)
 	}
+	// Istio in place of the Gateway API: routes named or not, with header routing, and the
+	// missing name reported at the line of the istio mapping (its first key).
+	withIstio := strings.Replace(withSecret, "gatewayAPI: {httpRoute: checkout}", "istio: {virtualService: checkout, routes: [primary]}", 1)
+	if s, err := ParseService("hugai.yaml", []byte(withIstio)); err != nil {
+		t.Fatalf("istio router: %v", err)
+	} else if r := s.Spec.Target.Kubernetes.TrafficRouter.Istio; r == nil || r.VirtualService != "checkout" || len(r.Routes) != 1 || r.Routes[0] != "primary" {
+		t.Fatalf("istio router read as %+v", r)
+	}
+	noName := strings.Replace(base, "gatewayAPI: {httpRoute: checkout}", "istio:\n          routes: [primary]", 1)
+	line := 1 + strings.Count(noName[:strings.Index(noName, "routes: [primary]")], "\n")
+	if _, err := ParseService("hugai.yaml", []byte(noName)); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("hugai.yaml:%d", line)) || !strings.Contains(err.Error(), "istio.virtualService: missing") {
+		t.Fatalf("istio without virtualService: %v, want hugai.yaml:%d and the field", err, line)
+	}
 	// The sequential comparison reads two named prometheus metrics counting each version.
 	base = strings.Replace(base, "  metrics:\n", "  metrics:\n"+
 		"    - {name: http_requests, provider: prometheus, address: http://prometheus:9090, query: 'sum(http_requests_total{version=\"{{.Version}}\"})'}\n"+
@@ -66,9 +80,13 @@ func TestKubernetesTargetFields(t *testing.T) {
 		{"image: registry.example.com/checkout:{{.Version}}", "replicas: 2", "spec.target.kubernetes.image: missing"},
 		{"service: checkout\n", "replicas: -1\n", "spec.target.kubernetes.service: missing"},
 		{"service: checkout\n", "service: checkout\n      scaleDownDelay: -5s\n", "spec.target.kubernetes.scaleDownDelay"},
-		{"gatewayAPI: {httpRoute: checkout}", "istio: {virtualService: checkout}", "Istio is not available in this hugai yet"},
-		{"gatewayAPI: {httpRoute: checkout}", "gatewayAPI: {httpRoute: checkout}\n      headerRouting: {secret: '${S}', allowFrom: [10.0.0.0/8]}", "spec.target.kubernetes.headerRouting.allowFrom: an HTTPRoute cannot match a client's address"},
-		{"      trafficRouter:\n        gatewayAPI: {httpRoute: checkout}", "      headerRouting: {secret: '${S}'}", "spec.target.kubernetes.headerRouting: needs trafficRouter.gatewayAPI"},
+		{"gatewayAPI: {httpRoute: checkout}", "istio: {routes: [primary]}", "spec.target.kubernetes.trafficRouter.istio.virtualService: missing"},
+		{"gatewayAPI: {httpRoute: checkout}", "istio: {virtualService: checkout, routes: [primary, hugai-canary]}", "spec.target.kubernetes.trafficRouter.istio.routes[1]: \"hugai-canary\": routes named hugai-"},
+		{"gatewayAPI: {httpRoute: checkout}", "istio: {virtualService: checkout, routes: [primary, primary]}", "spec.target.kubernetes.trafficRouter.istio.routes[1]: \"primary\" is named twice"},
+		{"gatewayAPI: {httpRoute: checkout}", "gatewayAPI: {httpRoute: checkout}\n        istio: {virtualService: checkout}", "spec.target.kubernetes.trafficRouter: set one of gatewayAPI or istio, not both"},
+		{"service: checkout\n", "replicas: 2\n", "spec.target.kubernetes.service: missing: the HTTPRoute's"},
+		{"gatewayAPI: {httpRoute: checkout}", "gatewayAPI: {httpRoute: checkout}\n      headerRouting: {secret: '${S}', allowFrom: [10.0.0.0/8]}", "spec.target.kubernetes.headerRouting.allowFrom: an HTTPRoute or a VirtualService cannot match a client's address"},
+		{"      trafficRouter:\n        gatewayAPI: {httpRoute: checkout}", "      headerRouting: {secret: '${S}'}", "spec.target.kubernetes.headerRouting: needs trafficRouter.gatewayAPI or trafficRouter.istio"},
 		{"method: threshold", "method: sequential", "spec.environments.production.analysis.method: sequential compares both versions' requests and errors, which the kubernetes target has no proxy to count: name two prometheus metrics"},
 		{"method: threshold", "method: threshold\n        compare: {requests: http_requests, errors: http_errors}", "spec.environments.production.analysis.compare: only the sequential method reads it"},
 		{"method: threshold", "method: sequential\n        compare: {requests: http_requests}", "spec.environments.production.analysis.compare.errors: missing"},

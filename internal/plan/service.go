@@ -160,9 +160,10 @@ type KubernetesTarget struct {
 	// so gateways still sending to it drain and a rollback in that time finds it warm.
 	ScaleDownDelay *Duration      `json:"scaleDownDelay,omitempty"`
 	TrafficRouter  *TrafficRouter `json:"trafficRouter,omitempty"`
-	// HeaderRouting lets clients of the HTTPRoute pick a version with X-Hugai-Route (stable,
-	// canary, preview) when they also send the secret in X-Hugai-Route-Secret: off unless set.
-	// allowFrom cannot be had here (an HTTPRoute does not match client addresses).
+	// HeaderRouting lets clients of the HTTPRoute or VirtualService pick a version with
+	// X-Hugai-Route (stable, canary, preview) when they also send the secret in
+	// X-Hugai-Route-Secret: off unless set. allowFrom cannot be had here (neither router matches
+	// client addresses).
 	HeaderRouting *HeaderRouting `json:"headerRouting,omitempty"`
 }
 
@@ -176,9 +177,14 @@ type GatewayAPIRouter struct {
 	HTTPRoute string `json:"httpRoute"`
 }
 
+// IstioRouter is an Istio VirtualService in the target's namespace whose http routes hugai gives
+// one destination per version (the version's Service) with its weight.
 type IstioRouter struct {
-	VirtualService string   `json:"virtualService"`
-	Routes         []string `json:"routes,omitempty"`
+	// VirtualService is the VirtualService's name.
+	VirtualService string `json:"virtualService"`
+	// Routes names the http routes hugai drives (as Argo Rollouts' trafficRouting.istio does).
+	// Empty: every http route whose destinations are all the target's Service.
+	Routes []string `json:"routes,omitempty"`
 }
 
 // HealthCheck is an HTTP probe of each replica; it gates readiness and every analysis step.

@@ -441,6 +441,8 @@ func (c *checker) target(p string, t *Target, full bool) {
 			}
 			if r := k.TrafficRouter; r != nil && r.GatewayAPI != nil && k.Service == "" {
 				c.errorf(kp+".service", "missing: the HTTPRoute's backends are per-version Services with this Service's ports")
+			} else if r != nil && r.Istio != nil && k.Service == "" {
+				c.errorf(kp+".service", "missing: the VirtualService's destinations are per-version Services with this Service's ports")
 			}
 		}
 		if k.Image != "" {
@@ -462,21 +464,36 @@ func (c *checker) target(p string, t *Target, full bool) {
 		if hr := k.HeaderRouting; hr != nil {
 			hp := kp + ".headerRouting"
 			if len(hr.AllowFrom) > 0 {
-				c.errorf(hp+".allowFrom", "an HTTPRoute cannot match a client's address: use secret")
+				c.errorf(hp+".allowFrom", "an HTTPRoute or a VirtualService cannot match a client's address: use secret")
 			}
 			if hr.Secret == "" {
 				c.errorf(hp+".secret", "missing: the value clients send in X-Hugai-Route-Secret (${VAR}), or leave headerRouting out to keep it off")
 			} else if !strings.Contains(hr.Secret, "${") {
 				c.warnf(hp+".secret", "written in the file: use ${VAR} so the secret is read from the environment and never stored")
 			}
-			if r := k.TrafficRouter; full && (r == nil || r.GatewayAPI == nil) {
-				c.errorf(hp, "needs trafficRouter.gatewayAPI: the header is matched by HTTPRoute rules")
+			if r := k.TrafficRouter; full && (r == nil || r.GatewayAPI == nil && r.Istio == nil) {
+				c.errorf(hp, "needs trafficRouter.gatewayAPI or trafficRouter.istio: the header is matched by HTTPRoute rules or VirtualService routes")
 			}
 		}
 		if r := k.TrafficRouter; r != nil && r.GatewayAPI != nil && r.Istio != nil {
 			c.errorf(kp+".trafficRouter", "set one of gatewayAPI or istio, not both")
 		} else if r != nil && r.Istio != nil {
-			c.errorf(kp+".trafficRouter.istio", "Istio is not available in this hugai yet: use gatewayAPI, or no trafficRouter to split traffic by replica counts")
+			ip := kp + ".trafficRouter.istio"
+			if r.Istio.VirtualService == "" {
+				c.errorf(ip+".virtualService", "missing: the VirtualService whose destination weights hugai sets")
+			}
+			seen := map[string]bool{}
+			for i, name := range r.Istio.Routes {
+				switch {
+				case name == "":
+					c.errorf(fmt.Sprintf("%s.routes[%d]", ip, i), "empty: name an http route of the VirtualService")
+				case strings.HasPrefix(name, "hugai-"):
+					c.errorf(fmt.Sprintf("%s.routes[%d]", ip, i), "%q: routes named hugai-… are hugai's own (X-Hugai-Route)", name)
+				case seen[name]:
+					c.errorf(fmt.Sprintf("%s.routes[%d]", ip, i), "%q is named twice", name)
+				}
+				seen[name] = true
+			}
 		} else if r != nil && r.GatewayAPI != nil && r.GatewayAPI.HTTPRoute == "" {
 			c.errorf(kp+".trafficRouter.gatewayAPI.httpRoute", "missing: the HTTPRoute whose backend weights hugai sets")
 		}

@@ -54,19 +54,19 @@ var serviceEffects = map[string]effect{
 	"spec.target.kubernetes.service":        {"the user's Service: ports of the per-version and preview Services; with no router, what splits traffic", func(f *fx) { f.svc.Spec.Target.Kubernetes.Service = "cart" }},
 	"spec.target.kubernetes.replicas":       {"pods per version at full size", func(f *fx) { f.svc.Spec.Target.Kubernetes.Replicas = 4 }},
 	"spec.target.kubernetes.scaleDownDelay": {"how long a version that left the routes keeps running", func(f *fx) { f.svc.Spec.Target.Kubernetes.ScaleDownDelay = durp(time.Minute) }},
-	"spec.target.kubernetes.headerRouting.secret": {"X-Hugai-Route is honoured (HTTPRoute rules) from clients that send it in X-Hugai-Route-Secret", func(f *fx) {
+	"spec.target.kubernetes.headerRouting.secret": {"X-Hugai-Route is honoured (HTTPRoute rules or VirtualService routes) from clients that send it in X-Hugai-Route-Secret", func(f *fx) {
 		f.svc.Spec.Target.Kubernetes.HeaderRouting = &plan.HeaderRouting{Secret: "${ROUTE_SECRET}"}
 	}},
-	"spec.target.kubernetes.headerRouting.allowFrom": {"refused: an HTTPRoute cannot match client addresses", func(f *fx) {
+	"spec.target.kubernetes.headerRouting.allowFrom": {"refused: neither an HTTPRoute nor a VirtualService matches client addresses", func(f *fx) {
 		f.svc.Spec.Target.Kubernetes.HeaderRouting = &plan.HeaderRouting{Secret: "${ROUTE_SECRET}", AllowFrom: []string{"10.0.0.0/8"}}
 	}},
 	"spec.target.kubernetes.trafficRouter.gatewayAPI.httpRoute": {"the HTTPRoute whose backend weights hugai sets", func(f *fx) {
 		f.svc.Spec.Target.Kubernetes.TrafficRouter = &plan.TrafficRouter{GatewayAPI: &plan.GatewayAPIRouter{HTTPRoute: "cart"}}
 	}},
-	"spec.target.kubernetes.trafficRouter.istio.virtualService": {"refused: Istio is not available in this hugai yet", func(f *fx) {
+	"spec.target.kubernetes.trafficRouter.istio.virtualService": {"the Istio VirtualService whose http routes get one destination per version with its weight (instead of gatewayAPI)", func(f *fx) {
 		f.svc.Spec.Target.Kubernetes.TrafficRouter = &plan.TrafficRouter{Istio: &plan.IstioRouter{VirtualService: "cart"}}
 	}},
-	"spec.target.kubernetes.trafficRouter.istio.routes": {"refused with istio", func(f *fx) {
+	"spec.target.kubernetes.trafficRouter.istio.routes": {"the VirtualService's http routes hugai drives (default: those sending to the service)", func(f *fx) {
 		f.svc.Spec.Target.Kubernetes.TrafficRouter = &plan.TrafficRouter{Istio: &plan.IstioRouter{VirtualService: "cart", Routes: []string{"primary"}}}
 	}},
 	"spec.progressDeadline":                {"a version not ready (or a check without result) by then fails", func(f *fx) { f.svc.Spec.ProgressDeadline = durp(time.Minute) }},
@@ -136,7 +136,7 @@ var serviceEffects = map[string]effect{
 	"spec.environments.*.target.kubernetes.headerRouting.secret": {"overrides spec.target.kubernetes.headerRouting (as a whole)", setProd(func(e *plan.Environment) {
 		e.Target.Kubernetes = &plan.KubernetesTarget{HeaderRouting: &plan.HeaderRouting{Secret: "${PROD_ROUTE_SECRET}"}}
 	})},
-	"spec.environments.*.target.kubernetes.headerRouting.allowFrom": {"refused: an HTTPRoute cannot match client addresses", setProd(func(e *plan.Environment) {
+	"spec.environments.*.target.kubernetes.headerRouting.allowFrom": {"refused: neither an HTTPRoute nor a VirtualService matches client addresses", setProd(func(e *plan.Environment) {
 		e.Target.Kubernetes = &plan.KubernetesTarget{HeaderRouting: &plan.HeaderRouting{Secret: "${PROD_ROUTE_SECRET}", AllowFrom: []string{"10.1.0.0/16"}}}
 	})},
 	"spec.environments.*.target.kubernetes.trafficRouter.gatewayAPI.httpRoute": {"overrides spec.target.kubernetes.trafficRouter.gatewayAPI.httpRoute", setProd(func(e *plan.Environment) {

@@ -26,9 +26,15 @@ func TestArgoAcceptsTheExport(t *testing.T) {
 	ctx := context.Background()
 	svc := readTestdata(t, "hugai.yaml")
 
-	for _, name := range []string{"canary", "bluegreen", "rolling", "seed-plan"} {
+	// canary-istio: the canary plan on a service routed by an Istio VirtualService.
+	istio := strings.Replace(svc, "gatewayAPI: {httpRoute: my-app}", "istio: {virtualService: my-app, routes: [primary]}", 1)
+	for _, name := range []string{"canary", "bluegreen", "rolling", "seed-plan", "canary-istio"} {
 		t.Run(name, func(t *testing.T) {
-			in := load(t, readTestdata(t, name+".yaml"), strings.Replace(svc, "namespace: production", "namespace: "+name, 1))
+			svc, planFile := svc, name
+			if p, ok := strings.CutSuffix(name, "-istio"); ok {
+				svc, planFile = istio, p
+			}
+			in := load(t, readTestdata(t, planFile+".yaml"), strings.Replace(svc, "namespace: production", "namespace: "+name, 1))
 			if in.Plan.Spec.Version == "" { // the seed's plan, as `export --version v2` fills it
 				in.Plan.Spec.Version, in.Plan.Spec.Environment = "v2", "production"
 			}

@@ -146,14 +146,26 @@ func (e *exporter) args() []Arg {
 	}
 }
 
-// trafficRouting is the Gateway API plugin's configuration, or nil for a replica-based canary.
+// trafficRouting is the Gateway API plugin's configuration or Argo's Istio router's, or nil for a
+// replica-based canary.
 func (e *exporter) trafficRouting(c *Canary) {
 	tr := e.k.TrafficRouter
-	if tr == nil || tr.GatewayAPI == nil {
+	if tr == nil || tr.GatewayAPI == nil && tr.Istio == nil {
 		return
 	}
 	svc := e.k.Service
 	c.StableService, c.CanaryService = svc+"-stable", svc+"-canary"
+	if tr.Istio != nil {
+		c.TrafficRouting = &TrafficRouting{Istio: &IstioTrafficRouting{VirtualService: &IstioVirtualService{
+			Name: tr.Istio.VirtualService, Routes: slices.Clone(tr.Istio.Routes),
+		}}}
+		routes := "its only http route"
+		if len(tr.Istio.Routes) > 0 {
+			routes = "http routes " + strings.Join(tr.Istio.Routes, ", ")
+		}
+		e.note("traffic: Argo sets the weights of VirtualService %s (%s) between Services %s and %s; create both as copies of Service %s (Argo points their selectors at each version's pods) and give each of those routes both as destinations: Argo changes weights, never destinations (hugai writes them itself)", tr.Istio.VirtualService, routes, c.StableService, c.CanaryService, svc)
+		return
+	}
 	c.TrafficRouting = &TrafficRouting{Plugins: map[string]GatewayAPIPlugin{
 		GatewayAPIPluginName: {HTTPRoute: tr.GatewayAPI.HTTPRoute, Namespace: e.k.Namespace},
 	}}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -307,4 +308,32 @@ func FuzzTranslateText(f *testing.F) {
 			rest = rest[j+2:]
 		}
 	})
+}
+
+// TestIstioRouting: a service routed by an Istio VirtualService exports to Argo's own Istio
+// router (host-level splitting) on the same VirtualService and routes, with stable and canary
+// Services, and no Gateway API plugin.
+func TestIstioRouting(t *testing.T) {
+	svc := readTestdata(t, "hugai.yaml")
+	istio := strings.Replace(svc, "gatewayAPI: {httpRoute: my-app}", "istio: {virtualService: my-app-vs, routes: [primary]}", 1)
+	if istio == svc {
+		t.Fatal("testdata hugai.yaml lacks the gatewayAPI router")
+	}
+	res, err := Export(load(t, readTestdata(t, "canary.yaml"), istio))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Rollout.Spec.Strategy.Canary
+	tr := c.TrafficRouting
+	if tr == nil || tr.Istio == nil || tr.Istio.VirtualService == nil || tr.Istio.VirtualService.Name != "my-app-vs" ||
+		!slices.Equal(tr.Istio.VirtualService.Routes, []string{"primary"}) || len(tr.Plugins) != 0 {
+		t.Fatalf("traffic routing %+v, want Argo's istio router on my-app-vs, route primary, and no plugin", tr)
+	}
+	if c.StableService == "" || c.CanaryService == "" || c.StableService == c.CanaryService {
+		t.Fatalf("stable %q canary %q: Argo's Istio router needs both Services", c.StableService, c.CanaryService)
+	}
+	out := string(render(t, res))
+	if !strings.Contains(out, "virtualService:\n") || !strings.Contains(out, "name: my-app-vs") || !strings.Contains(out, "VirtualService my-app-vs (http routes primary)") {
+		t.Fatalf("rendered rollout lacks the istio router or its note:\n%s", out)
+	}
 }

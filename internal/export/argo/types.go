@@ -79,9 +79,22 @@ type TemplateRef struct {
 	TemplateName string `json:"templateName"`
 }
 
-// TrafficRouting holds the gatewayAPI plugin's configuration (argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi).
+// TrafficRouting holds the gatewayAPI plugin's configuration (argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi)
+// or Argo's built-in Istio router's.
 type TrafficRouting struct {
 	Plugins map[string]GatewayAPIPlugin `json:"plugins,omitempty"`
+	Istio   *IstioTrafficRouting        `json:"istio,omitempty"`
+}
+
+// IstioTrafficRouting is Argo's host-level Istio splitting: it sets the weights of the stable and
+// canary Services' destinations in the named http routes of the VirtualService.
+type IstioTrafficRouting struct {
+	VirtualService *IstioVirtualService `json:"virtualService,omitempty"`
+}
+
+type IstioVirtualService struct {
+	Name   string   `json:"name"`
+	Routes []string `json:"routes,omitempty"`
 }
 
 // GatewayAPIPluginName is the name Argo's configmap registers the Gateway API plugin under.

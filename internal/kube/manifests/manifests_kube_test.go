@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -38,7 +39,7 @@ const (
 // request as it would the pod's), runs the kubernetes target through a whole canary — the proof
 // that the role holds every verb the target uses — and tries what hugai must never do.
 func TestServiceAccountDoesWhatTheTargetDoesAndNoMore(t *testing.T) {
-	cl := kubetest.Start(t, kubetest.Options{CRDPaths: []string{"../../target/kubernetes/testdata/gateway-api"}})
+	cl := kubetest.Start(t, kubetest.Options{CRDPaths: []string{"../../target/kubernetes/testdata/gateway-api", "../../target/kubernetes/testdata/istio"}})
 	ctx := context.Background()
 	admin, err := kubernetes.NewClient(cl.Config)
 	if err != nil {
@@ -75,45 +76,34 @@ func TestServiceAccountDoesWhatTheTargetDoesAndNoMore(t *testing.T) {
 	})
 
 	t.Run("the target runs a canary as the ServiceAccount", func(t *testing.T) {
-		tg, err := kubernetes.New(ctx, kubernetes.Options{
+		canary(t, sa, kubernetes.Options{
 			Client: sa, Service: "demo", Namespace: ns, Deployment: "demo", Container: "app",
 			Image: "registry.example/demo:{{.Version}}", KubeService: "demo", HTTPRoute: "demo",
 		})
-		if err != nil {
+		var hr gatewayv1.HTTPRoute
+		if err := admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: "demo"}, &hr); err != nil {
 			t.Fatal(err)
 		}
-		step := func(what string, err error) {
-			t.Helper()
-			if err != nil {
-				t.Fatalf("%s as %s: %v", what, serviceAccount, err)
-			}
-		}
-		ready := func(v string, n int) {
-			t.Helper()
-			eventually.True(t, 20*time.Second, v+" ready", func() bool {
-				st, err := tg.Status(ctx)
-				return err == nil && st.Revisions[v].Ready == n
-			})
-		}
-		step("deploy v1", tg.Deploy(ctx, target.Revision{Version: "v1"}, 2))
-		ready("v1", 2)
-		step("route to v1", tg.Route(ctx, target.Routing{Weights: map[string]int{"v1": 100}, Stable: "v1"}))
-		step("deploy v2", tg.Deploy(ctx, target.Revision{Version: "v2"}, 1))
-		ready("v2", 1)
-		step("route 25% to v2", tg.Route(ctx, target.Routing{Weights: map[string]int{"v1": 75, "v2": 25}, Stable: "v1", Canary: "v2"}))
-		step("scale v2", tg.Deploy(ctx, target.Revision{Version: "v2"}, 2))
-		step("preview v2", tg.Route(ctx, target.Routing{Weights: map[string]int{"v1": 75, "v2": 25}, Stable: "v1", Canary: "v2", Preview: "v2"}))
-		step("promote v2", tg.Route(ctx, target.Routing{Weights: map[string]int{"v2": 100}, Stable: "v2"}))
-		step("remove v1", tg.Remove(ctx, target.Revision{Version: "v1"}))
-		st, err := tg.Status(ctx)
-		step("status", err)
-		if _, ok := st.Revisions["v1"]; ok {
-			t.Errorf("v1 still in status after its removal: %+v", st.Revisions)
-		}
-		var hr gatewayv1.HTTPRoute
-		step("read the route back", admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: "demo"}, &hr))
 		if b := hr.Spec.Rules[0].BackendRefs; len(b) != 1 || b[0].Weight == nil || *b[0].Weight != 100 {
 			t.Errorf("route after promotion: %+v, want v2's Service alone at 100", b)
+		}
+	})
+
+	t.Run("the target runs a canary through an Istio VirtualService as the ServiceAccount", func(t *testing.T) {
+		canary(t, sa, kubernetes.Options{
+			Client: sa, Service: "mesh", Namespace: ns, Deployment: "mesh", Container: "app",
+			Image: "registry.example/mesh:{{.Version}}", KubeService: "mesh", VirtualService: "mesh",
+			RouteSecret: "let-me-in",
+		})
+		vs := &unstructured.Unstructured{}
+		vs.SetGroupVersionKind(virtualService)
+		if err := admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: "mesh"}, vs); err != nil {
+			t.Fatal(err)
+		}
+		http, _, _ := unstructured.NestedSlice(vs.Object, "spec", "http")
+		last, _ := http[len(http)-1].(map[string]any)
+		if ds, _ := last["route"].([]any); len(ds) != 1 || ds[0].(map[string]any)["weight"] != int64(100) {
+			t.Errorf("virtualservice after promotion: %v, want v2's Service alone at 100", http)
 		}
 	})
 
@@ -145,6 +135,11 @@ func TestServiceAccountDoesWhatTheTargetDoesAndNoMore(t *testing.T) {
 			Spec:       user.Spec,
 		}))
 		forbidden("delete the user's HTTPRoute", sa.Delete(ctx, &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: "demo", Namespace: ns}}))
+		uvs := &unstructured.Unstructured{}
+		uvs.SetGroupVersionKind(virtualService)
+		uvs.SetNamespace(ns)
+		uvs.SetName("mesh")
+		forbidden("delete the user's VirtualService", sa.Delete(ctx, uvs))
 		// The user's own Deployment is still there, as it was.
 		var after appsv1.Deployment
 		if err := admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: "demo"}, &after); err != nil || *after.Spec.Replicas != 0 {
@@ -170,6 +165,10 @@ func TestServiceAccountDoesWhatTheTargetDoesAndNoMore(t *testing.T) {
 			{"get", "", "secrets", ns, false},
 			{"create", "", "pods", ns, false},
 			{"delete", "gateway.networking.k8s.io", "httproutes", ns, false},
+			{"get", "networking.istio.io", "virtualservices", ns, true},
+			{"update", "networking.istio.io", "virtualservices", ns, true},
+			{"create", "networking.istio.io", "virtualservices", ns, false},
+			{"delete", "networking.istio.io", "virtualservices", ns, false},
 			{"create", "", "pods/exec", ns, false},
 			{"list", "apps", "deployments", "default", false},
 			{"create", "", "namespaces", "", false},
@@ -191,6 +190,45 @@ func TestServiceAccountDoesWhatTheTargetDoesAndNoMore(t *testing.T) {
 			}
 		}
 	})
+}
+
+// canary runs a whole canary through the target made from o (its client the ServiceAccount's):
+// deploy, route, scale, preview, promote, remove, read the status.
+func canary(t *testing.T, sa client.Client, o kubernetes.Options) {
+	t.Helper()
+	ctx := context.Background()
+	tg, err := kubernetes.New(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s as %s: %v", what, serviceAccount, err)
+		}
+	}
+	ready := func(v string, n int) {
+		t.Helper()
+		eventually.True(t, 20*time.Second, v+" ready", func() bool {
+			st, err := tg.Status(ctx)
+			return err == nil && st.Revisions[v].Ready == n
+		})
+	}
+	step("deploy v1", tg.Deploy(ctx, target.Revision{Version: "v1"}, 2))
+	ready("v1", 2)
+	step("route to v1", tg.Route(ctx, target.Routing{Weights: map[string]int{"v1": 100}, Stable: "v1"}))
+	step("deploy v2", tg.Deploy(ctx, target.Revision{Version: "v2"}, 1))
+	ready("v2", 1)
+	step("route 25% to v2", tg.Route(ctx, target.Routing{Weights: map[string]int{"v1": 75, "v2": 25}, Stable: "v1", Canary: "v2"}))
+	step("scale v2", tg.Deploy(ctx, target.Revision{Version: "v2"}, 2))
+	step("preview v2", tg.Route(ctx, target.Routing{Weights: map[string]int{"v1": 75, "v2": 25}, Stable: "v1", Canary: "v2", Preview: "v2"}))
+	step("promote v2", tg.Route(ctx, target.Routing{Weights: map[string]int{"v2": 100}, Stable: "v2"}))
+	step("remove v1", tg.Remove(ctx, target.Revision{Version: "v1"}))
+	st, err := tg.Status(ctx)
+	step("status", err)
+	if _, ok := st.Revisions["v1"]; ok {
+		t.Errorf("v1 still in status after its removal: %+v", st.Revisions)
+	}
 }
 
 // admissionRefused tells the policy's refusal from RBAC's: both are Forbidden.
@@ -233,12 +271,45 @@ func apply(t *testing.T, c client.Client, dir string) {
 	}
 }
 
+var virtualService = schema.GroupVersionKind{Group: "networking.istio.io", Version: "v1", Kind: "VirtualService"}
+
 // userWorld is what the user has before hugai: a Deployment scaled to 0 (the template), its
-// Service, and an HTTPRoute sending everything to it.
+// Service, and an HTTPRoute sending everything to it; and a second service, mesh, the same but
+// for an Istio VirtualService in place of the HTTPRoute.
 func userWorld(t *testing.T, c client.Client) {
 	t.Helper()
 	labels := map[string]string{"app": "demo"}
+	mesh := map[string]string{"app": "mesh"}
+	vs := &unstructured.Unstructured{Object: map[string]any{
+		"metadata": map[string]any{"name": "mesh", "namespace": ns},
+		"spec": map[string]any{
+			"hosts": []any{"mesh.example.com"},
+			"http": []any{map[string]any{
+				"name":  "primary",
+				"route": []any{map[string]any{"destination": map[string]any{"host": "mesh", "port": map[string]any{"number": int64(80)}}}},
+			}},
+		},
+	}}
+	vs.SetGroupVersionKind(virtualService)
 	objs := []client.Object{
+		vs,
+		&appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: "mesh", Namespace: ns},
+			Spec: appsv1.DeploymentSpec{
+				Replicas: ptr(int32(0)),
+				Selector: &metav1.LabelSelector{MatchLabels: mesh},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: mesh},
+					Spec: corev1.PodSpec{Containers: []corev1.Container{{
+						Name: "app", Image: "registry.example/mesh:template", Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
+					}}},
+				},
+			},
+		},
+		&corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: "mesh", Namespace: ns},
+			Spec:       corev1.ServiceSpec{Selector: mesh, Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}}},
+		},
 		&appsv1.Deployment{
 			ObjectMeta: metav1.ObjectMeta{Name: "demo", Namespace: ns},
 			Spec: appsv1.DeploymentSpec{

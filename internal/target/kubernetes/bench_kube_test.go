@@ -25,7 +25,7 @@ func BenchmarkTarget(b *testing.B) {
 	ctx := context.Background()
 	// The peers: one read and one write of the API server, what each of the target's calls is
 	// made of.
-	pw := newWorld(b, cl, true)
+	pw := newWorld(b, cl, httpRoute)
 	b.Run("Peer/OneGet", func(b *testing.B) {
 		for b.Loop() {
 			var d appsv1.Deployment
@@ -64,12 +64,9 @@ func BenchmarkTarget(b *testing.B) {
 			}
 		}
 	})
-	for _, router := range []bool{true, false} {
-		name := "HTTPRoute"
-		if !router {
-			name = "ReplicaRatio"
-		}
-		w := newWorld(b, cl, router)
+	for _, rk := range []router{httpRoute, istio, noRouter} {
+		name := map[router]string{httpRoute: "HTTPRoute", istio: "Istio", noRouter: "ReplicaRatio"}[rk]
+		w := newWorld(b, cl, rk)
 		tg := w.target(b)
 		for _, v := range []string{"v1", "v2"} {
 			if err := tg.Deploy(ctx, target.Revision{Version: v}, 2); err != nil {

@@ -22,19 +22,28 @@ import (
 	"github.com/hugai-dev/hugai/internal/target/targettest"
 )
 
-// startCluster is one API server with the Gateway API's HTTPRoute CRD; each case works in a
-// namespace of its own.
+// startCluster is one API server with the Gateway API's HTTPRoute CRD and Istio's VirtualService
+// CRD; each case works in a namespace of its own.
 func startCluster(t testing.TB) *kubetest.Cluster {
 	t.Helper()
 	return kubetest.Start(t, kubetest.Options{
-		CRDPaths:    []string{"testdata/gateway-api"},
+		CRDPaths:    []string{"testdata/gateway-api", "testdata/istio"},
 		AddToScheme: []func(*runtime.Scheme) error{gatewayv1.Install},
 	})
 }
 
+// router is what splits the traffic in a world.
+type router int
+
+const (
+	noRouter  router = iota // replica ratio
+	httpRoute               // a Gateway API HTTPRoute named demo
+	istio                   // an Istio VirtualService named demo
+)
+
 // world is what a user has in a namespace before hugai: the Deployment versions are made from,
-// its Service and an HTTPRoute sending to it. router false leaves the HTTPRoute out (replica
-// ratio). A kubelet plays the rest of the cluster.
+// its Service and, as router says, an HTTPRoute or a VirtualService sending to it. A kubelet
+// plays the rest of the cluster.
 type world struct {
 	c    client.Client
 	ns   string
@@ -43,7 +52,7 @@ type world struct {
 
 var nsSeq atomic.Int64
 
-func newWorld(t testing.TB, cl *kubetest.Cluster, router bool) *world {
+func newWorld(t testing.TB, cl *kubetest.Cluster, r router) *world {
 	t.Helper()
 	ctx := context.Background()
 	ns := fmt.Sprintf("case-%d", nsSeq.Add(1))
@@ -72,7 +81,10 @@ func newWorld(t testing.TB, cl *kubetest.Cluster, router bool) *world {
 			Spec:       corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}}},
 		},
 	}
-	if router {
+	switch r {
+	case istio:
+		objs = append(objs, userVirtualService(ns))
+	case httpRoute:
 		objs = append(objs, &gatewayv1.HTTPRoute{
 			ObjectMeta: metav1.ObjectMeta{Name: "demo", Namespace: ns},
 			Spec: gatewayv1.HTTPRouteSpec{Rules: []gatewayv1.HTTPRouteRule{
@@ -99,7 +111,10 @@ func newWorld(t testing.TB, cl *kubetest.Cluster, router bool) *world {
 		Image: "registry.example/demo:{{.Version}}", Env: map[string]string{"APP_VERSION": "{{.Version}}"},
 		KubeService: "demo", RouteSecret: "let-me-in",
 	}
-	if router {
+	switch r {
+	case istio:
+		o.VirtualService = "demo"
+	case httpRoute:
 		o.HTTPRoute = "demo"
 	}
 	return &world{c: c, ns: ns, opts: o}
@@ -129,14 +144,18 @@ func behaviourOf(tmpl *corev1.PodTemplateSpec) kubetest.Behaviour {
 	}
 }
 
-type harness struct{ cl *kubetest.Cluster }
+type harness struct {
+	cl     *kubetest.Cluster
+	router router
+}
 
 // New is a fresh namespace with the user's objects and a kubelet. Reopen is a new Target on the
 // same namespace, as a restarted hugai makes it: this target holds nothing in memory, so the old
-// one needs no closing. Routes reads the HTTPRoute and the preview Service. There is no Do: no
+// one needs no closing. Routes reads the router (HTTPRoute or VirtualService) and the preview
+// Service. There is no Do: no
 // gateway or pod runs here, so no request can be sent (the traffic half is the local target's).
 func (h harness) New(t *testing.T) targettest.Instance {
-	w := newWorld(t, h.cl, true)
+	w := newWorld(t, h.cl, h.router)
 	return targettest.Instance{
 		Target: w.target(t),
 		Reopen: func(t *testing.T) target.Target { return w.target(t) },
@@ -149,9 +168,11 @@ func (harness) CrashLoop() target.Revision  { return target.Revision{Version: "c
 func (harness) Missing() target.Revision    { return target.Revision{Version: "missing"} }
 func (harness) Timeout() time.Duration      { return 15 * time.Second }
 
-// TestConformance runs the world-state half of the target suite against a real API server. The
-// traffic half needs a data plane (a gateway and running pods), which this machine cannot run.
+// TestConformance runs the world-state half of the target suite against a real API server, with
+// each router. The traffic half needs a data plane (a gateway or mesh and running pods), which
+// this machine cannot run.
 func TestConformance(t *testing.T) {
 	cl := startCluster(t)
-	targettest.RunState(t, harness{cl: cl})
+	t.Run("HTTPRoute", func(t *testing.T) { targettest.RunState(t, harness{cl: cl, router: httpRoute}) })
+	t.Run("Istio", func(t *testing.T) { targettest.RunState(t, harness{cl: cl, router: istio}) })
 }

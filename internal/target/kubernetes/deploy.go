@@ -31,7 +31,7 @@ func (t *Target) Deploy(ctx context.Context, rev target.Revision, n int) error {
 	if err != nil {
 		return fmt.Errorf("deploy %s: %w", v, err)
 	}
-	if t.opts.HTTPRoute != "" {
+	if t.routed() {
 		// The backend exists before any weight names it.
 		if err := t.ensureVersionService(ctx, v); err != nil {
 			return fmt.Errorf("deploy %s: %w", v, err)
@@ -39,7 +39,7 @@ func (t *Target) Deploy(ctx context.Context, rev target.Revision, n int) error {
 	}
 	// With no router the replica counts are the split: this version's depends on the others'.
 	var others map[string]int
-	if t.opts.HTTPRoute == "" {
+	if !t.routed() {
 		deps, err := t.deployments(ctx)
 		if err != nil {
 			return fmt.Errorf("deploy %s: %w", v, err)
@@ -59,7 +59,7 @@ func (t *Target) Deploy(ctx context.Context, rev target.Revision, n int) error {
 				return err
 			}
 			nd.Spec.Replicas = ptr32(t.replicasFor(v, n, rt, others, false))
-			if rt.Weights[v] > 0 && t.opts.HTTPRoute == "" {
+			if rt.Weights[v] > 0 && !t.routed() {
 				nd.Annotations[annotationRouted] = "true"
 			}
 			return t.c.Create(ctx, nd)
@@ -73,7 +73,7 @@ func (t *Target) Deploy(ctx context.Context, rev target.Revision, n int) error {
 		routed := d.Annotations[annotationRouted] == "true"
 		want := t.replicasFor(v, n, rt, others, routed)
 		_, marked := d.Annotations[annotationRemoveAfter]
-		mark := !routed && rt.Weights[v] > 0 && t.opts.HTTPRoute == ""
+		mark := !routed && rt.Weights[v] > 0 && !t.routed()
 		if !marked && !mark && d.Annotations[annotationDesired] == strconv.Itoa(n) && d.Spec.Replicas != nil && *d.Spec.Replicas == want {
 			return nil
 		}
@@ -170,7 +170,7 @@ func (t *Target) candidate(ctx context.Context, v string, n int) (*appsv1.Deploy
 // green, a canary before its first step); it takes its replica share meanwhile. desired holds
 // every version's requested count.
 func (t *Target) replicasFor(v string, n int, rt target.Routing, desired map[string]int, routed bool) int32 {
-	if t.opts.HTTPRoute != "" {
+	if t.routed() {
 		return int32(n)
 	}
 	w := rt.Weights[v]

@@ -24,15 +24,15 @@ import (
 // object by object, replica ratio, the scale-down delay. One API server for all.
 func TestKubernetes(t *testing.T) {
 	cl := startCluster(t)
-	t.Run("ObjectsAsWritten", func(t *testing.T) { testObjectsAsWritten(t, newWorld(t, cl, true)) })
+	t.Run("ObjectsAsWritten", func(t *testing.T) { testObjectsAsWritten(t, newWorld(t, cl, httpRoute)) })
 	t.Run("NoHeaderRulesWithoutSecret", func(t *testing.T) {
-		w := newWorld(t, cl, true)
+		w := newWorld(t, cl, httpRoute)
 		w.opts.RouteSecret = ""
 		testNoHeaderRules(t, w)
 	})
-	t.Run("ManualEditUndone", func(t *testing.T) { testManualEdit(t, newWorld(t, cl, true)) })
-	t.Run("ReplicaRatio", func(t *testing.T) { testReplicaRatio(t, newWorld(t, cl, false)) })
-	t.Run("ScaleDownDelay", func(t *testing.T) { testScaleDownDelay(t, newWorld(t, cl, true)) })
+	t.Run("ManualEditUndone", func(t *testing.T) { testManualEdit(t, newWorld(t, cl, httpRoute)) })
+	t.Run("ReplicaRatio", func(t *testing.T) { testReplicaRatio(t, newWorld(t, cl, noRouter)) })
+	t.Run("ScaleDownDelay", func(t *testing.T) { testScaleDownDelay(t, newWorld(t, cl, httpRoute)) })
 }
 
 func waitReady(t *testing.T, tg *Target, v string, n int) {

@@ -1,6 +1,7 @@
 // Package kubernetes is the target that runs each version of a service as a Deployment in a
 // cluster, made from the user's own Deployment (the template), and splits traffic between versions
-// with a Gateway API HTTPRoute's backend weights or, with no router, by replica counts.
+// with a Gateway API HTTPRoute's backend weights, an Istio VirtualService's destination weights
+// or, with no router, by replica counts.
 //
 // Everything hugai creates carries its labels (managed-by, service, revision) and the exact
 // version in an annotation; the requested routing is kept in a ConfigMap. A new Target (a hugai
@@ -74,6 +75,12 @@ type Options struct {
 	// HTTPRoute is the Gateway API HTTPRoute whose backend weights hugai sets. Empty: no router,
 	// traffic follows replica counts (approximate; Status reports the real share).
 	HTTPRoute string
+	// VirtualService is the Istio VirtualService whose destination weights hugai sets (set it or
+	// HTTPRoute, not both).
+	VirtualService string
+	// VirtualServiceRoutes names the VirtualService's http routes hugai drives. Empty: every http
+	// route whose destinations are all KubeService or hugai's per-version Services.
+	VirtualServiceRoutes []string
 	// PreviewService is the Service that reaches the preview version alone (blue-green before
 	// the switch); default KubeService-preview.
 	PreviewService string
@@ -126,6 +133,17 @@ func New(ctx context.Context, o Options) (*Target, error) {
 	if o.HTTPRoute != "" && o.KubeService == "" {
 		return nil, fmt.Errorf("kubernetes target: httpRoute %s needs the service whose ports the backends use", o.HTTPRoute)
 	}
+	if o.VirtualService != "" && o.KubeService == "" {
+		return nil, fmt.Errorf("kubernetes target: virtualService %s needs the service whose ports the destinations use", o.VirtualService)
+	}
+	if o.HTTPRoute != "" && o.VirtualService != "" {
+		return nil, fmt.Errorf("kubernetes target: httpRoute %s and virtualService %s: one router at a time", o.HTTPRoute, o.VirtualService)
+	}
+	for _, r := range o.VirtualServiceRoutes {
+		if r == "" || strings.HasPrefix(r, "hugai-") {
+			return nil, fmt.Errorf("kubernetes target: virtualService route %q: a route needs a name, and hugai- names are hugai's own", r)
+		}
+	}
 	if o.PreviewService == "" && o.KubeService != "" {
 		o.PreviewService = o.KubeService + "-preview"
 	}
@@ -173,6 +191,10 @@ func (t *Target) template(ctx context.Context) (*appsv1.Deployment, error) {
 	}
 	return &d, nil
 }
+
+// routed says whether a router (HTTPRoute or VirtualService) splits the traffic; if not, replica
+// counts do.
+func (t *Target) routed() bool { return t.opts.HTTPRoute != "" || t.opts.VirtualService != "" }
 
 func (t *Target) key(name string) types.NamespacedName {
 	return types.NamespacedName{Namespace: t.opts.Namespace, Name: name}

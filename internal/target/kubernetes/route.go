@@ -88,8 +88,8 @@ func (t *Target) saveRouting(ctx context.Context, rt target.Routing) error {
 	})
 }
 
-// Route records the routing, then writes it where traffic is split: the HTTPRoute's weights and
-// header rules, or the replica counts; and points the preview Service at the preview version.
+// Route records the routing, then writes it where traffic is split: the HTTPRoute's or the
+// VirtualService's weights and header rules, or the replica counts; and points the preview Service at the preview version.
 // HoldTimeout has no meaning here (a gateway answers at once when a backend has no endpoint).
 func (t *Target) Route(ctx context.Context, r target.Routing) error {
 	sum := 0
@@ -116,6 +116,10 @@ func (t *Target) Route(ctx context.Context, r target.Routing) error {
 	}
 	if t.opts.HTTPRoute != "" {
 		if err := t.writeHTTPRoute(ctx, r); err != nil {
+			return fmt.Errorf("route: %w", err)
+		}
+	} else if t.opts.VirtualService != "" {
+		if err := t.writeVirtualService(ctx, r); err != nil {
 			return fmt.Errorf("route: %w", err)
 		}
 	} else if err := t.rescale(ctx, r); err != nil {

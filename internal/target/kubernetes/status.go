@@ -75,8 +75,8 @@ func (t *Target) Status(ctx context.Context) (target.Status, error) {
 	if err != nil {
 		return st, err
 	}
-	if t.opts.HTTPRoute != "" {
-		// What the router holds, so that an edit of the HTTPRoute by hand is seen and undone.
+	if t.routed() {
+		// What the router holds, so that an edit of the HTTPRoute or VirtualService by hand is seen and undone.
 		st.Routing.Weights = observed
 	}
 	for v, w := range weights {
@@ -90,7 +90,7 @@ func (t *Target) Status(ctx context.Context) (target.Status, error) {
 		rs.Weight = w
 		st.Revisions[v] = rs
 	}
-	if t.opts.HTTPRoute == "" {
+	if !t.routed() {
 		// With no router a version runs only its weight's share of its replicas (replicasFor):
 		// all of that share ready is the version ready, or a canary could never be judged ready
 		// for the step that gives it the rest. The weights above were computed from real pods.
@@ -136,7 +136,7 @@ func podStatus(p *corev1.Pod, rs *target.RevisionStatus) {
 // the share of ready pods behind the user's Service that are the version's, in percent, which is
 // what a Service's load spreading gives, give or take.
 func (t *Target) weights(ctx context.Context, rt target.Routing, revs map[string]target.RevisionStatus, byRev map[string][]*corev1.Pod) (map[string]int, map[string]int, error) {
-	if t.opts.HTTPRoute != "" {
+	if t.routed() {
 		w, err := t.routeWeights(ctx)
 		return w, w, err
 	}
@@ -204,7 +204,7 @@ func (t *Target) routeWeights(ctx context.Context) (map[string]int, error) {
 	return r.Weights, nil
 }
 
-// Routes reads the routing as the HTTPRoute and the preview Service hold it, not as it was asked
+// Routes reads the routing as the HTTPRoute (or VirtualService) and the preview Service hold it, not as it was asked
 // for: the weight of each version, in percent, and which version each X-Hugai-Route rule and the
 // preview Service reach. With no router the weights are the replica shares Status reports.
 func (t *Target) Routes(ctx context.Context) (target.Routing, error) {
@@ -213,7 +213,11 @@ func (t *Target) Routes(ctx context.Context) (target.Routing, error) {
 	if err != nil {
 		return out, err
 	}
-	if t.opts.HTTPRoute == "" {
+	if t.opts.VirtualService != "" {
+		if err := t.virtualServiceRoutes(ctx, ours, &out); err != nil {
+			return out, err
+		}
+	} else if t.opts.HTTPRoute == "" {
 		st, err := t.Status(ctx)
 		if err != nil {
 			return out, err
