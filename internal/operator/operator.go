@@ -335,10 +335,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	d.obj = hd.DeepCopy()
 	if err := r.startIfNew(ctx, d, &hd); err != nil {
 		var bad *invalidError
-		if errors.As(err, &bad) {
-			return reconcile.Result{}, r.markInvalid(ctx, &hd, bad.reason, bad.msg)
+		if !errors.As(err, &bad) {
+			return reconcile.Result{}, err
 		}
-		return reconcile.Result{}, err
+		// Said, and the rollout in flight (of an earlier, valid spec) goes on being judged:
+		// a typo in an edit must not freeze a canary at 25% with nobody watching it.
+		if err := r.markInvalid(ctx, &hd, bad.reason, bad.msg); err != nil {
+			return reconcile.Result{}, err
+		}
 	}
 	if err := r.carryOutActions(ctx, d, &hd); err != nil {
 		return reconcile.Result{}, err

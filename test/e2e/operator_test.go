@@ -146,12 +146,27 @@ func TestOperator(t *testing.T) {
 		t.Fatalf("deploy status --target kubernetes: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 
-	// A spec edited mid-rollout: v5 is aborted at its first step, and v6 starts from step 1 as a
+	// A spec edited mid-rollout: v5 is aborted where it stands, and v6 starts from step 1 as a
 	// rollout of its own (its evidence never mixed with v5's).
 	editSpec(t, c, key, func(s *plan.HugAIDeploymentSpec) { s.Version = "v5"; s.Strategy.Governance = nil })
 	w.waitFor(t, map[string]int{"v4": 95, "v5": 5})
+	// An edit hugai refuses (no version) is said in Ready, and v5 goes on being judged meanwhile.
+	editSpec(t, c, key, func(s *plan.HugAIDeploymentSpec) { s.Version = "" })
+	eventually.True(t, 30*time.Second, "Ready=False InvalidSpec", func() bool {
+		var hd hugaiv1.HugAIDeployment
+		if err := c.Get(ctx, key, &hd); err != nil {
+			return false
+		}
+		for _, cond := range hd.Status.Conditions {
+			if cond.Type == "Ready" && cond.Reason == "InvalidSpec" && cond.ObservedGeneration == hd.Generation {
+				return true
+			}
+		}
+		return false
+	})
+	eventually.True(t, 30*time.Second, "v5 on to 25% after the refused edit", func() bool { return slices.Contains(w.steps("v5"), 25) })
 	editSpec(t, c, key, func(s *plan.HugAIDeploymentSpec) { s.Version = "v6" })
-	st = waitPhase(t, c, key, 6, "Succeeded")
+	st = waitPhase(t, c, key, 7, "Succeeded")
 	if got := w.steps("v6"); !slices.Equal(got, []int{5, 25, 50, 100}) {
 		t.Fatalf("v6's weights went %v, want the whole walk from 5 (history %v)", got, w.history())
 	}
