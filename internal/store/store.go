@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/hugai-dev/hugai/internal/audit"
@@ -105,6 +106,40 @@ type Tx struct {
 	Measurements []Measurement
 	Approvals    []Approval
 	Release      *Release
+}
+
+// Validate refuses a Tx no backend may write: a rollout without a service, an update without an
+// ID, state or payloads that are not JSON, an event without a type or subject, an approval that
+// is neither approved nor rejected. Every backend calls it before it writes anything.
+func (tx Tx) Validate() error {
+	if r := tx.Rollout; r != nil {
+		if r.Service == "" {
+			return errors.New("rollout has no service")
+		}
+		if r.ID == "" && r.Revision != 0 {
+			return errors.New("rollout update has no id")
+		}
+		if len(r.State) > 0 && !json.Valid(r.State) {
+			return errors.New("rollout state is not valid JSON")
+		}
+	}
+	for i, e := range tx.Events {
+		if e.Type == "" {
+			return fmt.Errorf("event %d has no type", i)
+		}
+		if e.Subject == "" && tx.Rollout == nil {
+			return fmt.Errorf("event %d has no subject", i)
+		}
+		if len(e.Payload) > 0 && !json.Valid(e.Payload) {
+			return fmt.Errorf("event %d: payload is not valid JSON", i)
+		}
+	}
+	for i, a := range tx.Approvals {
+		if a.Decision != "approved" && a.Decision != "rejected" {
+			return fmt.Errorf("approval %d: decision %q: want approved or rejected", i, a.Decision)
+		}
+	}
+	return nil
 }
 
 // Committed is what a Commit wrote.

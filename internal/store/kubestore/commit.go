@@ -2,7 +2,6 @@ package kubestore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -64,39 +63,16 @@ func (s *Store) Commit(ctx context.Context, tx store.Tx) (store.Committed, error
 	return c, nil
 }
 
-// validate refuses what the SQLite store refuses, and text the status cannot keep exactly.
+// validate refuses what every store refuses (store.Tx.Validate), and text the status cannot
+// keep exactly.
 func validate(tx store.Tx) error {
-	if r := tx.Rollout; r != nil {
-		if r.Service == "" {
-			return errors.New("rollout has no service")
-		}
-		if r.ID == "" && r.Revision != 0 {
-			return errors.New("rollout update has no id")
-		}
-		if len(r.State) > 0 && !json.Valid(r.State) {
-			return errors.New("rollout state is not valid JSON")
-		}
-		// The plan and service file are kept as text (readable with kubectl); bytes that are not
-		// UTF-8 would not survive the round trip.
-		if !utf8.Valid(r.Plan) || !utf8.Valid(r.ServiceFile) {
-			return errors.New("rollout plan or service file is not UTF-8 text")
-		}
+	if err := tx.Validate(); err != nil {
+		return err
 	}
-	for i, e := range tx.Events {
-		if e.Type == "" {
-			return fmt.Errorf("event %d has no type", i)
-		}
-		if e.Subject == "" && tx.Rollout == nil {
-			return fmt.Errorf("event %d has no subject", i)
-		}
-		if len(e.Payload) > 0 && !json.Valid(e.Payload) {
-			return fmt.Errorf("event %d: payload is not valid JSON", i)
-		}
-	}
-	for i, a := range tx.Approvals {
-		if a.Decision != "approved" && a.Decision != "rejected" {
-			return fmt.Errorf("approval %d: decision %q: want approved or rejected", i, a.Decision)
-		}
+	// The plan and service file are kept as text (readable with kubectl); bytes that are not
+	// UTF-8 would not survive the round trip.
+	if r := tx.Rollout; r != nil && (!utf8.Valid(r.Plan) || !utf8.Valid(r.ServiceFile)) {
+		return errors.New("rollout plan or service file is not UTF-8 text")
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -16,7 +15,7 @@ import (
 // Commit writes tx in one SQLite transaction: the rollout (with its revision check), its audit
 // events chained from the head, measurements, approvals and the release, or nothing at all.
 func (s *Store) Commit(ctx context.Context, tx store.Tx) (store.Committed, error) {
-	if err := validate(tx); err != nil {
+	if err := tx.Validate(); err != nil {
 		return store.Committed{}, fmt.Errorf("commit: %w", err)
 	}
 	now := time.Now().UTC()
@@ -33,37 +32,6 @@ func (s *Store) Commit(ctx context.Context, tx store.Tx) (store.Committed, error
 		return store.Committed{}, fmt.Errorf("commit: %w", err)
 	}
 	return c, nil
-}
-
-func validate(tx store.Tx) error {
-	if r := tx.Rollout; r != nil {
-		if r.Service == "" {
-			return errors.New("rollout has no service")
-		}
-		if r.ID == "" && r.Revision != 0 {
-			return errors.New("rollout update has no id")
-		}
-		if len(r.State) > 0 && !json.Valid(r.State) {
-			return errors.New("rollout state is not valid JSON")
-		}
-	}
-	for i, e := range tx.Events {
-		if e.Type == "" {
-			return fmt.Errorf("event %d has no type", i)
-		}
-		if e.Subject == "" && tx.Rollout == nil {
-			return fmt.Errorf("event %d has no subject", i)
-		}
-		if len(e.Payload) > 0 && !json.Valid(e.Payload) {
-			return fmt.Errorf("event %d: payload is not valid JSON", i)
-		}
-	}
-	for i, a := range tx.Approvals {
-		if a.Decision != "approved" && a.Decision != "rejected" {
-			return fmt.Errorf("approval %d: decision %q: want approved or rejected", i, a.Decision)
-		}
-	}
-	return nil
 }
 
 // commit does the writes; the order puts the checks that can fail (revision, foreign keys) both
