@@ -2,18 +2,19 @@ package operator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/hugai-dev/hugai/internal/argojudge"
+	"github.com/hugai-dev/hugai/internal/engine"
 	"github.com/hugai-dev/hugai/internal/plan"
 )
 
@@ -30,19 +31,18 @@ type JudgeConfig struct {
 func Judge(c client.Reader, jc JudgeConfig) (http.Handler, error) {
 	h, err := argojudge.New(argojudge.Config{
 		Find: func(ctx context.Context, namespace, service string) (*plan.Service, error) {
-			var cms corev1.ConfigMapList
-			opts := []client.ListOption{client.MatchingLabels{LabelService: service}}
-			if namespace != "" {
-				opts = append(opts, client.InNamespace(namespace))
+			cm, err := serviceFileMap(ctx, c, namespace, service)
+			if err == nil {
+				var sf *engine.ServiceFile
+				if sf, err = parseServiceFile(cm, service); err == nil {
+					return sf.Service, nil
+				}
 			}
-			if err := c.List(ctx, &cms, opts...); err != nil {
-				return nil, fmt.Errorf("service file of %s: %w", service, err)
+			var bad *invalidError
+			if errors.As(err, &bad) && (bad.reason == "ServiceFileMissing" || bad.reason == "ServiceFileAmbiguous") {
+				return nil, fmt.Errorf("%v: %w", err, argojudge.ErrNotFound)
 			}
-			if len(cms.Items) != 1 {
-				return nil, fmt.Errorf("%d ConfigMaps labelled %s=%s in namespace %q, want one: %w", len(cms.Items), LabelService, service, namespace, argojudge.ErrNotFound)
-			}
-			cm := cms.Items[0]
-			return plan.ParseService(fmt.Sprintf("configmap/%s/%s", cm.Namespace, cm.Name), []byte(cm.Data[ServiceFileKey]))
+			return nil, err
 		},
 		Versions: func(ctx context.Context, namespace, service string) (string, string, error) {
 			ro := &unstructured.Unstructured{}

@@ -245,13 +245,12 @@ type Reconciler struct {
 // deployment is what the operator keeps of one HugAIDeployment between reconciles: its engine,
 // rebuilt when the service file changes. The state is not here: it is in the object's status.
 type deployment struct {
-	mu        sync.Mutex // one reconcile of a HugAIDeployment at a time
-	eng       *engine.Engine
-	fileRV    string // the ConfigMap's resourceVersion the engine was built from
-	service   string
-	env       string
-	obj       *hugaiv1.HugAIDeployment // for Events
-	lastPhase string
+	mu      sync.Mutex // one reconcile of a HugAIDeployment at a time
+	eng     *engine.Engine
+	fileRV  string // the ConfigMap's resourceVersion the engine was built from
+	service string
+	env     string
+	obj     *hugaiv1.HugAIDeployment // for Events
 }
 
 func (r *Reconciler) setup(mgr manager.Manager) error {
@@ -380,14 +379,18 @@ func (r *Reconciler) markInvalid(ctx context.Context, hd *hugaiv1.HugAIDeploymen
 // is new or changed.
 func (r *Reconciler) deployment(ctx context.Context, hd *hugaiv1.HugAIDeployment) (*deployment, error) {
 	key := types.NamespacedName{Namespace: hd.Namespace, Name: hd.Name}
-	cm, sf, err := r.serviceFile(ctx, hd)
+	cm, err := serviceFileMap(ctx, r.cache, hd.Namespace, serviceName(hd))
 	if err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if d, ok := r.engines[key]; ok && d.fileRV == cm.ResourceVersion {
-		return d, nil
+		return d, nil // parsed when it changed, not at every look
+	}
+	sf, err := parseServiceFile(cm, serviceName(hd))
+	if err != nil {
+		return nil, err
 	}
 	d := &deployment{fileRV: cm.ResourceVersion, service: sf.Service.Metadata.Name, env: environment(hd), obj: hd.DeepCopy()}
 	var notifiers map[string]engine.Notifier
@@ -412,39 +415,45 @@ func (r *Reconciler) deployment(ctx context.Context, hd *hugaiv1.HugAIDeployment
 	return d, nil
 }
 
-// serviceFile reads the service's hugai.yaml from its ConfigMap.
-func (r *Reconciler) serviceFile(ctx context.Context, hd *hugaiv1.HugAIDeployment) (*corev1.ConfigMap, *engine.ServiceFile, error) {
-	name := serviceName(hd)
+// serviceFileMap finds the one ConfigMap holding a service's hugai.yaml in namespace ("": in any).
+func serviceFileMap(ctx context.Context, c client.Reader, namespace, service string) (*corev1.ConfigMap, error) {
 	var cms corev1.ConfigMapList
-	if err := r.cache.List(ctx, &cms, client.InNamespace(hd.Namespace), client.MatchingLabels{LabelService: name}); err != nil {
-		return nil, nil, fmt.Errorf("service file of %s: %w", name, err)
+	opts := []client.ListOption{client.MatchingLabels{LabelService: service}}
+	if namespace != "" {
+		opts = append(opts, client.InNamespace(namespace))
+	}
+	if err := c.List(ctx, &cms, opts...); err != nil {
+		return nil, fmt.Errorf("service file of %s: %w", service, err)
 	}
 	switch len(cms.Items) {
 	case 0:
-		return nil, nil, &invalidError{"ServiceFileMissing", fmt.Sprintf("no ConfigMap labelled %s=%s in namespace %s holds the service's %s", LabelService, name, hd.Namespace, ServiceFileKey)}
+		return nil, &invalidError{"ServiceFileMissing", fmt.Sprintf("no ConfigMap labelled %s=%s in namespace %q holds the service's %s", LabelService, service, namespace, ServiceFileKey)}
 	case 1:
-	default:
-		var names []string
-		for _, cm := range cms.Items {
-			names = append(names, cm.Name)
-		}
-		sort.Strings(names)
-		return nil, nil, &invalidError{"ServiceFileAmbiguous", fmt.Sprintf("ConfigMaps %s are all labelled %s=%s: keep one", strings.Join(names, ", "), LabelService, name)}
+		return &cms.Items[0], nil
 	}
-	cm := cms.Items[0]
+	var names []string
+	for _, cm := range cms.Items {
+		names = append(names, cm.Namespace+"/"+cm.Name)
+	}
+	sort.Strings(names)
+	return nil, &invalidError{"ServiceFileAmbiguous", fmt.Sprintf("ConfigMaps %s are all labelled %s=%s: keep one", strings.Join(names, ", "), LabelService, service)}
+}
+
+// parseServiceFile reads the service file a ConfigMap holds.
+func parseServiceFile(cm *corev1.ConfigMap, service string) (*engine.ServiceFile, error) {
 	data, ok := cm.Data[ServiceFileKey]
 	if !ok {
-		return nil, nil, &invalidError{"ServiceFileMissing", fmt.Sprintf("ConfigMap %s has no key %s", cm.Name, ServiceFileKey)}
+		return nil, &invalidError{"ServiceFileMissing", fmt.Sprintf("ConfigMap %s has no key %s", cm.Name, ServiceFileKey)}
 	}
 	path := fmt.Sprintf("configmap/%s/%s", cm.Namespace, cm.Name)
 	svc, err := plan.ParseService(path, []byte(data))
 	if err != nil {
-		return nil, nil, &invalidError{"ServiceFileInvalid", err.Error()}
+		return nil, &invalidError{"ServiceFileInvalid", err.Error()}
 	}
-	if svc.Metadata.Name != name {
-		return nil, nil, &invalidError{"ServiceFileInvalid", fmt.Sprintf("%s describes service %q, not %q", path, svc.Metadata.Name, name)}
+	if svc.Metadata.Name != service {
+		return nil, &invalidError{"ServiceFileInvalid", fmt.Sprintf("%s describes service %q, not %q", path, svc.Metadata.Name, service)}
 	}
-	return &cm, &engine.ServiceFile{Path: path, Data: []byte(data), Service: svc}, nil
+	return &engine.ServiceFile{Path: path, Data: []byte(data), Service: svc}, nil
 }
 
 // startIfNew starts the rollout of the spec's generation if none was started for it. A rollout
