@@ -10,12 +10,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -113,7 +110,10 @@ func BenchmarkOperator500(b *testing.B) {
 
 	dir := b.TempDir()
 	port := freePort(b)
-	op := startBenchOperator(b, dir, cl.Kubeconfig, port)
+	// Each rollout looked at at least every second: N rollouts then ask for at least N reconciles
+	// a second, so what the operator reaches is its capacity.
+	op := startDaemon(b, dir, "operator", "operator", "--kubeconfig", cl.Kubeconfig, "--leader-elect=false", "--health-addr", "0",
+		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", port), "--tick", "1s")
 	allIn := func(phase string, gen int64) bool {
 		var list hugaiv1.HugAIDeploymentList
 		if err := c.List(ctx, &list, client.InNamespace("bench")); err != nil {
@@ -154,7 +154,7 @@ func BenchmarkOperator500(b *testing.B) {
 	eventually.True(b, 15*time.Minute, fmt.Sprintf("%d canaries Succeeded", n), func() bool { return allIn("Succeeded", 2) })
 	b.StopTimer()
 	elapsed, after := time.Since(start), reconciles(b, port)
-	rss, peak := procMemory(b, op.Process.Pid)
+	rss, peak := procMemory(b, op.cmd.Process.Pid)
 	perSec := float64(after-before) / elapsed.Seconds()
 	b.ReportMetric(perSec, "reconciles/s")
 	b.ReportMetric(float64(rss)/(1<<20), "RSS-MiB")
@@ -240,37 +240,4 @@ func procMemory(b *testing.B, pid int) (rss, peak int64) {
 		}
 	}
 	return rss, peak
-}
-
-// startBenchOperator starts `hugai operator` with its metrics on port, looking at each rollout at
-// least every second: 500 HugAIDeployments then ask for at least 500 reconciles a second, so
-// what it reaches is its capacity.
-func startBenchOperator(b *testing.B, dir, kubeconfig string, port int) *exec.Cmd {
-	logf, err := os.Create(filepath.Join(dir, "operator.log"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd := exec.Command(built.hugai, "operator", "--kubeconfig", kubeconfig, "--leader-elect=false", "--health-addr", "0",
-		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", port), "--tick", "1s")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
-	b.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if b.Failed() {
-			out, _ := os.ReadFile(filepath.Join(dir, "operator.log"))
-			b.Logf("operator log:\n%s", out)
-		}
-	})
-	return cmd
 }

@@ -74,7 +74,10 @@ func TestOperator(t *testing.T) {
 
 	dir := t.TempDir()
 	e := &env{t: t, dir: dir, dataDir: filepath.Join(dir, ".hugai")}
-	op := startOperator(t, e, cl.Kubeconfig)
+	// A short lease, so a new operator takes over from a killed one within seconds.
+	op := startDaemon(t, e.dir, "operator", "operator", "--kubeconfig", cl.Kubeconfig, "--leader-election-namespace", "shop",
+		"--leader-elect-lease-duration", "3s", "--leader-elect-renew-deadline", "2s", "--leader-elect-retry-period", "500ms",
+		"--health-addr", "0", "--tick", "1s")
 	w := watchRoute(t, c, "shop", "checkout")
 	key := types.NamespacedName{Namespace: "shop", Name: "checkout"}
 
@@ -261,65 +264,67 @@ func applyFile(t *testing.T, c client.Client, path string) {
 	}
 }
 
-// operatorProc is `hugai operator --kubeconfig`; the one running when the test ends is stopped.
-type operatorProc struct {
-	t          *testing.T
-	e          *env
-	kubeconfig string
-	n          int
-	cmd        *exec.Cmd
-	done       chan struct{}
+// daemon is a long-running hugai process a scenario starts, kills and starts again (the operator):
+// each run's output goes to <name>-<n>.log in dir, shown when the test fails; the one running when
+// the test ends is stopped with SIGTERM.
+type daemon struct {
+	tb   testing.TB
+	dir  string
+	name string
+	args []string
+	n    int
+	cmd  *exec.Cmd
+	done chan struct{}
 }
 
-func startOperator(t *testing.T, e *env, kubeconfig string) *operatorProc {
-	t.Helper()
-	o := &operatorProc{t: t, e: e, kubeconfig: kubeconfig}
-	o.start()
-	t.Cleanup(func() {
-		if o.cmd != nil {
-			_ = o.cmd.Process.Signal(syscall.SIGTERM)
+func startDaemon(tb testing.TB, dir, name string, args ...string) *daemon {
+	tb.Helper()
+	d := &daemon{tb: tb, dir: dir, name: name, args: args}
+	d.start()
+	tb.Cleanup(func() {
+		if d.cmd != nil {
+			_ = d.cmd.Process.Signal(syscall.SIGTERM)
 			select {
-			case <-o.done:
+			case <-d.done:
 			case <-time.After(20 * time.Second):
-				_ = o.cmd.Process.Kill()
-				<-o.done
+				_ = d.cmd.Process.Kill()
+				<-d.done
 			}
 		}
-		if t.Failed() {
-			for i := 1; i <= o.n; i++ {
-				b, _ := os.ReadFile(filepath.Join(e.dir, fmt.Sprintf("operator-%d.log", i)))
-				t.Logf("operator log %d:\n%s", i, b)
+		if tb.Failed() {
+			for i := 1; i <= d.n; i++ {
+				b, _ := os.ReadFile(d.log(i))
+				tb.Logf("%s log %d:\n%s", name, i, b)
 			}
 		}
 	})
-	return o
+	return d
 }
 
-func (o *operatorProc) start() {
-	o.t.Helper()
-	o.n++
-	logf, err := os.Create(filepath.Join(o.e.dir, fmt.Sprintf("operator-%d.log", o.n)))
+func (d *daemon) log(i int) string { return filepath.Join(d.dir, fmt.Sprintf("%s-%d.log", d.name, i)) }
+
+func (d *daemon) start() {
+	d.tb.Helper()
+	d.n++
+	logf, err := os.Create(d.log(d.n))
 	if err != nil {
-		o.t.Fatal(err)
+		d.tb.Fatal(err)
 	}
-	// A short lease, so the new operator takes over from a killed one within seconds.
-	cmd := exec.Command(built.hugai, "operator", "--kubeconfig", o.kubeconfig, "--leader-election-namespace", "shop",
-		"--leader-elect-lease-duration", "3s", "--leader-elect-renew-deadline", "2s", "--leader-elect-retry-period", "500ms",
-		"--health-addr", "0", "--tick", "1s")
-	cmd.Dir = o.e.dir
+	cmd := exec.Command(built.hugai, d.args...)
+	cmd.Dir = d.dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		o.t.Fatal(err)
+		d.tb.Fatal(err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
-	o.cmd, o.done = cmd, done
+	d.cmd, d.done = cmd, done
 }
 
-// kill kills the operator with SIGKILL, as a lost node would, and waits until it is gone.
-func (o *operatorProc) kill() {
-	_ = o.cmd.Process.Signal(syscall.SIGKILL)
-	<-o.done
-	o.cmd = nil
+// kill kills the process with SIGKILL, as a lost node would, and waits until it is gone.
+func (d *daemon) kill() {
+	_ = d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.done
+	d.cmd = nil
 }
