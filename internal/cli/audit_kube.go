@@ -7,10 +7,7 @@ import (
 	"io"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/hugai-dev/hugai/internal/audit"
@@ -47,29 +44,9 @@ func (a *app) verifyKube(ctx context.Context, f kubeAuditFlags, names []string, 
 	case !f.all && len(names) != 1:
 		return badInput(errors.New("audit verify --target kubernetes: name one HugAIDeployment (or --all)"))
 	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = f.kube.kubeconfig
-	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: f.kube.context})
-	cfg, err := loader.ClientConfig()
+	c, ns, err := f.kube.hugaiClient(f.namespace)
 	if err != nil {
-		return badInput(fmt.Errorf("kubeconfig: %w", err))
-	}
-	ns := f.namespace
-	if ns == "" {
-		// As kubectl: the context's namespace, else default.
-		if ns, _, err = loader.Namespace(); err != nil {
-			return badInput(fmt.Errorf("kubeconfig: %w", err))
-		}
-	}
-	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, hugaiv1.AddToScheme} {
-		if err := add(scheme); err != nil {
-			return err
-		}
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		return fmt.Errorf("kubernetes client: %w", err)
+		return err
 	}
 	if f.all {
 		var list hugaiv1.HugAIDeploymentList

@@ -13,13 +13,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/hugai-dev/hugai/internal/api"
 	"github.com/hugai-dev/hugai/internal/engine"
 	hugaiv1 "github.com/hugai-dev/hugai/internal/kube/apis/v1"
-	"github.com/hugai-dev/hugai/internal/operator"
 	"github.com/hugai-dev/hugai/internal/store"
 	"github.com/hugai-dev/hugai/internal/store/kubestore"
 )
@@ -56,26 +54,9 @@ func (k *kubeTarget) on() (bool, error) {
 
 // connect opens the cluster and names the HugAIDeployment.
 func (k *kubeTarget) connect(name string) (client.Client, types.NamespacedName, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = k.kubeconfig
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: k.context})
-	cfg, err := cc.ClientConfig()
-	if err != nil {
-		return nil, types.NamespacedName{}, badInput(fmt.Errorf("kubeconfig: %w", err))
-	}
-	ns := k.namespace
-	if ns == "" {
-		if ns, _, err = cc.Namespace(); err != nil || ns == "" {
-			ns = "default"
-		}
-	}
-	scheme, err := operator.Scheme()
+	c, ns, err := k.hugaiClient(k.namespace)
 	if err != nil {
 		return nil, types.NamespacedName{}, err
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		return nil, types.NamespacedName{}, withCode(ExitFailed, fmt.Errorf("kubernetes: %w", err))
 	}
 	return c, types.NamespacedName{Namespace: ns, Name: name}, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/engine"
 	"github.com/hugai-dev/hugai/internal/metric"
 	"github.com/hugai-dev/hugai/internal/metric/prometheus"
+	"github.com/hugai-dev/hugai/internal/operator"
 	"github.com/hugai-dev/hugai/internal/plan"
 	"github.com/hugai-dev/hugai/internal/target/kubernetes"
 )
@@ -32,15 +33,44 @@ func (f *kubeFlags) add(c *cobra.Command) {
 	c.Flags().StringVar(&f.context, "context", "", "the kubeconfig context to use (default: its current context)")
 }
 
-// restConfig loads the cluster's address and credentials.
-func (f *kubeFlags) restConfig() (*restclient.Config, error) {
+// loader is the kubeconfig as kubectl reads it.
+func (f *kubeFlags) loader() clientcmd.ClientConfig {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = f.kubeconfig
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: f.context}).ClientConfig()
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: f.context})
+}
+
+// restConfig loads the cluster's address and credentials.
+func (f *kubeFlags) restConfig() (*restclient.Config, error) {
+	cfg, err := f.loader().ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
 	return cfg, nil
+}
+
+// hugaiClient opens the cluster with hugai's kinds for a command that reads or acts on
+// HugAIDeployments, and names the namespace as kubectl does: namespace (-n), else the context's,
+// else default.
+func (f *kubeFlags) hugaiClient(namespace string) (client.Client, string, error) {
+	cfg, err := f.restConfig()
+	if err != nil {
+		return nil, "", badInput(err)
+	}
+	if namespace == "" {
+		if namespace, _, err = f.loader().Namespace(); err != nil {
+			return nil, "", badInput(fmt.Errorf("kubeconfig: %w", err))
+		}
+	}
+	scheme, err := operator.Scheme()
+	if err != nil {
+		return nil, "", err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, "", withCode(ExitFailed, fmt.Errorf("kubernetes client: %w", err))
+	}
+	return c, namespace, nil
 }
 
 // kubeRuntime is the runtime of a service environment of type kubernetes: the same engine, the
