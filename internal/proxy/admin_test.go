@@ -224,7 +224,9 @@ func TestRunEndToEnd(t *testing.T) {
 		}
 		served[v]++
 	}
-	// The history holds whole seconds once they are over: poll until all requests are in it.
+	// The history holds whole seconds once they are over: poll until all requests are in it, and
+	// their latencies too — a request is counted when it is sent and its latency recorded once
+	// its answer is through, which can fall in the next second.
 	var w1, w2 Window
 	waitFor(t, "the stats to cover every request", func() bool {
 		s, err := cl.Stats(ctx, started.Add(-time.Second))
@@ -233,7 +235,7 @@ func TestRunEndToEnd(t *testing.T) {
 		}
 		now := time.Now().Add(time.Second)
 		w1, w2 = s.Window("v1", started.Add(-time.Second), now), s.Window("v2", started.Add(-time.Second), now)
-		return w1.Requests+w2.Requests == 200
+		return w1.Requests+w2.Requests == 200 && w1.Samples()+w2.Samples() == 200
 	})
 	if w1.Requests != served["v1"] || w2.Requests != served["v2"] {
 		t.Errorf("stats %d/%d, served %v", w1.Requests, w2.Requests, served)
