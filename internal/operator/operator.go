@@ -165,8 +165,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}); err != nil {
 		return fmt.Errorf("operator: index actions: %w", err)
 	}
-	// The target and the store read what they just wrote: they use the API server, not the
-	// manager's cache, which lags behind writes.
+	// The target reads what it just wrote: it uses the API server, not the manager's cache,
+	// which lags behind writes. The store reads HugAIDeployments from the cache and remembers
+	// its own writes until the cache has them (kubestore.Options.Reader).
 	direct, err := client.New(cfg.REST, client.Options{Scheme: scheme})
 	if err != nil {
 		return fmt.Errorf("operator: %w", err)
@@ -247,6 +248,7 @@ type Reconciler struct {
 type deployment struct {
 	mu      sync.Mutex // one reconcile of a HugAIDeployment at a time
 	eng     *engine.Engine
+	store   *kubestore.Store // the engine's, which knows our own writes the cache has not seen yet
 	fileRV  string // the ConfigMap's resourceVersion the engine was built from
 	service string
 	env     string
@@ -308,8 +310,10 @@ func environment(d *hugaiv1.HugAIDeployment) string {
 
 // Reconcile is one look at a HugAIDeployment.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	// From the cache: a look at a rollout that changes nothing costs the API server nothing.
+	// The cache lags behind our own writes; the deployment's store knows them (below).
 	var hd hugaiv1.HugAIDeployment
-	if err := r.direct.Get(ctx, req.NamespacedName, &hd); err != nil {
+	if err := r.cache.Get(ctx, req.NamespacedName, &hd); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.mu.Lock()
 			delete(r.engines, req.NamespacedName)
@@ -331,6 +335,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	fresh, err := d.store.Object(ctx)
+	if err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	hd = *fresh
 	d.obj = hd.DeepCopy()
 	if err := r.startIfNew(ctx, d, &hd); err != nil {
 		var bad *invalidError
@@ -402,9 +411,10 @@ func (r *Reconciler) deployment(ctx context.Context, hd *hugaiv1.HugAIDeployment
 		notifiers = map[string]engine.Notifier{d.service: n}
 	}
 	var eng *engine.Engine
-	st := kubestore.New(r.direct, key, kubestore.Options{Summarize: func(rec store.Rollout, status *hugaiv1.RolloutStatus) {
+	st := kubestore.New(r.direct, key, kubestore.Options{Reader: r.cache, Summarize: func(rec store.Rollout, status *hugaiv1.RolloutStatus) {
 		summarize(eng, rec, status)
 	}})
+	d.store = st
 	eng = engine.New(engine.Config{
 		Store: st, Services: []*engine.ServiceFile{sf}, NewRuntime: r.cfg.NewRuntime, Notifiers: notifiers,
 		Tick: r.cfg.Tick, Logf: r.cfg.Logf, Version: r.cfg.Version,

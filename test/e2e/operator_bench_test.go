@@ -5,11 +5,13 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/hugai-dev/hugai/internal/eventually"
@@ -106,7 +109,7 @@ func BenchmarkOperator500(b *testing.B) {
 		}
 		return nil
 	})
-	kubetest.StartKubelet(b, c, "bench", func(*corev1.PodTemplateSpec) kubetest.Behaviour { return kubetest.Good })
+	kubetest.StartWatchingKubelet(b, cl, "bench", func(*corev1.PodTemplateSpec) kubetest.Behaviour { return kubetest.Good })
 
 	dir := b.TempDir()
 	port := freePort(b)
@@ -149,17 +152,38 @@ func BenchmarkOperator500(b *testing.B) {
 			}
 		}
 	})
-	start, before := time.Now(), reconciles(b, port)
+	start, before, apiBefore := time.Now(), reconciles(b, port), apiRequests(b, cl.Config)
 	b.ResetTimer()
 	eventually.True(b, 15*time.Minute, fmt.Sprintf("%d canaries Succeeded", n), func() bool { return allIn("Succeeded", 2) })
 	b.StopTimer()
-	elapsed, after := time.Since(start), reconciles(b, port)
+	elapsed, after, apiAfter := time.Since(start), reconciles(b, port), apiRequests(b, cl.Config)
 	rss, peak := procMemory(b, op.cmd.Process.Pid)
 	perSec := float64(after-before) / elapsed.Seconds()
 	b.ReportMetric(perSec, "reconciles/s")
 	b.ReportMetric(float64(rss)/(1<<20), "RSS-MiB")
 	b.ReportMetric(float64(peak)/(1<<20), "peak-RSS-MiB")
 	b.ReportMetric(elapsed.Seconds(), "s-to-all-Succeeded")
+	var list hugaiv1.HugAIDeploymentList
+	if err := c.List(ctx, &list, client.InNamespace("bench")); err != nil {
+		b.Fatal(err)
+	}
+	size := 0
+	for _, hd := range list.Items {
+		j, _ := json.Marshal(hd.Status)
+		size += len(j)
+	}
+	b.ReportMetric(float64(size)/float64(len(list.Items))/1024, "status-KiB")
+	var calls []string
+	var total float64
+	for k, v := range apiAfter {
+		if d := v - apiBefore[k]; d > 0 {
+			total += d
+			calls = append(calls, fmt.Sprintf("%s %.2f", k, d/float64(after-before)))
+		}
+	}
+	sort.Strings(calls)
+	b.ReportMetric(total/float64(after-before), "API-requests/reconcile")
+	fmt.Fprintf(os.Stderr, "API requests per reconcile (every client of the API server, the stand-in kubelet's too):\n%s\n", strings.Join(calls, "\n"))
 	b.Logf("%d HugAIDeployments: %d reconciles in %s (%.0f/s), operator RSS %d MiB (peak %d MiB)", n, after-before, elapsed.Round(time.Second), perSec, rss>>20, peak>>20)
 }
 
@@ -218,6 +242,42 @@ func reconciles(b *testing.B, port int) int64 {
 		}
 	}
 	return total
+}
+
+// apiRequests is the API server's count of the requests it served so far, by verb and resource.
+func apiRequests(b *testing.B, cfg *rest.Config) map[string]float64 {
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp, err := hc.Get(strings.TrimSuffix(cfg.Host, "/") + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "apiserver_request_total{") {
+			continue
+		}
+		labels := map[string]string{}
+		for _, kv := range strings.Split(line[strings.Index(line, "{")+1:strings.LastIndex(line, "}")], ",") {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				labels[k] = strings.Trim(v, `"`)
+			}
+		}
+		f := strings.Fields(line)
+		v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+		key := labels["verb"] + " " + labels["resource"]
+		if labels["subresource"] != "" {
+			key += "/" + labels["subresource"]
+		}
+		out[key] += v
+	}
+	return out
 }
 
 // procMemory is a process' resident memory now and at its peak, from /proc.

@@ -8,12 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // Behaviour is how a pod acts on the Kubelet.
@@ -33,6 +36,7 @@ const (
 // deleted Deployment go). Code under test reads only what these write, as in a cluster.
 type kubelet struct {
 	c        client.Client
+	r        client.Reader // where Deployments and pods are listed from: c, or an informers' cache
 	ns       string
 	behave   func(*corev1.PodTemplateSpec) Behaviour
 	restarts map[types.UID]int32
@@ -41,17 +45,55 @@ type kubelet struct {
 // StartKubelet runs a kubelet on ns, polling every 30 ms, until the test ends. behave says how
 // the pods of a Deployment's template act.
 func StartKubelet(t testing.TB, c client.Client, ns string, behave func(*corev1.PodTemplateSpec) Behaviour) {
+	k := &kubelet{c: c, r: c, ns: ns, behave: behave, restarts: map[types.UID]int32{}}
+	k.run(t, 30*time.Millisecond)
+}
+
+// StartWatchingKubelet is StartKubelet for hundreds of Deployments: it lists them and their pods
+// from informers (a watch each, as the real ReplicaSet controller and kubelets do) rather than
+// from the API server every 30 ms, so that the load on the API server is the code under test's
+// and not the stand-in's. It looks every 100 ms.
+func StartWatchingKubelet(t testing.TB, cl *Cluster, ns string, behave func(*corev1.PodTemplateSpec) Behaviour) {
+	// controller-runtime's informers log through its global logger, which warns with a stack
+	// trace when nobody set it; the stand-in has nothing to say.
+	ctrllog.SetLogger(logr.Discard())
 	ctx, cancel := context.WithCancel(context.Background())
-	k := &kubelet{c: c, ns: ns, behave: behave, restarts: map[types.UID]int32{}}
+	informers, err := cache.New(cl.Config, cache.Options{Scheme: cl.Scheme, DefaultNamespaces: map[string]cache.Config{ns: {}}})
+	if err != nil {
+		t.Fatalf("kubelet %s: %v", ns, err)
+	}
+	// Both informers exist before the cache starts, so WaitForCacheSync waits for both lists.
+	for _, o := range []client.Object{&appsv1.Deployment{}, &corev1.Pod{}} {
+		if _, err := informers.GetInformer(ctx, o); err != nil {
+			t.Fatalf("kubelet %s: %v", ns, err)
+		}
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		tick := time.NewTicker(30 * time.Millisecond)
+		_ = informers.Start(ctx)
+	}()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	if !informers.WaitForCacheSync(ctx) {
+		t.Fatalf("kubelet %s: the informers did not sync", ns)
+	}
+	k := &kubelet{c: cl.Client, r: informers, ns: ns, behave: behave, restarts: map[types.UID]int32{}}
+	k.run(t, 100*time.Millisecond)
+}
+
+// run syncs every period until the test ends.
+func (k *kubelet) run(t testing.TB, period time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(period)
 		defer tick.Stop()
 		for {
 			if err := k.sync(ctx); err != nil && ctx.Err() == nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) && !apierrors.IsAlreadyExists(err) {
-				t.Logf("kubelet %s: %v", ns, err)
+				t.Logf("kubelet %s: %v", k.ns, err)
 			}
 			select {
 			case <-ctx.Done():
@@ -65,11 +107,11 @@ func StartKubelet(t testing.TB, c client.Client, ns string, behave func(*corev1.
 
 func (k *kubelet) sync(ctx context.Context) error {
 	var deps appsv1.DeploymentList
-	if err := k.c.List(ctx, &deps, client.InNamespace(k.ns)); err != nil {
+	if err := k.r.List(ctx, &deps, client.InNamespace(k.ns)); err != nil {
 		return err
 	}
 	var pods corev1.PodList
-	if err := k.c.List(ctx, &pods, client.InNamespace(k.ns)); err != nil {
+	if err := k.r.List(ctx, &pods, client.InNamespace(k.ns)); err != nil {
 		return err
 	}
 	owned := map[types.UID][]corev1.Pod{}
@@ -79,23 +121,25 @@ func (k *kubelet) sync(ctx context.Context) error {
 		}
 	}
 	live := map[types.UID]bool{}
+	// One Deployment's failure (a conflict on a stale read) does not hold up the others.
+	var first error
 	for i := range deps.Items {
 		d := &deps.Items[i]
 		live[d.UID] = true
-		if err := k.syncDeployment(ctx, d, owned[d.UID]); err != nil {
-			return err
+		if err := k.syncDeployment(ctx, d, owned[d.UID]); err != nil && first == nil {
+			first = err
 		}
 	}
 	for uid, ps := range owned {
 		if !live[uid] {
 			for i := range ps {
-				if err := k.c.Delete(ctx, &ps[i]); client.IgnoreNotFound(err) != nil {
-					return err
+				if err := k.c.Delete(ctx, &ps[i]); client.IgnoreNotFound(err) != nil && first == nil {
+					first = err
 				}
 			}
 		}
 	}
-	return nil
+	return first
 }
 
 func (k *kubelet) syncDeployment(ctx context.Context, d *appsv1.Deployment, pods []corev1.Pod) error {

@@ -51,7 +51,9 @@ func (s *Store) Commit(ctx context.Context, tx store.Tx) (store.Committed, error
 	hd.Status = *st
 	// hd carries the resourceVersion it was read at: the API server applies this update only if
 	// the object is still that version.
+	base := hd.ResourceVersion
 	if err := s.c.Status().Update(ctx, hd); err != nil {
+		s.forget()
 		if apierrors.IsConflict(err) {
 			return store.Committed{}, fmt.Errorf("commit to HugAIDeployment %s: %w (%v)", s.key, store.ErrConflict, err)
 		}
@@ -60,6 +62,7 @@ func (s *Store) Commit(ctx context.Context, tx store.Tx) (store.Committed, error
 		}
 		return store.Committed{}, fmt.Errorf("commit to HugAIDeployment %s: write status: %w", s.key, err)
 	}
+	s.wrote(base, hd)
 	return c, nil
 }
 

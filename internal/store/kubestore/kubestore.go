@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,6 +31,11 @@ type Options struct {
 	// built on the engine's view. nil: only phase and reason are set.
 	Summarize func(r store.Rollout, st *hugaiv1.RolloutStatus)
 	Clock     func() time.Time // nil: time.Now
+	// Reader is where the object is read from (nil: the client), e.g. an informer's cache, so
+	// that a look at a rollout costs the API server nothing until it writes. A cache lags
+	// behind the store's own writes: while it shows a version this store has since written
+	// over, the store reads what it wrote instead (see fresh).
+	Reader client.Reader
 }
 
 // Store is a store.Store kept in ONE HugAIDeployment's status (namespace/name) and its audit
@@ -41,6 +47,13 @@ type Store struct {
 	// mu serializes this process' Commits, as the port asks; other processes are kept apart by
 	// the object's resourceVersion.
 	mu sync.Mutex
+
+	// written is the object as this store's last write left it, kept while the Reader has not
+	// caught up with it; overwritten lists the resourceVersions this store's writes replaced
+	// since (the Reader showing one of them is behind, not showing someone else's write).
+	written     *hugaiv1.HugAIDeployment
+	overwritten []string
+	wmu         sync.Mutex
 }
 
 var _ store.Store = (*Store)(nil)
@@ -51,6 +64,9 @@ var _ store.Store = (*Store)(nil)
 func New(c client.Client, key types.NamespacedName, o Options) *Store {
 	if o.Clock == nil {
 		o.Clock = time.Now
+	}
+	if o.Reader == nil {
+		o.Reader = c
 	}
 	return &Store{c: c, key: key, o: o}
 }
@@ -67,8 +83,63 @@ func get(ctx context.Context, c client.Reader, key types.NamespacedName) (*hugai
 	return &hd, nil
 }
 
+// Object is the HugAIDeployment as this store knows it: read from the Reader, or as this store
+// last wrote it while the Reader lags behind.
+func (s *Store) Object(ctx context.Context) (*hugaiv1.HugAIDeployment, error) {
+	return s.status(ctx)
+}
+
 func (s *Store) status(ctx context.Context) (*hugaiv1.HugAIDeployment, error) {
-	return get(ctx, s.c, s.key)
+	hd, err := get(ctx, s.o.Reader, s.key)
+	if err != nil {
+		return nil, err
+	}
+	return s.fresh(hd), nil
+}
+
+// overwrittenMax bounds what the store remembers of its own writes: a Reader further behind
+// than that many writes makes the next Commit fail with ErrConflict, and the one after it
+// succeed once the Reader caught up.
+const overwrittenMax = 16
+
+// fresh is the newer of read (from the Reader) and the store's own last write. A resourceVersion
+// is opaque: the store does not compare them, it only recognises the ones its writes replaced.
+func (s *Store) fresh(read *hugaiv1.HugAIDeployment) *hugaiv1.HugAIDeployment {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	w := s.written
+	switch {
+	case w == nil:
+		return read
+	case read.ResourceVersion == w.ResourceVersion:
+		s.written, s.overwritten = nil, nil // caught up: the Reader alone is enough again
+		return read
+	case slices.Contains(s.overwritten, read.ResourceVersion):
+		return w.DeepCopy()
+	default:
+		// A version this store did not write over: someone else wrote after it.
+		s.written, s.overwritten = nil, nil
+		return read
+	}
+}
+
+// wrote remembers the object as a successful write left it; base is the version it replaced.
+func (s *Store) wrote(base string, hd *hugaiv1.HugAIDeployment) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.overwritten = append(s.overwritten, base)
+	if len(s.overwritten) > overwrittenMax {
+		s.overwritten = s.overwritten[len(s.overwritten)-overwrittenMax:]
+	}
+	s.written = hd.DeepCopy()
+}
+
+// forget drops what the store remembers of its writes, after a write was refused: the object
+// changed in a way this store does not know.
+func (s *Store) forget() {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.written, s.overwritten = nil, nil
 }
 
 // Rollout returns the current rollout whole (and the one that made the current release), or an
