@@ -102,3 +102,49 @@ spec:
 		t.Fatalf("the plan alone: exit %d\n%s", code, errOut)
 	}
 }
+
+// validate of a HugAIDeployment naming a DeploymentPlan: alone it is checked as an object and
+// says the plan is the cluster's; given the plan (and the service file) too, the two are checked
+// together as the operator runs them; a strategy of its own beside planRef is refused.
+func TestValidatePlanRef(t *testing.T) {
+	seed, err := os.ReadFile("../plan/testdata/seed-plan.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := writeFile(t, "plan.yaml", string(seed))
+	hd := writeFile(t, "hd.yaml", `apiVersion: hugai.io/v1
+kind: HugAIDeployment
+metadata: {name: my-app, namespace: production}
+spec:
+  version: v2
+  planRef: {name: my-app-deployment}
+`)
+	code, out, errOut := run(t, "validate", hd)
+	if code != 0 || !strings.Contains(errOut, "warning: my-app: spec.planRef: DeploymentPlan my-app-deployment is read in the cluster") {
+		t.Fatalf("alone: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := run(t, "validate", p); code != 0 {
+		t.Fatalf("the seed's DeploymentPlan: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := run(t, "validate", p, hd); code != 0 || strings.Contains(errOut, "warning: my-app: spec.planRef") {
+		t.Fatalf("with its plan: exit %d\n%s%s", code, out, errOut)
+	}
+	// The plan names another version than the object.
+	other := writeFile(t, "plan-v3.yaml", strings.Replace(string(seed), "spec:\n", "spec:\n  version: v3\n", 1))
+	if code, _, errOut := run(t, "validate", other, hd); code != ExitBadInput || !strings.Contains(errOut, "hd.yaml:6: spec.planRef: spec.version: HugAIDeployment production/my-app says \"v2\", DeploymentPlan production/my-app-deployment says \"v3\"") {
+		t.Fatalf("a version mismatch: exit %d\n%s", code, errOut)
+	}
+	both := writeFile(t, "both.yaml", strings.Replace(mustRead(t, hd), "  version: v2\n", "  version: v2\n  strategy: {type: canary}\n", 1))
+	if code, _, errOut := run(t, "validate", both); code != ExitBadInput || !strings.Contains(errOut, "both.yaml:6: spec.strategy: set with spec.planRef") {
+		t.Fatalf("planRef and a strategy: exit %d\n%s", code, errOut)
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

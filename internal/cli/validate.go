@@ -35,6 +35,7 @@ func (a *app) validateCmd() *cobra.Command {
 			bad := false
 			files := map[string][]plan.Document{}
 			var services []*plan.Service
+			var plans []fileDoc // DeploymentPlans, for the HugAIDeployments whose planRef names them
 			for _, path := range args {
 				r := validateResult{File: path}
 				data, err := readInput(path)
@@ -49,6 +50,9 @@ func (a *app) validateCmd() *cobra.Command {
 						}
 						if svc, ok := d.Value.(*plan.Service); ok {
 							services = append(services, svc)
+						}
+						if d.Kind == plan.KindDeploymentPlan {
+							plans = append(plans, fileDoc{path, d})
 						}
 					}
 				}
@@ -71,6 +75,11 @@ func (a *app) validateCmd() *cobra.Command {
 				for _, e := range checkAgainstServices(r.File, files[r.File], services) {
 					r.Errors = append(r.Errors, e.Error())
 				}
+				errs, notes := checkPlanRefs(r.File, files[r.File], plans, services)
+				for _, e := range errs {
+					r.Errors = append(r.Errors, e.Error())
+				}
+				r.Warnings = append(r.Warnings, notes...)
 				if len(r.Errors) > 0 {
 					r.Valid, bad = false, true
 				}
@@ -174,4 +183,67 @@ func serviceFor(name string, services []*plan.Service) *plan.Service {
 		return services[0]
 	}
 	return nil
+}
+
+// fileDoc is a document and the file it was read from.
+type fileDoc struct {
+	file string
+	doc  plan.Document
+}
+
+// checkPlanRefs checks the HugAIDeployments of file that name a DeploymentPlan (spec.planRef).
+// Without the cluster, what can be checked is the object itself (ParseFile did) and, when the
+// DeploymentPlan it names is among the files given, that plan run with the object's service,
+// version and environment: they must agree with the plan's, and with the service file given too,
+// the plan is checked against it as the operator's engine will. Otherwise a note says what was
+// left to the cluster.
+func checkPlanRefs(file string, docs []plan.Document, plans []fileDoc, services []*plan.Service) (plan.Errors, []string) {
+	var errs plan.Errors
+	var notes []string
+	for _, d := range docs {
+		hd, ok := d.Value.(*plan.HugAIDeployment)
+		if !ok || hd.Spec.PlanRef == nil {
+			continue
+		}
+		name := hd.Spec.PlanRef.Name
+		var ref *fileDoc
+		for i, p := range plans {
+			dp := p.doc.Value.(*plan.DeploymentPlan)
+			if dp.Metadata.Name == name && (dp.Metadata.Namespace == "" || hd.Metadata.Namespace == "" || dp.Metadata.Namespace == hd.Metadata.Namespace) {
+				ref = &plans[i]
+				break
+			}
+		}
+		if ref == nil {
+			notes = append(notes, fmt.Sprintf("%s: spec.planRef: DeploymentPlan %s is read in the cluster; give its file too to check the two together", hd.Metadata.Name, name))
+			continue
+		}
+		dp := *ref.doc.Value.(*plan.DeploymentPlan)
+		// In the cluster the plan lives in the object's namespace, which names the environment
+		// unless spec.environment does (hd's own defaults, as the operator applies them).
+		what := *hd
+		if what.Spec.Service == "" {
+			what.Spec.Service = hd.Metadata.Name
+		}
+		if what.Spec.Environment == "" {
+			what.Spec.Environment = hd.Metadata.Namespace
+		}
+		p, err := what.WithPlan(&dp)
+		if err != nil {
+			errs = append(errs, &plan.FieldError{File: file, Line: d.Positions.Line("spec.planRef"), Path: "spec.planRef", Msg: err.Error()})
+			continue
+		}
+		svc := serviceFor(p.Spec.Service, services)
+		if svc == nil {
+			continue
+		}
+		envs := []string{p.Spec.Environment}
+		if envs[0] == "" {
+			envs = svc.EnvironmentNames()
+		}
+		for _, env := range envs {
+			errs = append(errs, plan.CheckAgainst(ref.file, ref.doc.Positions, p, nil, svc, env)...)
+		}
+	}
+	return errs, notes
 }

@@ -274,6 +274,10 @@ func (r *Reconciler) setup(mgr manager.Manager) error {
 		// An edited service file wakes every HugAIDeployment of that service.
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.deploymentsOfServiceFile),
 			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetLabels()[LabelService] != "" }))).
+		// A DeploymentPlan created, edited (a new generation) or deleted wakes every
+		// HugAIDeployment whose spec.planRef names it (and puts DeploymentPlans in the cache).
+		Watches(&hugaiv1.DeploymentPlan{}, handler.EnqueueRequestsFromMapFunc(r.deploymentsOfPlan),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Complete(r)
 }
 
@@ -469,16 +473,37 @@ func parseServiceFile(cm *corev1.ConfigMap, service string) (*engine.ServiceFile
 // startIfNew starts the rollout of the spec's generation if none was started for it. A rollout
 // of an older generation still in flight is aborted first: its evidence belongs to a spec that no
 // longer exists.
+//
+// With spec.planRef the rollout runs the referenced DeploymentPlan, and that plan changing under a
+// rollout in flight (a new generation, or a new uid: deleted and created again) replaces it the
+// same way. Whether it changed is read from the cluster (the frozen plan's annotations in the
+// status), not remembered, so a restarted operator decides the same.
 func (r *Reconciler) startIfNew(ctx context.Context, d *deployment, hd *hugaiv1.HugAIDeployment) error {
-	if hd.Status.ObservedGeneration >= hd.Generation {
-		return nil
+	newSpec := hd.Status.ObservedGeneration < hd.Generation
+	var dp *hugaiv1.DeploymentPlan
+	if hd.Spec.PlanRef != nil && (newSpec || inFlight(hd)) {
+		var err error
+		if dp, err = r.referencedPlan(ctx, hd); err != nil {
+			return err
+		}
+	}
+	why := fmt.Sprintf("generation %d of %s/%s replaced the spec this rollout was started for", hd.Generation, hd.Namespace, hd.Name)
+	if !newSpec {
+		was, now := frozenPlanSource(hd), planSource(dp)
+		if dp == nil || was == now {
+			return nil
+		}
+		why = fmt.Sprintf("DeploymentPlan %s/%s changed under this rollout (%s, started with %s)", dp.Namespace, dp.Name, now, orNone(was))
 	}
 	who := requester(hd)
-	doc, err := planDocument(hd)
+	doc, err := planDocument(hd, dp)
 	if err != nil {
 		return err
 	}
 	req := api.StartRequest{Plan: doc, PlanFile: fmt.Sprintf("hugaideployment/%s/%s", hd.Namespace, hd.Name)}
+	if dp != nil {
+		req.PlanFile = fmt.Sprintf("deploymentplan/%s/%s", dp.Namespace, dp.Name)
+	}
 	// Start checks the spec before it looks for a rollout in flight: an invalid new spec is
 	// refused without touching the rollout it would replace.
 	_, err = d.eng.Start(ctx, who, req)
@@ -491,9 +516,8 @@ func (r *Reconciler) startIfNew(ctx context.Context, d *deployment, hd *hugaiv1.
 		if len(active) == 0 {
 			return err
 		}
-		msg := fmt.Sprintf("generation %d of %s/%s replaced the spec this rollout was started for", hd.Generation, hd.Namespace, hd.Name)
-		if _, err := d.eng.Do(ctx, active[0].ID, operatorIdentity(), api.Command{Kind: rollout.CommandAbort, Comment: msg}); err != nil {
-			return fmt.Errorf("abort %s for generation %d: %w", active[0].ID, hd.Generation, err)
+		if _, err := d.eng.Do(ctx, active[0].ID, operatorIdentity(), api.Command{Kind: rollout.CommandAbort, Comment: why}); err != nil {
+			return fmt.Errorf("abort %s: %s: %w", active[0].ID, why, err)
 		}
 		_, err = d.eng.Start(ctx, who, req)
 	}
@@ -510,8 +534,12 @@ func (r *Reconciler) startIfNew(ctx context.Context, d *deployment, hd *hugaiv1.
 }
 
 // planDocument is the HugAIDeployment as the YAML document the engine parses (plan.ParseRun
-// reads a HugAIDeployment as the plan it runs as).
-func planDocument(hd *hugaiv1.HugAIDeployment) ([]byte, error) {
+// reads a HugAIDeployment as the plan it runs as), or with spec.planRef the DeploymentPlan dp it
+// references, deploying the HugAIDeployment's service, version and environment (planRefDocument).
+func planDocument(hd *hugaiv1.HugAIDeployment, dp *hugaiv1.DeploymentPlan) ([]byte, error) {
+	if hd.Spec.PlanRef != nil {
+		return planRefDocument(hd, dp)
+	}
 	doc := map[string]any{
 		"apiVersion": hugaiv1.GroupVersion.String(), "kind": plan.KindHugAIDeployment,
 		"metadata": map[string]any{"name": hd.Name, "namespace": hd.Namespace},

@@ -21,7 +21,7 @@ func TestPlanDocumentIsTheSpec(t *testing.T) {
 			Governance: &plan.StrategyGovernance{ApprovalRequired: true}},
 			Rollout: &plan.RolloutSteps{Steps: []plan.WeightStep{{Weight: 5, Pause: &pause}, {Weight: 100}}}},
 	}
-	doc, err := planDocument(hd)
+	doc, err := planDocument(hd, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

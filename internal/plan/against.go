@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -298,6 +299,12 @@ func RunOf(file string, d Document) (*Run, error) {
 		}
 		return r, nil
 	case *HugAIDeployment:
+		if v.Spec.PlanRef != nil {
+			// How it rolls out is in a DeploymentPlan in the cluster: only the operator, which
+			// reads both, can run it (it runs WithPlan's result, a DeploymentPlan).
+			return nil, Errors{{File: file, Line: d.Positions.Line("spec.planRef"), Path: "spec.planRef",
+				Msg: fmt.Sprintf("runs DeploymentPlan %s of the cluster: `hugai operator` runs it; to run it here, run that DeploymentPlan with --version", v.Spec.PlanRef.Name)}}
+		}
 		p, rename := v.AsPlan()
 		return &Run{Plan: p, Kind: d.Kind, Positions: d.Positions, Rename: rename, Warnings: d.Warnings}, nil
 	}
@@ -349,4 +356,82 @@ func (d *HugAIDeployment) AsPlan() (*DeploymentPlan, func(string) string) {
 		return path
 	}
 	return p, rename
+}
+
+// Annotations the operator writes on the plan a HugAIDeployment with spec.planRef runs, so the
+// frozen plan in its status says where it came from: a restarted operator compares them with the
+// DeploymentPlan in the cluster to know whether the plan changed under a rollout in flight.
+const (
+	// AnnotationPlan names the DeploymentPlan.
+	AnnotationPlan = "hugai.io/plan"
+	// AnnotationPlanGeneration is "<uid>/<metadata.generation>" of the DeploymentPlan read: an
+	// edit bumps the generation, a plan deleted and created again has a new uid.
+	AnnotationPlanGeneration = "hugai.io/plan-generation"
+	// AnnotationDeployment names the HugAIDeployment that ran the plan.
+	AnnotationDeployment = "hugai.io/hugaideployment"
+)
+
+// MismatchError is a DeploymentPlan whose service, version or environment is not the one of the
+// HugAIDeployment that references it.
+//
+// +kubebuilder:object:generate=false
+type MismatchError struct {
+	Deployment, Plan string // namespace/name of each
+	Field            string // spec.service, spec.version or spec.environment
+	InDeployment     string
+	InPlan           string
+}
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("%s: HugAIDeployment %s says %q, DeploymentPlan %s says %q: leave it out of one, or make them equal",
+		e.Field, e.Deployment, e.InDeployment, e.Plan, e.InPlan)
+}
+
+// WithPlan is the DeploymentPlan a HugAIDeployment with spec.planRef runs: the referenced plan's
+// spec whole (strategy, governance, analysis templates, success criteria, rollback, monitoring,
+// and its risk and changes for the reviewer), deploying the HugAIDeployment's service, version and
+// environment. Each of those may be left out of one of the two; set in both, they must be equal
+// (a *MismatchError otherwise). The result carries the plan's name, namespace, labels and
+// annotations, and the HugAIDeployment's name (AnnotationDeployment); the caller adds where the
+// plan came from (AnnotationPlanGeneration) and who asked.
+func (d *HugAIDeployment) WithPlan(p *DeploymentPlan) (*DeploymentPlan, error) {
+	out := &DeploymentPlan{APIVersion: APIVersion, Kind: KindDeploymentPlan, Spec: p.Spec}
+	out.Metadata = Metadata{Name: p.Metadata.Name, Namespace: d.Metadata.Namespace}
+	if len(p.Metadata.Labels) > 0 {
+		out.Metadata.Labels = maps.Clone(p.Metadata.Labels)
+	}
+	out.Metadata.Annotations = map[string]string{}
+	for k, v := range p.Metadata.Annotations {
+		// kubectl's bookkeeping (last-applied-configuration is the whole object again) would
+		// only swell the frozen plan every status write carries.
+		if !strings.HasPrefix(k, "kubectl.kubernetes.io/") {
+			out.Metadata.Annotations[k] = v
+		}
+	}
+	out.Metadata.Annotations[AnnotationPlan] = p.Metadata.Name
+	out.Metadata.Annotations[AnnotationDeployment] = d.Metadata.Name
+	for _, f := range []struct {
+		path   string
+		hd     string
+		inPlan string
+		dst    *string
+	}{
+		{"spec.service", d.Spec.Service, p.Spec.Service, &out.Spec.Service},
+		{"spec.version", d.Spec.Version, p.Spec.Version, &out.Spec.Version},
+		{"spec.environment", d.Spec.Environment, p.Spec.Environment, &out.Spec.Environment},
+	} {
+		switch {
+		case f.hd != "" && f.inPlan != "" && f.hd != f.inPlan:
+			return nil, &MismatchError{
+				Deployment: d.Metadata.Namespace + "/" + d.Metadata.Name, Plan: p.Metadata.Namespace + "/" + p.Metadata.Name,
+				Field: f.path, InDeployment: f.hd, InPlan: f.inPlan,
+			}
+		case f.hd != "":
+			*f.dst = f.hd
+		}
+	}
+	if out.Spec.Environment == "" {
+		out.Spec.Environment = d.Metadata.Namespace
+	}
+	return out, nil
 }

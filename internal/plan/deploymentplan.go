@@ -301,14 +301,34 @@ type HugAIDeployment struct {
 	Spec       HugAIDeploymentSpec `json:"spec"`
 }
 
+// HugAIDeploymentSpec says what to deploy (service, version, environment) and how: either its own
+// strategy (with rollout, monitoring, rollback), or a DeploymentPlan of the same namespace named by
+// planRef, reviewed once and shared, which then supplies everything but what is deployed.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.strategy) || has(self.planRef)",message="set spec.strategy, or spec.planRef naming the DeploymentPlan that supplies it"
+// +kubebuilder:validation:XValidation:rule="!has(self.planRef) || !(has(self.strategy) || has(self.rollout) || has(self.monitoring) || has(self.rollback))",message="spec.planRef: the DeploymentPlan supplies strategy, rollout, monitoring and rollback; leave them out of the HugAIDeployment"
 type HugAIDeploymentSpec struct {
-	Service     string        `json:"service,omitempty"`
-	Version     string        `json:"version,omitempty"`
-	Environment string        `json:"environment,omitempty"`
-	Strategy    Strategy      `json:"strategy"`
-	Monitoring  *Monitoring   `json:"monitoring,omitempty"`
-	Rollout     *RolloutSteps `json:"rollout,omitempty"`
-	Rollback    *Rollback     `json:"rollback,omitempty"`
+	Service     string `json:"service,omitempty"`
+	Version     string `json:"version,omitempty"`
+	Environment string `json:"environment,omitempty"`
+	// PlanRef names a DeploymentPlan in the HugAIDeployment's namespace that supplies how the
+	// version is rolled out (strategy, governance, analysis, rollback, monitoring); the
+	// HugAIDeployment then has none of its own.
+	// +optional
+	PlanRef *PlanRef `json:"planRef,omitempty"`
+	// Strategy is required unless planRef is set.
+	// +optional
+	Strategy   Strategy      `json:"strategy,omitempty,omitzero"`
+	Monitoring *Monitoring   `json:"monitoring,omitempty"`
+	Rollout    *RolloutSteps `json:"rollout,omitempty"`
+	Rollback   *Rollback     `json:"rollback,omitempty"`
+}
+
+// PlanRef names a DeploymentPlan in the same namespace.
+type PlanRef struct {
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
 }
 
 // RolloutSteps is the CRD's short form of canary steps.

@@ -19,6 +19,8 @@ func FuzzParseFile(f *testing.F) {
 	}
 	f.Add([]byte("apiVersion: hugai.io/v1\nkind: DeploymentPlan\nspec:\n  strategy:\n    type: canary\n    canary:\n      steps:\n      - pause: 30\n"))
 	f.Add([]byte("apiVersion: hugai.io/v1\nkind: DeploymentPlan\nspec:\n  strategy: {type: rolling, rolling: {maxSurge: 25%, maxUnavailable: 0}}\n"))
+	f.Add([]byte(planRefHD))
+	f.Add([]byte(planRefHD + "  strategy: {type: canary}\n"))
 	f.Add([]byte("a: &x [*x]\n"))
 	f.Add([]byte("---\n---\n"))
 	// spec.release: stages naming environments and checks (the file's own, or unknown ones).

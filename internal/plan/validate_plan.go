@@ -2,6 +2,8 @@ package plan
 
 import (
 	"fmt"
+	"reflect"
+	"regexp"
 	"slices"
 
 	"github.com/hugai-dev/hugai/internal/criteria"
@@ -322,6 +324,10 @@ func (d *HugAIDeployment) validate(c *checker) {
 	c.header(d.APIVersion, d.Kind, KindHugAIDeployment)
 	c.name("metadata.name", d.Metadata.Name, false)
 	s := &d.Spec
+	if s.PlanRef != nil {
+		d.validatePlanRef(c)
+		return
+	}
 	c.strategy("spec.strategy", &s.Strategy)
 	if r := s.Rollout; r != nil {
 		if t := NormalizeStrategy(s.Strategy.Type); t != "" && t != StrategyCanary && len(r.Steps) > 0 {
@@ -335,4 +341,35 @@ func (d *HugAIDeployment) validate(c *checker) {
 	}
 	c.rollback("spec.rollback", s.Rollback)
 	c.monitoring("spec.monitoring", s.Monitoring)
+}
+
+// objectName is a Kubernetes object name (a DNS subdomain), as a DeploymentPlan's must be.
+var objectName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+
+// validatePlanRef checks a HugAIDeployment that runs a DeploymentPlan: the plan says how, so the
+// object says only what; a strategy, rollout, monitoring or rollback of its own beside planRef
+// would be one of two answers to the same question, and is refused rather than one of them ignored.
+// The plan itself is in the cluster: the operator checks it (and that its service, version and
+// environment agree with these) when it starts the rollout.
+func (d *HugAIDeployment) validatePlanRef(c *checker) {
+	s := &d.Spec
+	switch n := s.PlanRef.Name; {
+	case n == "":
+		c.errorf("spec.planRef.name", "missing: the name of a DeploymentPlan in the HugAIDeployment's namespace")
+	case len(n) > 253 || !objectName.MatchString(n):
+		c.errorf("spec.planRef.name", "%q is not a Kubernetes object name (lowercase letters, digits, '-' and '.', at most 253)", n)
+	}
+	const why = "set with spec.planRef: the DeploymentPlan %s supplies it; leave it out here (or drop planRef)"
+	if !reflect.ValueOf(s.Strategy).IsZero() {
+		c.errorf("spec.strategy", why, s.PlanRef.Name)
+	}
+	if s.Rollout != nil {
+		c.errorf("spec.rollout", why, s.PlanRef.Name)
+	}
+	if s.Monitoring != nil {
+		c.errorf("spec.monitoring", why, s.PlanRef.Name)
+	}
+	if s.Rollback != nil {
+		c.errorf("spec.rollback", why, s.PlanRef.Name)
+	}
 }

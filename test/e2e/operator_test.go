@@ -328,3 +328,222 @@ func (d *daemon) kill() {
 	<-d.done
 	d.cmd = nil
 }
+
+// planRefPlanYAML is the seed's DeploymentPlan (k8s/hugai-deployment.yaml) fitted to the test's
+// service: in its namespace, with pauses of seconds, the analysis on the metric the test serves
+// (the seed's templates measure success rate and latency, which this service file has no
+// provider for), and its governance without the production approval nobody here can give.
+const planRefPlanYAML = `apiVersion: hugai.io/v1
+kind: DeploymentPlan
+metadata:
+  name: checkout-plan
+  namespace: shop
+spec:
+  strategy:
+    type: canary
+    canary:
+      steps:
+      - setWeight: 5
+        pause:
+          duration: %[1]s
+      - setWeight: 25
+        pause:
+          duration: %[1]s
+      - setWeight: 50
+        pause:
+          duration: %[1]s
+      - setWeight: 100
+      analysis:
+        templates:
+        - templateName: checkout-errors
+          args:
+          - name: service-name
+            value: checkout
+      scaleDownDelaySeconds: 1
+  analysisTemplates:
+  - name: checkout-errors
+    metrics:
+    - name: errors
+      successCondition: checkout_errors<1
+  governance:
+    checkpoints:
+    - name: business-validation
+      required: false
+      automated: false
+`
+
+// TestOperatorPlanRef runs HugAIDeployments that name a DeploymentPlan (spec.planRef) through
+// `hugai operator` against a real API server: the API server refuses a planRef beside a strategy
+// of the object's own; a missing plan is PlanMissing until it is created, then the rollout runs;
+// the plan's steps are walked to Succeeded; an edit of the plan mid-rollout aborts the rollout
+// and starts a new one at step 1, the aborted one kept in the history; an edit while nothing is in
+// flight starts nothing.
+func TestOperatorPlanRef(t *testing.T) {
+	scenarios <- struct{}{}
+	t.Cleanup(func() { <-scenarios })
+	cl := kubetest.Start(t, kubetest.Options{
+		CRDPaths:    []string{"../../internal/target/kubernetes/testdata/gateway-api", "../../config/crd"},
+		AddToScheme: []func(*runtime.Scheme) error{gatewayv1.Install, hugaiv1.AddToScheme},
+	})
+	c := cl.Client
+	ctx := context.Background()
+	kubeWorld(t, c, "shop")
+	kubetest.StartKubelet(t, c, "shop", func(*corev1.PodTemplateSpec) kubetest.Behaviour { return kubetest.Good })
+	metrics := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/rate":
+			fmt.Fprint(w, `{"value": 50}`)
+		case "/errors":
+			fmt.Fprint(w, `{"value": 0}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(metrics.Close)
+	if err := c.Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "checkout-hugai", Namespace: "shop", Labels: map[string]string{"hugai.io/service-file": "checkout"}},
+		Data:       map[string]string{"hugai.yaml": fmt.Sprintf(kubeServiceYAML, metrics.URL)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The API server itself refuses a planRef beside a strategy, and neither.
+	both := &hugaiv1.HugAIDeployment{ObjectMeta: metav1.ObjectMeta{Name: "both", Namespace: "shop"},
+		Spec: plan.HugAIDeploymentSpec{Version: "v1", PlanRef: &plan.PlanRef{Name: "checkout-plan"}, Strategy: plan.Strategy{Type: "canary"}}}
+	if err := c.Create(ctx, both); err == nil || !strings.Contains(err.Error(), "spec.planRef: the DeploymentPlan supplies strategy") {
+		t.Fatalf("planRef and strategy: %v, want refused by the API server", err)
+	}
+	neither := &hugaiv1.HugAIDeployment{ObjectMeta: metav1.ObjectMeta{Name: "neither", Namespace: "shop"}, Spec: plan.HugAIDeploymentSpec{Version: "v1"}}
+	if err := c.Create(ctx, neither); err == nil || !strings.Contains(err.Error(), "set spec.strategy, or spec.planRef") {
+		t.Fatalf("neither planRef nor strategy: %v, want refused by the API server", err)
+	}
+
+	dir := t.TempDir()
+	startDaemon(t, dir, "operator", "operator", "--kubeconfig", cl.Kubeconfig, "--leader-election-namespace", "shop", "--health-addr", "0", "--tick", "1s")
+	w := watchRoute(t, c, "shop", "checkout")
+	key := types.NamespacedName{Namespace: "shop", Name: "checkout"}
+
+	// Naming a plan that does not exist yet: PlanMissing, then the rollout once it is created.
+	hd := &hugaiv1.HugAIDeployment{ObjectMeta: metav1.ObjectMeta{Name: "checkout", Namespace: "shop"},
+		Spec: plan.HugAIDeploymentSpec{Service: "checkout", Version: "v1", Environment: "production", PlanRef: &plan.PlanRef{Name: "checkout-plan"}}}
+	if err := c.Create(ctx, hd); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, c, key, "PlanMissing")
+	applyYAML(t, c, fmt.Sprintf(planRefPlanYAML, "2s"))
+	waitPhase(t, c, key, 1, "Succeeded")
+	w.waitFor(t, map[string]int{"v1": 100})
+
+	// v2 walks the plan's steps.
+	editSpec(t, c, key, func(s *plan.HugAIDeploymentSpec) { s.Version = "v2" })
+	st := waitPhase(t, c, key, 2, "Succeeded")
+	if got, want := w.steps("v2"), []int{5, 25, 50, 100}; !slices.Equal(got, want) {
+		t.Fatalf("v2's weights on the HTTPRoute went %v, want %v (history %v)", got, want, w.history())
+	}
+	if st.Rollout == nil || !strings.Contains(st.Rollout.Plan, "hugai.io/plan: checkout-plan") || !strings.Contains(st.Rollout.Plan, "hugai.io/plan-generation:") {
+		t.Fatalf("the frozen plan does not say where it came from:\n%v", st.Rollout)
+	}
+
+	// An edit of the plan while nothing is in flight starts nothing.
+	seq := st.RolloutSequence
+	editPlan(t, c, types.NamespacedName{Namespace: "shop", Name: "checkout-plan"}, func(p *plan.PlanSpec) { p.Strategy.Canary.ScaleDownDelaySeconds = 2 })
+	time.Sleep(3 * time.Second)
+	if got := getHD(t, c, key).Status; got.RolloutSequence != seq || got.Phase != "Succeeded" {
+		t.Fatalf("an edit of the plan with no rollout in flight started one: sequence %d → %d, phase %s", seq, got.RolloutSequence, got.Phase)
+	}
+
+	// v3 is at 25% when the plan is edited: that rollout is aborted and a new one of v3 starts at
+	// step 1 with the new plan.
+	editSpec(t, c, key, func(s *plan.HugAIDeploymentSpec) { s.Version = "v3" })
+	w.waitFor(t, map[string]int{"v2": 75, "v3": 25})
+	firstRec := getHD(t, c, key).Status.Rollout
+	first := firstRec.ID
+	editPlan(t, c, types.NamespacedName{Namespace: "shop", Name: "checkout-plan"}, func(p *plan.PlanSpec) {
+		for i := range p.Strategy.Canary.Steps {
+			if p.Strategy.Canary.Steps[i].Pause != nil {
+				p.Strategy.Canary.Steps[i].Pause = &plan.Pause{Duration: &plan.Seconds{Duration: plan.D(time.Second)}}
+			}
+		}
+	})
+	st = waitPhase(t, c, key, 3, "Succeeded")
+	if st.Rollout.ID == first {
+		t.Fatalf("the edit of the plan did not start a new rollout (%s)", first)
+	}
+	var aborted *hugaiv1.RolloutSummary
+	for i := range st.History {
+		if st.History[i].ID == first {
+			aborted = &st.History[i]
+		}
+	}
+	if aborted == nil || aborted.Phase != "Aborted" || aborted.Version != "v3" {
+		t.Fatalf("%s in the history: %+v", first, st.History)
+	}
+	// v3 went up to 25, back to 0 with the abort, and walked the whole plan again from 5.
+	if got := w.steps("v3"); len(got) < 5 || !slices.Equal(got[len(got)-4:], []int{5, 25, 50, 100}) || !slices.Contains(got[:len(got)-4], 25) {
+		t.Fatalf("v3's weights went %v, want 5, 25, back, then 5, 25, 50, 100 (history %v)", got, w.history())
+	}
+	if st.Rollout.Plan == firstRec.Plan {
+		t.Fatalf("the new rollout does not run the edited plan:\n%s", st.Rollout.Plan)
+	}
+
+	var events eventsv1.EventList
+	if err := c.List(ctx, &events, client.InNamespace("shop")); err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]int{}
+	for _, ev := range events.Items {
+		if ev.Regarding.Kind == "HugAIDeployment" && ev.Regarding.Name == "checkout" {
+			reasons[ev.Reason]++
+		}
+	}
+	for _, want := range []string{"PlanMissing", "Aborted", "Succeeded"} {
+		if reasons[want] == 0 {
+			t.Errorf("no %s Event on the HugAIDeployment (seen %v)", want, reasons)
+		}
+	}
+}
+
+// waitReady waits until the HugAIDeployment's Ready condition is False for reason, at its
+// current generation.
+func waitReady(t *testing.T, c client.Client, key types.NamespacedName, reason string) {
+	t.Helper()
+	eventually.True(t, 30*time.Second, "Ready=False "+reason, func() bool {
+		hd := getHD(t, c, key)
+		for _, cond := range hd.Status.Conditions {
+			if cond.Type == "Ready" && cond.Status == metav1.ConditionFalse && cond.Reason == reason && cond.ObservedGeneration == hd.Generation {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func getHD(t *testing.T, c client.Client, key types.NamespacedName) hugaiv1.HugAIDeployment {
+	t.Helper()
+	var hd hugaiv1.HugAIDeployment
+	if err := c.Get(context.Background(), key, &hd); err != nil {
+		t.Fatal(err)
+	}
+	return hd
+}
+
+// editPlan changes a DeploymentPlan's spec as a user would.
+func editPlan(t *testing.T, c client.Client, key types.NamespacedName, edit func(*plan.PlanSpec)) {
+	t.Helper()
+	eventually.True(t, 10*time.Second, "edit "+key.String(), func() bool {
+		var dp hugaiv1.DeploymentPlan
+		if err := c.Get(context.Background(), key, &dp); err != nil {
+			return false
+		}
+		edit(&dp.Spec)
+		return c.Update(context.Background(), &dp) == nil
+	})
+}
+
+// applyYAML creates every object of a YAML text.
+func applyYAML(t *testing.T, c client.Client, text string) {
+	t.Helper()
+	if err := kubetest.Apply(context.Background(), c, []byte(text)); err != nil {
+		t.Fatalf("%v\n%s", err, text)
+	}
+}

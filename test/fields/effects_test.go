@@ -358,6 +358,10 @@ var deploymentEffects = map[string]effect{
 	"spec.environment":            {"the environment deployed to", func(f *fx) { f.d.Spec.Environment = "staging" }},
 	"spec.rollout.steps[].weight": {"a canary step's weight", func(f *fx) { f.d.Spec.Rollout.Steps[0].Weight = 10 }},
 	"spec.rollout.steps[].pause":  {"how long it is held", func(f *fx) { f.d.Spec.Rollout.Steps[0].Pause = &plan.Seconds{Duration: plan.D(time.Minute)} }},
+	// Set, the named DeploymentPlan of the namespace supplies everything but service, version and
+	// environment (the operator runs plan.HugAIDeployment.WithPlan); beside a strategy of the
+	// object's own it is refused, as here.
+	"spec.planRef.name": {"a DeploymentPlan of the namespace that supplies how (the operator runs it); refused beside strategy, rollout, monitoring or rollback", func(f *fx) { f.d.Spec.PlanRef = &plan.PlanRef{Name: "checkout-plan"} }},
 }
 
 func init() {

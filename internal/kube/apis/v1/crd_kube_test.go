@@ -98,12 +98,33 @@ spec:
   strategy: {type: canary}
   rollback: {triggers: [{errorRateThreshold: 1.0, latencyThreshold: 2s}]}
 `, "set exactly one of errorRateThreshold, latencyThreshold, customMetricThreshold"},
+		{"planRef beside a rollout", `
+apiVersion: hugai.io/v1
+kind: HugAIDeployment
+metadata: {name: planandsteps, namespace: production}
+spec:
+  version: v2
+  planRef: {name: my-app-deployment}
+  rollout: {steps: [{weight: 5}]}
+`, "spec.planRef: the DeploymentPlan supplies strategy, rollout, monitoring and rollback"},
+		{"neither strategy nor planRef", `
+apiVersion: hugai.io/v1
+kind: HugAIDeployment
+metadata: {name: nohow, namespace: production}
+spec: {version: v2}
+`, "set spec.strategy, or spec.planRef naming the DeploymentPlan that supplies it"},
 	}
 	for _, r := range refused {
 		err := c.Client.Create(ctx, unstructuredOf(t, []byte(r.doc)))
 		if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), r.want) {
 			t.Errorf("%s: err = %v, want Invalid with %q", r.name, err, r.want)
 		}
+	}
+
+	// A planRef alone is accepted: the seed's DeploymentPlan says how.
+	ref := "apiVersion: hugai.io/v1\nkind: HugAIDeployment\nmetadata: {namespace: production, name: by-plan}\nspec: {version: v2, planRef: {name: my-app-deployment}}\n"
+	if err := c.Client.Create(ctx, unstructuredOf(t, []byte(ref))); err != nil {
+		t.Errorf("a HugAIDeployment with planRef: %v", err)
 	}
 
 	// Every spelling hugai reads is accepted: the seed's blue-green and hugai's blueGreen.

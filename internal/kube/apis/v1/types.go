@@ -54,13 +54,16 @@ type DeploymentPlanList struct {
 }
 
 // HugAIDeployment is the seed's short form of a rollout (strategy, monitoring, weight steps,
-// rollback triggers), read as the plan it runs as.
+// rollback triggers), read as the plan it runs as; or, with spec.planRef, the service and version
+// a DeploymentPlan of its namespace rolls out (the plan's status is then not written: the
+// rollout's is this object's).
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=hd;hds,categories=hugai
 // +kubebuilder:printcolumn:name="Service",type=string,JSONPath=`.spec.service`,priority=1
 // +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.spec.version`,priority=1
+// +kubebuilder:printcolumn:name="Plan",type=string,JSONPath=`.spec.planRef.name`,priority=1
 // +kubebuilder:printcolumn:name="Strategy",type=string,JSONPath=`.spec.strategy.type`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Step",type=string,JSONPath=`.status.step`
