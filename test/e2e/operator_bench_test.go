@@ -117,20 +117,35 @@ func BenchmarkOperator500(b *testing.B) {
 	// a second, so what the operator reaches is its capacity.
 	op := startDaemon(b, dir, "operator", "operator", "--kubeconfig", cl.Kubeconfig, "--leader-elect=false", "--health-addr", "0",
 		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", port), "--tick", "1s")
-	allIn := func(phase string, gen int64) bool {
+	// allIn says whether all n are in phase at generation gen, and else where they are.
+	allIn := func(phase string, gen int64) error {
 		var list hugaiv1.HugAIDeploymentList
 		if err := c.List(ctx, &list, client.InNamespace("bench")); err != nil {
-			return false
+			return err
 		}
-		done := 0
+		where := map[string]int{}
 		for _, hd := range list.Items {
-			if hd.Status.ObservedGeneration == gen && hd.Status.Phase == phase {
-				done++
+			st := hd.Status
+			if st.ObservedGeneration == gen && st.Phase == phase {
+				continue
 			}
+			msg := st.Message
+			if len(msg) > 100 {
+				msg = msg[:100]
+			}
+			where[fmt.Sprintf("generation %d/%d %s step %s: %s", st.ObservedGeneration, hd.Generation, st.Phase, st.Step, msg)]++
 		}
-		return done == n
+		if len(where) == 0 {
+			return nil
+		}
+		var lines []string
+		for k, v := range where {
+			lines = append(lines, fmt.Sprintf("%4d %s", v, k))
+		}
+		sort.Strings(lines)
+		return fmt.Errorf("not yet:\n%s", strings.Join(lines, "\n"))
 	}
-	eventually.True(b, 10*time.Minute, fmt.Sprintf("%d first releases", n), func() bool { return allIn("Succeeded", 1) })
+	eventually.NoError(b, 10*time.Minute, fmt.Sprintf("%d first releases", n), func() error { return allIn("Succeeded", 1) })
 
 	// Every one of them starts a canary at once: 50% for 20 s, then 100%.
 	pause := plan.Seconds{Duration: plan.D(20 * time.Second)}
@@ -154,7 +169,7 @@ func BenchmarkOperator500(b *testing.B) {
 	})
 	start, before, apiBefore := time.Now(), reconciles(b, port), apiRequests(b, cl.Config)
 	b.ResetTimer()
-	eventually.True(b, 15*time.Minute, fmt.Sprintf("%d canaries Succeeded", n), func() bool { return allIn("Succeeded", 2) })
+	eventually.NoError(b, 15*time.Minute, fmt.Sprintf("%d canaries Succeeded", n), func() error { return allIn("Succeeded", 2) })
 	b.StopTimer()
 	elapsed, after, apiAfter := time.Since(start), reconciles(b, port), apiRequests(b, cl.Config)
 	rss, peak := procMemory(b, op.cmd.Process.Pid)
