@@ -485,9 +485,12 @@ type Look struct {
 }
 
 // Due says whether a look is due: the judge looks at the end of each analysis interval, laid end
-// to end from the moment the candidate first took traffic, so a restart measures exactly the
-// looks it had not taken. Each look measures the criteria over the whole span so far (since the
-// weight was set, the batch was ready or the promotion), so evidence accumulates within a step.
+// to end from the moment the candidate first took traffic. A late look (an engine restarted, or
+// an operator with more rollouts than it can look at every interval) covers every whole interval
+// it missed, so time is measured without a gap and the judge is back in step at once, instead of
+// replaying one missed interval per look while falling further behind. Each look measures the
+// criteria over the whole span so far (since the weight was set, the batch was ready or the
+// promotion), so evidence accumulates within a step.
 func Due(spec Spec, st State, now time.Time) (Look, bool) {
 	if st.AnalysisFrom == nil || st.Phase.Terminal() || st.Phase == RollingBack || spec.Interval <= 0 {
 		return Look{}, false
@@ -496,6 +499,9 @@ func Due(spec Spec, st State, now time.Time) (Look, bool) {
 	l.To = l.From.Add(spec.Interval)
 	if now.Before(l.To.Add(spec.Settle)) {
 		return Look{}, false
+	}
+	if n := now.Sub(l.From.Add(spec.Settle)) / spec.Interval; n > 1 {
+		l.To = l.From.Add(n * spec.Interval)
 	}
 	l.Since = l.From
 	if st.SpanFrom != nil && st.SpanFrom.Before(l.To) {

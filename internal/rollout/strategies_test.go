@@ -435,3 +435,23 @@ func TestRollingBatchNotReady(t *testing.T) {
 		t.Fatalf("phase %s reason %s max weight %d", s.st.Phase, s.st.Reason, s.maxWeight)
 	}
 }
+
+// A look taken late covers every whole interval it missed, from where the last one ended: no
+// second is left out, none is measured twice, and the judge is back in step in one look.
+func TestLateLookCoversTheIntervalsItMissed(t *testing.T) {
+	s := newSim(t, watchedSpec(t), "v1")
+	s.runUntil(Verifying, time.Hour)
+	from := *s.st.AnalysisFrom
+	iv, settle := s.spec.Interval, s.spec.Settle
+	onTime, ok := Due(s.spec, s.st, from.Add(iv+settle))
+	if !ok || !onTime.From.Equal(from) || onTime.To.Sub(onTime.From) != iv {
+		t.Fatalf("on time: %v..%v %v, want one interval %s from %v", onTime.From, onTime.To, ok, iv, from)
+	}
+	late, ok := Due(s.spec, s.st, from.Add(7*iv+settle+iv/2))
+	if !ok || !late.From.Equal(from) || late.To.Sub(late.From) != 7*iv {
+		t.Fatalf("7.5 intervals late: %v..%v %v, want 7 whole intervals from %v", late.From, late.To, ok, from)
+	}
+	if _, ok := Due(s.spec, s.st, from.Add(iv+settle-time.Millisecond)); ok {
+		t.Fatal("a look due before its interval (and the settle) is over")
+	}
+}

@@ -35,10 +35,15 @@ const (
 // by the behaviour of its Deployment's pod template) and the garbage collector (pods of a
 // deleted Deployment go). Code under test reads only what these write, as in a cluster.
 type kubelet struct {
-	c        client.Client
-	r        client.Reader // where Deployments and pods are listed from: c, or an informers' cache
-	ns       string
-	behave   func(*corev1.PodTemplateSpec) Behaviour
+	c      client.Client
+	r      client.Reader // where Deployments and pods are listed from: c, or an informers' cache
+	ns     string
+	behave func(*corev1.PodTemplateSpec) Behaviour
+	// workers is how many Deployments are synced at once: one, or for hundreds of them several,
+	// as a cluster has many kubelets (a serial stand-in under a loaded API server takes minutes
+	// to start 1,000 pods, and rollouts hit their progress deadline waiting for it).
+	workers  int
+	mu       sync.Mutex // guards restarts when workers > 1
 	restarts map[types.UID]int32
 }
 
@@ -78,7 +83,7 @@ func StartWatchingKubelet(t testing.TB, cl *Cluster, ns string, behave func(*cor
 	if !informers.WaitForCacheSync(ctx) {
 		t.Fatalf("kubelet %s: the informers did not sync", ns)
 	}
-	k := &kubelet{c: cl.Client, r: informers, ns: ns, behave: behave, restarts: map[types.UID]int32{}}
+	k := &kubelet{c: cl.Client, r: informers, ns: ns, behave: behave, restarts: map[types.UID]int32{}, workers: 8}
 	k.run(t, 100*time.Millisecond)
 }
 
@@ -123,13 +128,34 @@ func (k *kubelet) sync(ctx context.Context) error {
 	live := map[types.UID]bool{}
 	// One Deployment's failure (a conflict on a stale read) does not hold up the others.
 	var first error
-	for i := range deps.Items {
-		d := &deps.Items[i]
-		live[d.UID] = true
-		if err := k.syncDeployment(ctx, d, owned[d.UID]); err != nil && first == nil {
+	var mu sync.Mutex
+	failed := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if first == nil {
 			first = err
 		}
 	}
+	work := make(chan *appsv1.Deployment)
+	var wg sync.WaitGroup
+	for range max(k.workers, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for d := range work {
+				if err := k.syncDeployment(ctx, d, owned[d.UID]); err != nil {
+					failed(err)
+				}
+			}
+		}()
+	}
+	for i := range deps.Items {
+		d := &deps.Items[i]
+		live[d.UID] = true
+		work <- d
+	}
+	close(work)
+	wg.Wait()
 	for uid, ps := range owned {
 		if !live[uid] {
 			for i := range ps {
@@ -209,8 +235,10 @@ func (k *kubelet) setPodStatus(ctx context.Context, p *corev1.Pod, beh Behaviour
 	case Good, NeverReady:
 		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: p.CreationTimestamp}
 	case CrashLoop:
+		k.mu.Lock()
 		k.restarts[p.UID]++ // one more exit on every look
 		cs.RestartCount = k.restarts[p.UID]
+		k.mu.Unlock()
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "back-off restarting failed container"}
 	case NoImage:
 		phase = corev1.PodPending
