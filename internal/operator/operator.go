@@ -249,7 +249,7 @@ type deployment struct {
 	mu      sync.Mutex // one reconcile of a HugAIDeployment at a time
 	eng     *engine.Engine
 	store   *kubestore.Store // the engine's, which knows our own writes the cache has not seen yet
-	fileRV  string // the ConfigMap's resourceVersion the engine was built from
+	fileRV  string           // the ConfigMap's resourceVersion the engine was built from
 	service string
 	env     string
 	obj     *hugaiv1.HugAIDeployment // for Events
