@@ -75,14 +75,15 @@ func (f *kubeFlags) hugaiClient(namespace string) (client.Client, string, error)
 
 // kubeRuntime is the runtime of a service environment of type kubernetes: the same engine, the
 // kubernetes target, and the metrics of the service file's own providers (kubeMetrics).
-// c talks to the cluster (the operator shares one among every service).
-func kubeRuntime(ctx context.Context, sf *engine.ServiceFile, env *plan.Env, c client.Client) (*engine.Runtime, error) {
+// c talks to the cluster (the operator shares one among every service); cached, when not nil, is
+// where the target's Status lists hugai's Deployments and pods from (the operator's cache).
+func kubeRuntime(ctx context.Context, sf *engine.ServiceFile, env *plan.Env, c client.Client, cached client.Reader) (*engine.Runtime, error) {
 	k := env.Target.Kubernetes
 	if k == nil {
 		return nil, fmt.Errorf("%s: type kubernetes needs spec.target.kubernetes", sf.Path)
 	}
 	o := kubernetes.Options{
-		Client: c, Service: sf.Service.Metadata.Name, Namespace: k.Namespace, Deployment: k.Deployment,
+		Client: c, Reader: cached, Service: sf.Service.Metadata.Name, Namespace: k.Namespace, Deployment: k.Deployment,
 		Container: k.Container, Image: k.Image, Env: k.Env, KubeService: k.Service,
 	}
 	if r := k.TrafficRouter; r != nil && r.GatewayAPI != nil {

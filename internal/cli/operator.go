@@ -16,6 +16,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/operator"
 	"github.com/hugai-dev/hugai/internal/plan"
 	"github.com/hugai-dev/hugai/internal/target/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // operatorCmd runs the Kubernetes operator: the same engine as `hugai server`, with each
@@ -50,11 +51,11 @@ func (a *app) operatorCmd() *cobra.Command {
 			o.Logf = func(format string, args ...any) {
 				fmt.Fprintf(a.errOut, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 			}
-			o.NewRuntime = func(ctx context.Context, sf *engine.ServiceFile, env *plan.Env) (*engine.Runtime, error) {
+			o.NewRuntime = func(ctx context.Context, sf *engine.ServiceFile, env *plan.Env, cached client.Reader) (*engine.Runtime, error) {
 				if env.Target.Type != plan.TargetKubernetes {
 					return nil, fmt.Errorf("%s: environment %s deploys to the %s target: the operator drives kubernetes ones", sf.Path, env.Name, env.Target.Type)
 				}
-				return kubeRuntime(ctx, sf, env, shared)
+				return kubeRuntime(ctx, sf, env, shared, cached)
 			}
 			o.Notifiers = func(svc *plan.Service) (engine.Notifier, error) {
 				return notify.FromConfig(svc.Spec.Notifications, os.Getenv)

@@ -120,7 +120,7 @@ func (a *app) runServer(parent context.Context, files []string, dataDir string, 
 			if err != nil {
 				return nil, err
 			}
-			return kubeRuntime(ctx, sf, env, c)
+			return kubeRuntime(ctx, sf, env, c, nil)
 		}
 		if env.Target.Type != plan.TargetLocal || env.Target.Local == nil {
 			return nil, fmt.Errorf("%s: the %s target is not available yet (local is)", sf.Path, env.Target.Type)

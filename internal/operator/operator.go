@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -43,6 +44,7 @@ import (
 	"github.com/hugai-dev/hugai/internal/rollout"
 	"github.com/hugai-dev/hugai/internal/store"
 	"github.com/hugai-dev/hugai/internal/store/kubestore"
+	"github.com/hugai-dev/hugai/internal/target/kubernetes"
 )
 
 const (
@@ -82,7 +84,9 @@ type Config struct {
 	Judge        JudgeConfig
 	// NewRuntime makes the runtime of a service environment (the kubernetes target and the
 	// service's metric providers), as for `hugai server`.
-	NewRuntime func(ctx context.Context, sf *engine.ServiceFile, env *plan.Env) (*engine.Runtime, error)
+	// cached reads the Deployments and pods labelled app.kubernetes.io/managed-by=hugai from the
+	// operator's informers, for the target's Status (kubernetes.Options.Reader).
+	NewRuntime func(ctx context.Context, sf *engine.ServiceFile, env *plan.Env, cached client.Reader) (*engine.Runtime, error)
 	// Notifiers tells people about a service's rollouts (nil: nobody is told).
 	Notifiers func(svc *plan.Service) (engine.Notifier, error)
 	// Tick bounds how long a rollout waits between two reconciles: pods die at any time.
@@ -152,7 +156,23 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	opts.Cache = cache.Options{ByObject: map[client.Object]cache.ByObject{&corev1.ConfigMap{}: {Label: serviceFiles}}}
+	// The target's Status, at every look, lists the versions' Deployments and pods: from the
+	// cache, which holds only hugai's own (the user's are read from the API server when needed).
+	hugais, err := labels.Parse(kubernetes.LabelManagedBy + "=" + kubernetes.ManagedBy)
+	if err != nil {
+		return err
+	}
+	opts.Cache = cache.Options{
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.ConfigMap{}:  {Label: serviceFiles},
+			&appsv1.Deployment{}: {Label: hugais},
+			&corev1.Pod{}:        {Label: hugais},
+		},
+		// Nothing reads managedFields, and a status written at every step carries a field set
+		// as large as itself: kept out of the cache, it halves what 500 objects take. (A status
+		// Update without managedFields leaves the API server's as they are.)
+		DefaultTransform: cache.TransformStripManagedFields(),
+	}
 	if cfg.Namespace != "" {
 		opts.Cache.DefaultNamespaces = map[string]cache.Config{cfg.Namespace: {}}
 	}
@@ -420,7 +440,10 @@ func (r *Reconciler) deployment(ctx context.Context, hd *hugaiv1.HugAIDeployment
 	}})
 	d.store = st
 	eng = engine.New(engine.Config{
-		Store: st, Services: []*engine.ServiceFile{sf}, NewRuntime: r.cfg.NewRuntime, Notifiers: notifiers,
+		Store: st, Services: []*engine.ServiceFile{sf}, Notifiers: notifiers,
+		NewRuntime: func(ctx context.Context, sf *engine.ServiceFile, env *plan.Env) (*engine.Runtime, error) {
+			return r.cfg.NewRuntime(ctx, sf, env, r.cache)
+		},
 		Tick: r.cfg.Tick, Logf: r.cfg.Logf, Version: r.cfg.Version,
 		Observer: observer(func(c engine.Change) { r.transition(d, c) }),
 	})

@@ -173,6 +173,8 @@ func BenchmarkOperator500(b *testing.B) {
 	b.StopTimer()
 	elapsed, after, apiAfter := time.Since(start), reconciles(b, port), apiRequests(b, cl.Config)
 	rss, peak := procMemory(b, op.cmd.Process.Pid)
+	heap := goMetric(b, port, "go_memstats_heap_inuse_bytes")
+	b.ReportMetric(heap/(1<<20), "heap-inuse-MiB")
 	perSec := float64(after-before) / elapsed.Seconds()
 	b.ReportMetric(perSec, "reconciles/s")
 	b.ReportMetric(float64(rss)/(1<<20), "RSS-MiB")
@@ -237,6 +239,23 @@ func freePort(b *testing.B) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// goMetric is one of the operator's Go runtime gauges (go_memstats_…) from its /metrics.
+func goMetric(b *testing.B, port int, name string) float64 {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == name {
+			v, _ := strconv.ParseFloat(f[1], 64)
+			return v
+		}
+	}
+	return 0
 }
 
 // reconciles is controller-runtime's count of the operator's reconciles so far.

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 
@@ -34,7 +35,9 @@ import (
 // Labels and annotations on every object hugai owns.
 const (
 	LabelManagedBy = "app.kubernetes.io/managed-by"
-	managedBy      = "hugai"
+	// ManagedBy is LabelManagedBy's value on everything hugai creates.
+	ManagedBy = "hugai"
+	managedBy      = ManagedBy
 	LabelService   = "hugai.io/service"
 	// LabelRevision is a DNS-safe form of the version (it also selects the revision's pods).
 	LabelRevision = "hugai.io/revision"
@@ -57,6 +60,12 @@ type Options struct {
 	// Client reaches the API server; its scheme knows the built-in types and Gateway API's v1
 	// (NewClient makes one).
 	Client client.Client
+	// Reader is where Status lists the versions' Deployments and pods from (nil: Client), e.g.
+	// an operator's informer cache holding the objects labelled managed-by hugai: Status is
+	// polled at every look, and a cache answers it without a request to the API server. A
+	// cache lags behind the target's own writes by moments, which Status may (the next look
+	// sees them); every write reads what it changes from Client.
+	Reader client.Reader
 	// Service is hugai's name for the service (metadata.name of hugai.yaml): it labels everything.
 	Service   string
 	Namespace string
@@ -99,8 +108,15 @@ type Options struct {
 type Target struct {
 	opts  Options
 	c     client.Client
+	r     client.Reader // Status' lists
 	image *template.Template
 	env   map[string]*template.Template
+
+	// recorded is the routing as this target last read or wrote it: its ConfigMap is hugai's
+	// record, written by one engine at a time, so it is read once per Target rather than at
+	// every look (a new Target, as after a restart, reads it again).
+	rmu      sync.Mutex
+	recorded *target.Routing
 }
 
 var _ target.Target = (*Target)(nil)
@@ -150,7 +166,10 @@ func New(ctx context.Context, o Options) (*Target, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	t := &Target{opts: o, c: o.Client, env: map[string]*template.Template{}}
+	t := &Target{opts: o, c: o.Client, r: o.Reader, env: map[string]*template.Template{}}
+	if t.r == nil {
+		t.r = o.Client
+	}
 	var err error
 	if o.Image != "" {
 		if t.image, err = parseTemplate(o.Image); err != nil {

@@ -36,6 +36,29 @@ const routingKey = "routing.json"
 
 // routing reads the routing last asked for from its ConfigMap (none yet: empty).
 func (t *Target) routing(ctx context.Context) (target.Routing, error) {
+	t.rmu.Lock()
+	defer t.rmu.Unlock()
+	if t.recorded != nil {
+		return cloneRouting(*t.recorded), nil
+	}
+	rt, err := t.readRouting(ctx)
+	if err == nil {
+		kept := cloneRouting(rt)
+		t.recorded = &kept
+	}
+	return rt, err
+}
+
+func cloneRouting(rt target.Routing) target.Routing {
+	rt.Weights = maps.Clone(rt.Weights)
+	if rt.Weights == nil {
+		rt.Weights = map[string]int{}
+	}
+	rt.Cut = slices.Clone(rt.Cut)
+	return rt
+}
+
+func (t *Target) readRouting(ctx context.Context) (target.Routing, error) {
 	var cm corev1.ConfigMap
 	rt := target.Routing{Weights: map[string]int{}}
 	if err := t.c.Get(ctx, t.key(t.routingName()), &cm); err != nil {
@@ -61,7 +84,15 @@ func (t *Target) saveRouting(ctx context.Context, rt target.Routing) error {
 	if err != nil {
 		return err
 	}
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	t.rmu.Lock()
+	defer t.rmu.Unlock()
+	if t.recorded != nil {
+		if was, err := json.Marshal(*t.recorded); err == nil && string(was) == string(b) {
+			return nil // recorded already
+		}
+	}
+	t.recorded = nil // unknown until the write below is through
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		var cm corev1.ConfigMap
 		err := t.c.Get(ctx, t.key(t.routingName()), &cm)
 		if apierrors.IsNotFound(err) {
@@ -86,6 +117,11 @@ func (t *Target) saveRouting(ctx context.Context, rt target.Routing) error {
 		cm.Data[routingKey] = string(b)
 		return t.c.Update(ctx, &cm)
 	})
+	if err == nil {
+		kept := cloneRouting(rt)
+		t.recorded = &kept
+	}
+	return err
 }
 
 // Route records the routing, then writes it where traffic is split: the HTTPRoute's or the
@@ -369,8 +405,12 @@ func (t *Target) rescale(ctx context.Context, r target.Routing) error {
 
 // deployments lists hugai's Deployments of this service.
 func (t *Target) deployments(ctx context.Context) ([]appsv1.Deployment, error) {
+	return t.deploymentsFrom(ctx, t.c)
+}
+
+func (t *Target) deploymentsFrom(ctx context.Context, r client.Reader) ([]appsv1.Deployment, error) {
 	var l appsv1.DeploymentList
-	if err := t.c.List(ctx, &l, client.InNamespace(t.opts.Namespace), client.MatchingLabels(t.owned())); err != nil {
+	if err := r.List(ctx, &l, client.InNamespace(t.opts.Namespace), client.MatchingLabels(t.owned())); err != nil {
 		return nil, fmt.Errorf("list deployments: %w", err)
 	}
 	return l.Items, nil

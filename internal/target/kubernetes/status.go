@@ -28,12 +28,12 @@ func (t *Target) Status(ctx context.Context) (target.Status, error) {
 	if err != nil {
 		return st, err
 	}
-	deps, err := t.deployments(ctx)
+	deps, err := t.deploymentsFrom(ctx, t.r)
 	if err != nil {
 		return st, err
 	}
 	var pods corev1.PodList
-	if err := t.c.List(ctx, &pods, client.InNamespace(t.opts.Namespace), client.MatchingLabels(t.owned())); err != nil {
+	if err := t.r.List(ctx, &pods, client.InNamespace(t.opts.Namespace), client.MatchingLabels(t.owned())); err != nil {
 		return st, fmt.Errorf("list pods: %w", err)
 	}
 	byRev := map[string][]*corev1.Pod{}
