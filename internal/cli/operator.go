@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/hugai-dev/hugai/internal/engine"
@@ -16,8 +18,10 @@ import (
 	"github.com/hugai-dev/hugai/internal/operator"
 	"github.com/hugai-dev/hugai/internal/plan"
 	"github.com/hugai-dev/hugai/internal/target/kubernetes"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 )
+
+// operatorGCPercent is the operator's GOGC unless the environment sets one.
+const operatorGCPercent = 50
 
 // operatorCmd runs the Kubernetes operator: the same engine as `hugai server`, with each
 // HugAIDeployment's state in its status (docs/kubernetes.md, "The operator").
@@ -35,6 +39,14 @@ func (a *app) operatorCmd() *cobra.Command {
 			"(`hugai deploy approve NAME --target kubernetes`). Replicas elect one leader.",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if os.Getenv("GOGC") == "" {
+				// The heap is mostly the informers' long-lived objects, and the garbage is the
+				// decoding of watch events: collecting at half the heap's growth rather than at
+				// its doubling trades CPU the operator has to spare (the API server is what a
+				// reconcile waits for) for memory (docs/benchmarks.md). GOGC (and GOMEMLIMIT)
+				// set in the environment win.
+				debug.SetGCPercent(operatorGCPercent)
+			}
 			cfg, err := kf.restConfig()
 			if err != nil {
 				return badInput(err)

@@ -36,6 +36,9 @@ type Options struct {
 	// behind the store's own writes: while it shows a version this store has since written
 	// over, the store reads what it wrote instead (see fresh).
 	Reader client.Reader
+	// KeepWritten is how long the store keeps the object its last write returned, for reads
+	// while the Reader lags behind it (0: 2 s).
+	KeepWritten time.Duration
 }
 
 // Store is a store.Store kept in ONE HugAIDeployment's status (namespace/name) and its audit
@@ -48,11 +51,14 @@ type Store struct {
 	// the object's resourceVersion.
 	mu sync.Mutex
 
-	// written is the object as this store's last write left it, kept while the Reader has not
-	// caught up with it; overwritten lists the resourceVersions this store's writes replaced
-	// since (the Reader showing one of them is behind, not showing someone else's write).
-	written     *hugaiv1.HugAIDeployment
+	// lastRV is the resourceVersion this store's last write made, and overwritten the ones its
+	// writes replaced since: the Reader showing one of those is behind, not showing someone
+	// else's write. written is the object as that write left it, kept for KeepWritten: long
+	// enough for the reads of the same reconcile, not for 500 objects' worth of copies between
+	// reconciles (past it, a Reader still behind is bypassed with a read from the API server).
+	lastRV      string
 	overwritten []string
+	written     *hugaiv1.HugAIDeployment
 	wmu         sync.Mutex
 }
 
@@ -67,6 +73,9 @@ func New(c client.Client, key types.NamespacedName, o Options) *Store {
 	}
 	if o.Reader == nil {
 		o.Reader = c
+	}
+	if o.KeepWritten <= 0 {
+		o.KeepWritten = 2 * time.Second
 	}
 	return &Store{c: c, key: key, o: o}
 }
@@ -94,7 +103,15 @@ func (s *Store) status(ctx context.Context) (*hugaiv1.HugAIDeployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.fresh(hd), nil
+	if got, ok := s.fresh(hd); ok {
+		return got, nil
+	}
+	// The Reader is behind a write whose copy was let go: ask the API server.
+	if hd, err = get(ctx, s.c, s.key); err != nil {
+		return nil, err
+	}
+	got, _ := s.fresh(hd)
+	return got, nil
 }
 
 // overwrittenMax bounds what the store remembers of its own writes: a Reader further behind
@@ -102,24 +119,27 @@ func (s *Store) status(ctx context.Context) (*hugaiv1.HugAIDeployment, error) {
 // succeed once the Reader caught up.
 const overwrittenMax = 16
 
-// fresh is the newer of read (from the Reader) and the store's own last write. A resourceVersion
-// is opaque: the store does not compare them, it only recognises the ones its writes replaced.
-func (s *Store) fresh(read *hugaiv1.HugAIDeployment) *hugaiv1.HugAIDeployment {
+// fresh is the newer of read (from the Reader) and the store's own last write; false when read is
+// older than that write and its copy was let go. A resourceVersion is opaque: the store does not
+// compare them, it only recognises the ones its writes made and replaced.
+func (s *Store) fresh(read *hugaiv1.HugAIDeployment) (*hugaiv1.HugAIDeployment, bool) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	w := s.written
 	switch {
-	case w == nil:
-		return read
-	case read.ResourceVersion == w.ResourceVersion:
-		s.written, s.overwritten = nil, nil // caught up: the Reader alone is enough again
-		return read
+	case s.lastRV == "":
+		return read, true
+	case read.ResourceVersion == s.lastRV:
+		s.lastRV, s.overwritten, s.written = "", nil, nil // caught up: the Reader alone is enough again
+		return read, true
 	case slices.Contains(s.overwritten, read.ResourceVersion):
-		return w.DeepCopy()
+		if s.written == nil {
+			return nil, false
+		}
+		return s.written.DeepCopy(), true
 	default:
 		// A version this store did not write over: someone else wrote after it.
-		s.written, s.overwritten = nil, nil
-		return read
+		s.lastRV, s.overwritten, s.written = "", nil, nil
+		return read, true
 	}
 }
 
@@ -131,7 +151,15 @@ func (s *Store) wrote(base string, hd *hugaiv1.HugAIDeployment) {
 	if len(s.overwritten) > overwrittenMax {
 		s.overwritten = s.overwritten[len(s.overwritten)-overwrittenMax:]
 	}
-	s.written = hd.DeepCopy()
+	w := hd.DeepCopy()
+	s.lastRV, s.written = w.ResourceVersion, w
+	time.AfterFunc(s.o.KeepWritten, func() {
+		s.wmu.Lock()
+		defer s.wmu.Unlock()
+		if s.written == w {
+			s.written = nil
+		}
+	})
 }
 
 // forget drops what the store remembers of its writes, after a write was refused: the object
@@ -139,7 +167,7 @@ func (s *Store) wrote(base string, hd *hugaiv1.HugAIDeployment) {
 func (s *Store) forget() {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	s.written, s.overwritten = nil, nil
+	s.lastRV, s.overwritten, s.written = "", nil, nil
 }
 
 // Rollout returns the current rollout whole (and the one that made the current release), or an

@@ -64,7 +64,9 @@ type Options struct {
 	// an operator's informer cache holding the objects labelled managed-by hugai: Status is
 	// polled at every look, and a cache answers it without a request to the API server. A
 	// cache lags behind the target's own writes by moments, which Status may (the next look
-	// sees them); every write reads what it changes from Client.
+	// sees them); every write reads what it changes from Client. The Reader must index
+	// Deployments and pods by IndexService (IndexServiceOf), so that a look reads the service's
+	// objects rather than every object of the namespace.
 	Reader client.Reader
 	// Service is hugai's name for the service (metadata.name of hugai.yaml): it labels everything.
 	Service   string
@@ -228,6 +230,29 @@ func (t *Target) ownedRev(version string) map[string]string {
 	l := t.owned()
 	l[LabelRevision] = revisionID(version)
 	return l
+}
+
+// IndexService is the field index a Reader (Options.Reader) has on Deployments and pods: the
+// service of the objects hugai manages.
+const IndexService = "hugai.io/service"
+
+// IndexServiceOf is IndexService's value of an object: its service if hugai manages it.
+func IndexServiceOf(o client.Object) []string {
+	l := o.GetLabels()
+	if l[LabelManagedBy] != managedBy || l[LabelService] == "" {
+		return nil
+	}
+	return []string{l[LabelService]}
+}
+
+// listOwned lists the objects of this service hugai made into list: from the Reader by its
+// index, or from the Client by label.
+func (t *Target) listOwned(ctx context.Context, r client.Reader, list client.ObjectList) error {
+	opts := []client.ListOption{client.InNamespace(t.opts.Namespace), client.MatchingLabels(t.owned())}
+	if t.opts.Reader != nil && r == t.r {
+		opts = append(opts, client.MatchingFields{IndexService: t.opts.Service})
+	}
+	return r.List(ctx, list, opts...)
 }
 
 func isOwned(labels map[string]string, service string) bool {

@@ -410,7 +410,7 @@ func (t *Target) deployments(ctx context.Context) ([]appsv1.Deployment, error) {
 
 func (t *Target) deploymentsFrom(ctx context.Context, r client.Reader) ([]appsv1.Deployment, error) {
 	var l appsv1.DeploymentList
-	if err := r.List(ctx, &l, client.InNamespace(t.opts.Namespace), client.MatchingLabels(t.owned())); err != nil {
+	if err := t.listOwned(ctx, r, &l); err != nil {
 		return nil, fmt.Errorf("list deployments: %w", err)
 	}
 	return l.Items, nil

@@ -33,7 +33,7 @@ func (t *Target) Status(ctx context.Context) (target.Status, error) {
 		return st, err
 	}
 	var pods corev1.PodList
-	if err := t.r.List(ctx, &pods, client.InNamespace(t.opts.Namespace), client.MatchingLabels(t.owned())); err != nil {
+	if err := t.listOwned(ctx, t.r, &pods); err != nil {
 		return st, fmt.Errorf("list pods: %w", err)
 	}
 	byRev := map[string][]*corev1.Pod{}
