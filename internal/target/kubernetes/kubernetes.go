@@ -36,9 +36,9 @@ import (
 const (
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	// ManagedBy is LabelManagedBy's value on everything hugai creates.
-	ManagedBy = "hugai"
-	managedBy      = ManagedBy
-	LabelService   = "hugai.io/service"
+	ManagedBy    = "hugai"
+	managedBy    = ManagedBy
+	LabelService = "hugai.io/service"
 	// LabelRevision is a DNS-safe form of the version (it also selects the revision's pods).
 	LabelRevision = "hugai.io/revision"
 	// AnnotationVersion is the exact version: labels cannot hold every version string.
