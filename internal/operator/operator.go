@@ -734,5 +734,17 @@ func summarize(eng *engine.Engine, rec store.Rollout, st *hugaiv1.RolloutStatus)
 		ready.Reason = v.Phase
 		ready.Message = "the rollout ended " + v.Phase
 	}
-	meta.SetStatusCondition(&st.Conditions, ready)
+	meta.SetStatusCondition(&st.Conditions, readyAfterCommit(meta.FindStatusCondition(st.Conditions, "Ready"), ready, rec.Revision == 1))
+}
+
+// readyAfterCommit is the Ready condition a commit leaves: the rollout's, unless a refusal stands
+// (Ready=False is only ever set by markInvalid: an edit refused, a plan or service file missing)
+// and the commit is not a new rollout's. A refused edit beside the rollout still in flight stays
+// said until a spec is accepted; put back to True at each commit, it was said again, with a
+// Warning Event, at every look.
+func readyAfterCommit(standing *metav1.Condition, rollout metav1.Condition, newRollout bool) metav1.Condition {
+	if standing != nil && standing.Status == metav1.ConditionFalse && !newRollout {
+		return *standing
+	}
+	return rollout
 }

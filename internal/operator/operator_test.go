@@ -51,3 +51,22 @@ func TestPlanDocumentIsTheSpec(t *testing.T) {
 		t.Fatalf("requester without the annotation %q", who.Name)
 	}
 }
+
+func TestReadyAfterCommitKeepsARefusalUntilANewRollout(t *testing.T) {
+	refused := &metav1.Condition{Type: "Ready", Status: metav1.ConditionFalse, Reason: "InvalidSpec", ObservedGeneration: 3}
+	running := metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Running"}
+	if got := readyAfterCommit(refused, running, false); got.Reason != "InvalidSpec" {
+		t.Fatalf("a commit of the rollout in flight cleared the refusal: %+v", got)
+	}
+	if got := readyAfterCommit(refused, running, true); got.Reason != "Running" {
+		t.Fatalf("a new rollout (a spec accepted) kept the refusal: %+v", got)
+	}
+	ok := &metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Running"}
+	ended := metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Succeeded"}
+	if got := readyAfterCommit(ok, ended, false); got.Reason != "Succeeded" {
+		t.Fatalf("the rollout's own Ready: %+v", got)
+	}
+	if got := readyAfterCommit(nil, running, false); got.Reason != "Running" {
+		t.Fatalf("no Ready yet: %+v", got)
+	}
+}

@@ -18,6 +18,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -167,7 +168,17 @@ func TestOperator(t *testing.T) {
 		}
 		return false
 	})
-	eventually.True(t, 30*time.Second, "v5 on to 25% after the refused edit", func() bool { return slices.Contains(w.steps("v5"), 25) })
+	// …and stays said while v5's commits go on (not put back to Ready=True by each of them, and
+	// said again, with a Warning Event, at the next look).
+	eventually.True(t, 30*time.Second, "v5 on to 25% after the refused edit", func() bool {
+		var hd hugaiv1.HugAIDeployment
+		if err := c.Get(ctx, key, &hd); err == nil {
+			if cond := meta.FindStatusCondition(hd.Status.Conditions, "Ready"); cond == nil || cond.Reason != "InvalidSpec" {
+				t.Fatalf("the refused edit is no longer said while v5 goes on: Ready %+v", cond)
+			}
+		}
+		return slices.Contains(w.steps("v5"), 25)
+	})
 	editSpec(t, c, key, func(s *plan.HugAIDeploymentSpec) { s.Version = "v6" })
 	st = waitPhase(t, c, key, 7, "Succeeded")
 	if got := w.steps("v6"); !slices.Equal(got, []int{5, 25, 50, 100}) {
