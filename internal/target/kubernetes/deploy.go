@@ -40,7 +40,7 @@ func (t *Target) Deploy(ctx context.Context, rev target.Revision, n int) error {
 	// With no router the replica counts are the split: this version's depends on the others'.
 	var others map[string]int
 	if !t.routed() {
-		deps, err := t.deployments(ctx)
+		deps, err := t.deployments(ctx, false)
 		if err != nil {
 			return fmt.Errorf("deploy %s: %w", v, err)
 		}

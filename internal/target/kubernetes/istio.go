@@ -3,7 +3,6 @@ package kubernetes
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -124,17 +123,7 @@ func (t *Target) drives(r map[string]any, ours map[string]string) bool {
 // value just before the first of them: Istio takes the first route that matches, so a header
 // route after the weighted one would never be reached. Other routes and fields are the user's.
 func (t *Target) writeVirtualService(ctx context.Context, r target.Routing) error {
-	versions := slices.Sorted(maps.Keys(r.Weights))
-	named := append(slices.Clone(versions), r.Stable, r.Canary, r.Preview)
-	slices.Sort(named)
-	for _, v := range slices.Compact(named) {
-		if v != "" {
-			if err := t.ensureVersionService(ctx, v); err != nil {
-				return err
-			}
-		}
-	}
-	port, err := t.servicePort(ctx)
+	versions, port, err := t.routerBackends(ctx, r)
 	if err != nil {
 		return err
 	}

@@ -114,11 +114,11 @@ type Target struct {
 	image *template.Template
 	env   map[string]*template.Template
 
-	// recorded is the routing as this target last read or wrote it: its ConfigMap is hugai's
-	// record, written by one engine at a time, so it is read once per Target rather than at
-	// every look (a new Target, as after a restart, reads it again).
+	// recorded is the routing ConfigMap's routing.json as this target last read or wrote it: the
+	// ConfigMap is hugai's record, written by one engine at a time, so it is read once per Target
+	// rather than at every look (a new Target, as after a restart, reads it again).
 	rmu      sync.Mutex
-	recorded *target.Routing
+	recorded *string
 }
 
 var _ target.Target = (*Target)(nil)
@@ -245,14 +245,17 @@ func IndexServiceOf(o client.Object) []string {
 	return []string{l[LabelService]}
 }
 
-// listOwned lists the objects of this service hugai made into list: from the Reader by its
-// index, or from the Client by label.
-func (t *Target) listOwned(ctx context.Context, r client.Reader, list client.ObjectList) error {
+// listOwned lists the objects of this service hugai made into list, from the Client; or, for a
+// look, from the Reader, by its index when one was given.
+func (t *Target) listOwned(ctx context.Context, list client.ObjectList, look bool) error {
 	opts := []client.ListOption{client.InNamespace(t.opts.Namespace), client.MatchingLabels(t.owned())}
-	if t.opts.Reader != nil && r == t.r {
+	if !look {
+		return t.c.List(ctx, list, opts...)
+	}
+	if t.opts.Reader != nil {
 		opts = append(opts, client.MatchingFields{IndexService: t.opts.Service})
 	}
-	return r.List(ctx, list, opts...)
+	return t.r.List(ctx, list, opts...)
 }
 
 func isOwned(labels map[string]string, service string) bool {

@@ -34,49 +34,51 @@ func ruleName(route string) gatewayv1.SectionName { return gatewayv1.SectionName
 
 const routingKey = "routing.json"
 
-// routing reads the routing last asked for from its ConfigMap (none yet: empty).
+// routing reads the routing last asked for from its ConfigMap (none yet: empty), once per Target.
 func (t *Target) routing(ctx context.Context) (target.Routing, error) {
 	t.rmu.Lock()
 	defer t.rmu.Unlock()
-	if t.recorded != nil {
-		return cloneRouting(*t.recorded), nil
-	}
-	rt, err := t.readRouting(ctx)
-	if err == nil {
-		kept := cloneRouting(rt)
-		t.recorded = &kept
-	}
-	return rt, err
-}
-
-func cloneRouting(rt target.Routing) target.Routing {
-	rt.Weights = maps.Clone(rt.Weights)
-	if rt.Weights == nil {
-		rt.Weights = map[string]int{}
-	}
-	rt.Cut = slices.Clone(rt.Cut)
-	return rt
-}
-
-func (t *Target) readRouting(ctx context.Context) (target.Routing, error) {
-	var cm corev1.ConfigMap
-	rt := target.Routing{Weights: map[string]int{}}
-	if err := t.c.Get(ctx, t.key(t.routingName()), &cm); err != nil {
-		if apierrors.IsNotFound(err) {
-			return rt, nil
+	if t.recorded == nil {
+		data, err := t.readRouting(ctx)
+		if err != nil {
+			return target.Routing{Weights: map[string]int{}}, err
 		}
-		return rt, fmt.Errorf("routing configmap %s: %w", t.routingName(), err)
+		t.recorded = &data
 	}
-	if !isOwned(cm.Labels, t.opts.Service) {
-		return rt, fmt.Errorf("configmap %s exists and is not hugai's for %s", t.routingName(), t.opts.Service)
-	}
-	if err := json.Unmarshal([]byte(cm.Data[routingKey]), &rt); err != nil {
-		return rt, fmt.Errorf("routing configmap %s: %w", t.routingName(), err)
+	return t.decodeRouting(*t.recorded)
+}
+
+// decodeRouting is the routing a ConfigMap's routing.json holds ("": none yet).
+func (t *Target) decodeRouting(data string) (target.Routing, error) {
+	rt := target.Routing{Weights: map[string]int{}}
+	if data != "" {
+		if err := json.Unmarshal([]byte(data), &rt); err != nil {
+			return rt, fmt.Errorf("routing configmap %s: %w", t.routingName(), err)
+		}
 	}
 	if rt.Weights == nil {
 		rt.Weights = map[string]int{}
 	}
 	return rt, nil
+}
+
+// readRouting is the routing ConfigMap's routing.json ("" when there is none), checked.
+func (t *Target) readRouting(ctx context.Context) (string, error) {
+	var cm corev1.ConfigMap
+	if err := t.c.Get(ctx, t.key(t.routingName()), &cm); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", nil
+		}
+		return "", fmt.Errorf("routing configmap %s: %w", t.routingName(), err)
+	}
+	if !isOwned(cm.Labels, t.opts.Service) {
+		return "", fmt.Errorf("configmap %s exists and is not hugai's for %s", t.routingName(), t.opts.Service)
+	}
+	data := cm.Data[routingKey]
+	if _, err := t.decodeRouting(data); err != nil {
+		return "", err
+	}
+	return data, nil
 }
 
 func (t *Target) saveRouting(ctx context.Context, rt target.Routing) error {
@@ -86,10 +88,8 @@ func (t *Target) saveRouting(ctx context.Context, rt target.Routing) error {
 	}
 	t.rmu.Lock()
 	defer t.rmu.Unlock()
-	if t.recorded != nil {
-		if was, err := json.Marshal(*t.recorded); err == nil && string(was) == string(b) {
-			return nil // recorded already
-		}
+	if t.recorded != nil && *t.recorded == string(b) {
+		return nil // recorded already
 	}
 	t.recorded = nil // unknown until the write below is through
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -118,8 +118,8 @@ func (t *Target) saveRouting(ctx context.Context, rt target.Routing) error {
 		return t.c.Update(ctx, &cm)
 	})
 	if err == nil {
-		kept := cloneRouting(rt)
-		t.recorded = &kept
+		data := string(b)
+		t.recorded = &data
 	}
 	return err
 }
@@ -167,21 +167,29 @@ func (t *Target) Route(ctx context.Context, r target.Routing) error {
 	return nil
 }
 
-// writeHTTPRoute sets the backends of the HTTPRoute's rules that send to this service (those
-// naming the user's Service or hugai's per-version ones) to one per routed version with its
-// weight, and keeps one rule per X-Hugai-Route value. Other rules are the user's and left alone.
-func (t *Target) writeHTTPRoute(ctx context.Context, r target.Routing) error {
+// routerBackends prepares what a router (HTTPRoute or VirtualService) sends to: the versions
+// with a weight, sorted, and the port of the user's Service; every version the routing names
+// has its per-version Service.
+func (t *Target) routerBackends(ctx context.Context, r target.Routing) ([]string, gatewayv1.PortNumber, error) {
 	versions := slices.Sorted(maps.Keys(r.Weights))
 	named := append(slices.Clone(versions), r.Stable, r.Canary, r.Preview)
 	slices.Sort(named)
 	for _, v := range slices.Compact(named) {
 		if v != "" {
 			if err := t.ensureVersionService(ctx, v); err != nil {
-				return err
+				return nil, 0, err
 			}
 		}
 	}
 	port, err := t.servicePort(ctx)
+	return versions, port, err
+}
+
+// writeHTTPRoute sets the backends of the HTTPRoute's rules that send to this service (those
+// naming the user's Service or hugai's per-version ones) to one per routed version with its
+// weight, and keeps one rule per X-Hugai-Route value. Other rules are the user's and left alone.
+func (t *Target) writeHTTPRoute(ctx context.Context, r target.Routing) error {
+	versions, port, err := t.routerBackends(ctx, r)
 	if err != nil {
 		return err
 	}
@@ -366,7 +374,7 @@ func (t *Target) writePreview(ctx context.Context, v string) error {
 // rescale sets every version's replicas from what Deploy asked and the weights: with no router,
 // replicas are the split (replicasFor).
 func (t *Target) rescale(ctx context.Context, r target.Routing) error {
-	deps, err := t.deployments(ctx)
+	deps, err := t.deployments(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -404,13 +412,10 @@ func (t *Target) rescale(ctx context.Context, r target.Routing) error {
 }
 
 // deployments lists hugai's Deployments of this service.
-func (t *Target) deployments(ctx context.Context) ([]appsv1.Deployment, error) {
-	return t.deploymentsFrom(ctx, t.c)
-}
-
-func (t *Target) deploymentsFrom(ctx context.Context, r client.Reader) ([]appsv1.Deployment, error) {
+// look: from the Reader (Status), else from the API server (writes decide on what they read).
+func (t *Target) deployments(ctx context.Context, look bool) ([]appsv1.Deployment, error) {
 	var l appsv1.DeploymentList
-	if err := t.listOwned(ctx, r, &l); err != nil {
+	if err := t.listOwned(ctx, &l, look); err != nil {
 		return nil, fmt.Errorf("list deployments: %w", err)
 	}
 	return l.Items, nil

@@ -28,12 +28,12 @@ func (t *Target) Status(ctx context.Context) (target.Status, error) {
 	if err != nil {
 		return st, err
 	}
-	deps, err := t.deploymentsFrom(ctx, t.r)
+	deps, err := t.deployments(ctx, true)
 	if err != nil {
 		return st, err
 	}
 	var pods corev1.PodList
-	if err := t.listOwned(ctx, t.r, &pods); err != nil {
+	if err := t.listOwned(ctx, &pods, true); err != nil {
 		return st, fmt.Errorf("list pods: %w", err)
 	}
 	byRev := map[string][]*corev1.Pod{}
