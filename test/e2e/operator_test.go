@@ -31,6 +31,42 @@ import (
 	"github.com/hugai-dev/hugai/internal/plan"
 )
 
+// operatorShop is a real API server with hugai's and Gateway API's CRDs, and namespace shop as
+// kubeWorld makes it: the test playing its kubelet, the service file of checkout in a ConfigMap,
+// its metrics served by the test (errors only from version failing, "": none).
+func operatorShop(t *testing.T, failing string) *kubetest.Cluster {
+	t.Helper()
+	cl := kubetest.Start(t, kubetest.Options{
+		CRDPaths:    []string{"../../internal/target/kubernetes/testdata/gateway-api", "../../config/crd"},
+		AddToScheme: []func(*runtime.Scheme) error{gatewayv1.Install, hugaiv1.AddToScheme},
+	})
+	c := cl.Client
+	kubeWorld(t, c, "shop")
+	kubetest.StartKubelet(t, c, "shop", func(*corev1.PodTemplateSpec) kubetest.Behaviour { return kubetest.Good })
+	metrics := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/rate":
+			fmt.Fprint(w, `{"value": 50}`)
+		case "/errors":
+			if failing != "" && r.URL.Query().Get("version") == failing {
+				fmt.Fprint(w, `{"value": 5}`)
+			} else {
+				fmt.Fprint(w, `{"value": 0}`)
+			}
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(metrics.Close)
+	if err := c.Create(context.Background(), &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "checkout-hugai", Namespace: "shop", Labels: map[string]string{"hugai.io/service-file": "checkout"}},
+		Data:       map[string]string{"hugai.yaml": fmt.Sprintf(kubeServiceYAML, metrics.URL)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
 // TestOperator runs `hugai operator` (the built binary) against a real API server with hugai's
 // CRDs and admission policies: HugAIDeployments created and edited with the Kubernetes API, the
 // test playing the kubelet and serving the metrics. It checks the seed's 5/25/50/100 walk on the
@@ -41,37 +77,10 @@ import (
 func TestOperator(t *testing.T) {
 	scenarios <- struct{}{}
 	t.Cleanup(func() { <-scenarios })
-	cl := kubetest.Start(t, kubetest.Options{
-		CRDPaths:    []string{"../../internal/target/kubernetes/testdata/gateway-api", "../../config/crd"},
-		AddToScheme: []func(*runtime.Scheme) error{gatewayv1.Install, hugaiv1.AddToScheme},
-	})
+	cl := operatorShop(t, "v3")
 	c := cl.Client
 	ctx := context.Background()
-	kubeWorld(t, c, "shop")
 	applyFile(t, c, "../../config/rbac/action_policy.yaml")
-	kubetest.StartKubelet(t, c, "shop", func(*corev1.PodTemplateSpec) kubetest.Behaviour { return kubetest.Good })
-
-	metrics := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/rate":
-			fmt.Fprint(w, `{"value": 50}`)
-		case "/errors":
-			if r.URL.Query().Get("version") == "v3" {
-				fmt.Fprint(w, `{"value": 5}`)
-			} else {
-				fmt.Fprint(w, `{"value": 0}`)
-			}
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	t.Cleanup(metrics.Close)
-	if err := c.Create(ctx, &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: "checkout-hugai", Namespace: "shop", Labels: map[string]string{"hugai.io/service-file": "checkout"}},
-		Data:       map[string]string{"hugai.yaml": fmt.Sprintf(kubeServiceYAML, metrics.URL)},
-	}); err != nil {
-		t.Fatal(err)
-	}
 
 	dir := t.TempDir()
 	e := &env{t: t, dir: dir, dataDir: filepath.Join(dir, ".hugai")}
@@ -392,31 +401,9 @@ spec:
 func TestOperatorPlanRef(t *testing.T) {
 	scenarios <- struct{}{}
 	t.Cleanup(func() { <-scenarios })
-	cl := kubetest.Start(t, kubetest.Options{
-		CRDPaths:    []string{"../../internal/target/kubernetes/testdata/gateway-api", "../../config/crd"},
-		AddToScheme: []func(*runtime.Scheme) error{gatewayv1.Install, hugaiv1.AddToScheme},
-	})
+	cl := operatorShop(t, "")
 	c := cl.Client
 	ctx := context.Background()
-	kubeWorld(t, c, "shop")
-	kubetest.StartKubelet(t, c, "shop", func(*corev1.PodTemplateSpec) kubetest.Behaviour { return kubetest.Good })
-	metrics := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/rate":
-			fmt.Fprint(w, `{"value": 50}`)
-		case "/errors":
-			fmt.Fprint(w, `{"value": 0}`)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	t.Cleanup(metrics.Close)
-	if err := c.Create(ctx, &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: "checkout-hugai", Namespace: "shop", Labels: map[string]string{"hugai.io/service-file": "checkout"}},
-		Data:       map[string]string{"hugai.yaml": fmt.Sprintf(kubeServiceYAML, metrics.URL)},
-	}); err != nil {
-		t.Fatal(err)
-	}
 
 	// The API server itself refuses a planRef beside a strategy, and neither.
 	both := &hugaiv1.HugAIDeployment{ObjectMeta: metav1.ObjectMeta{Name: "both", Namespace: "shop"},
