@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -215,7 +216,7 @@ func BenchmarkOperator500(b *testing.B) {
 	b.StopTimer()
 	elapsed, after, apiAfter := time.Since(start), reconciles(b, port), apiRequests(b, cl.Config)
 	rss, peak := procMemory(b, op.cmd.Process.Pid)
-	heap := goMetric(b, port, "go_memstats_heap_inuse_bytes")
+	heap := sumMetric(b, port, "go_memstats_heap_inuse_bytes")
 	b.ReportMetric(heap/(1<<20), "heap-inuse-MiB")
 	perSec := float64(after-before) / elapsed.Seconds()
 	b.ReportMetric(perSec, "reconciles/s")
@@ -302,41 +303,30 @@ func freePort(b *testing.B) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// goMetric is one of the operator's Go runtime gauges (go_memstats_…) from its /metrics.
-func goMetric(b *testing.B, port int, name string) float64 {
+// sumMetric is the sum of the operator's samples (from its /metrics) of the series name whose
+// labels include every one of with.
+func sumMetric(b *testing.B, port int, name string, with ...string) float64 {
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer resp.Body.Close()
+	var total float64
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == name {
-			v, _ := strconv.ParseFloat(f[1], 64)
-			return v
+		f := strings.Fields(sc.Text())
+		if len(f) < 2 || strings.SplitN(f[0], "{", 2)[0] != name || slices.ContainsFunc(with, func(l string) bool { return !strings.Contains(f[0], l) }) {
+			continue
 		}
+		v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+		total += v
 	}
-	return 0
+	return total
 }
 
 // reconciles is controller-runtime's count of the operator's reconciles so far.
 func reconciles(b *testing.B, port int) int64 {
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var total int64
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "controller_runtime_reconcile_total{") && strings.Contains(line, `controller="hugaideployment"`) {
-			f := strings.Fields(line)
-			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
-			total += int64(v)
-		}
-	}
-	return total
+	return int64(sumMetric(b, port, "controller_runtime_reconcile_total", `controller="hugaideployment"`))
 }
 
 // apiRequests is the API server's count of the requests it served so far, by verb and resource.
