@@ -143,6 +143,20 @@ func failPrior() [][2]float64 {
 	return [][2]float64{{4, 0.55}, {13, 0.45}}
 }
 
+// Bet is one regression the rollback test bets on: a ratio of the canary's error rate to the
+// baseline's, and its share of the mixture.
+type Bet struct{ Ratio, Weight float64 }
+
+// FailBets is the rollback test's mixture, for a harness that puts other tests beside it on the
+// same bets.
+func FailBets() []Bet {
+	var bets []Bet
+	for _, p := range failPrior() {
+		bets = append(bets, Bet{Ratio: gridRatio(gridHalf + int(p[0])), Weight: p[1]})
+	}
+	return bets
+}
+
 // logSumExp returns ln Σ exp(v) stably.
 func logSumExp(vs []float64) float64 {
 	m := math.Inf(-1)

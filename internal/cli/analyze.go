@@ -48,7 +48,12 @@ func (a *app) backtestCmd() *cobra.Command {
 reports, for hugai's sequential test and for a per-window threshold rule tuned on A/A runs to the
 same false-alarm rate: the share of runs rolled back (with its Wilson 95% interval), the seconds of
 canary traffic to the rollback (median, p90; a miss counts as never) and the misses within the
-horizon. One scenario per --error-effect and per --latency-effect; 1 is the A/A run.`,
+horizon. One scenario per --error-effect and per --latency-effect; 1 is the A/A run.
+
+Without --latency a third row, known-rate, is a reference and not a judge: the sequential test's
+error bets told the baseline's true error rate of each second instead of measuring it. The gap
+between it and the sequential row is what measuring the baseline (and so staying valid when it
+drifts) costs.`,
 		Example: `  hugai analyze backtest --runs 10000
   hugai analyze backtest --error-effect 1,2,4,10 --drift-to 1% -o json
   hugai analyze backtest --latency-effect 50% --runs 2000`,
@@ -168,7 +173,11 @@ func backtestTable(w io.Writer, reports []backtest.Report) error {
 		if s.DriftTo > 0 {
 			name += fmt.Sprintf(", drift %g%%→%g%%", s.ErrorRate*100, s.DriftTo*100)
 		}
-		for _, m := range []backtest.Method{r.Sequential, r.Threshold} {
+		methods := []backtest.Method{r.Sequential, r.Threshold}
+		if r.KnownRate != nil {
+			methods = append(methods, *r.KnownRate)
+		}
+		for _, m := range methods {
 			fmt.Fprintf(tw, "%s\t%s\t%d/%d (%.2f%%)\t%.2f–%.2f%%\t%s\t%s\t%d\t%s\n", name, m.Name, m.Alarms, m.Runs,
 				m.AlarmRate*100, m.AlarmLow*100, m.AlarmHigh*100, seconds(m.DetectMedian), seconds(m.DetectP90), m.Misses, m.Rule)
 		}

@@ -90,11 +90,17 @@ type Method struct {
 	Rule string `json:"rule,omitempty"`
 }
 
-// Report is a scenario's figures, the two methods side by side.
+// Report is a scenario's figures, the methods side by side.
 type Report struct {
 	Scenario   Scenario `json:"scenario"`
 	Sequential Method   `json:"sequential"`
 	Threshold  Method   `json:"threshold"`
+	// KnownRate is not a usable judge but a reference: the sequential test's error bets, told the
+	// baseline's true error rate of each second instead of measuring it from the baseline's
+	// requests. It shows what the comparison with a measured baseline costs: no test that has to
+	// measure the baseline (and so stays valid when it drifts) has that information. Only in
+	// scenarios that judge errors alone.
+	KnownRate *Method `json:"knownRate,omitempty"`
 }
 
 // Run simulates the scenario. Runs are drawn from one generator seeded with s.Seed, so a report
@@ -111,14 +117,19 @@ func Run(s Scenario) (Report, error) {
 	r := rand.New(rand.NewPCG(s.Seed, 1))
 	seq := make([]float64, s.Runs)
 	thr := make([]float64, s.Runs)
+	known := make([]float64, s.Runs)
 	for i := range s.Runs {
 		o, err := simulate(r, s, rules)
 		if err != nil {
 			return Report{}, err
 		}
-		seq[i], thr[i] = o.seq, o.thr
+		seq[i], thr[i], known[i] = o.seq, o.thr, o.known
 	}
 	rep := Report{Scenario: s, Sequential: summarise("sequential", seq), Threshold: summarise("threshold", thr)}
+	if !s.Latency {
+		k := summarise("known-rate", known)
+		rep.KnownRate = &k
+	}
 	rep.Threshold.Rule = rules.String(s)
 	return rep, nil
 }
@@ -197,8 +208,8 @@ func wilson(k, n int) (lo, hi float64) {
 // outcome is one run: when each method rolled back (+Inf: never), and the largest window
 // statistics the threshold rule saw (for tuning).
 type outcome struct {
-	seq, thr       float64
-	maxErr, maxLat float64
+	seq, thr, known float64
+	maxErr, maxLat  float64
 }
 
 // The simulated latency: log-normal around 100 ms (σ 0.5, so p95 ≈ 228 ms), the shape of a
@@ -209,10 +220,12 @@ const (
 )
 
 func simulate(r *rand.Rand, s Scenario, rl rules) (outcome, error) {
-	o := outcome{seq: math.Inf(1), thr: math.Inf(1)}
+	o := outcome{seq: math.Inf(1), thr: math.Inf(1), known: math.Inf(1)}
 	cfg := analysis.DefaultConfig()
 	cfg.Alpha = s.metricAlpha()
 	boundary := math.Log(1 / cfg.Alpha)
+	bets := analysis.FailBets()
+	knownLog := make([]float64, len(bets)) // ln of each bet's likelihood ratio, told the true rate
 	var errs analysis.Evidence
 	var lat analysis.LatencyEvidence
 	var win struct{ n, x int64 }
@@ -233,6 +246,11 @@ func simulate(r *rand.Rand, s Scenario, rl rules) (outcome, error) {
 		}
 		win.n += nc
 		win.x += xc
+		for j, b := range bets {
+			// Against the baseline's true rate p: each canary request is a Bernoulli trial, and a
+			// success under θ·p ≥ 1 is impossible (the bet is lost: ln 0).
+			knownLog[j] += float64(xc)*math.Log(b.Ratio) + float64(nc-xc)*math.Log(max(0, 1-b.Ratio*p)/(1-p))
+		}
 		if s.Latency {
 			pooled = pooled[:0]
 			start := len(winB)
@@ -274,6 +292,15 @@ func simulate(r *rand.Rand, s Scenario, rl rules) (outcome, error) {
 				o.seq = now
 			}
 		}
+		if (t+1)%s.Look == 0 && math.IsInf(o.known, 1) {
+			var m float64
+			for j, b := range bets {
+				m += b.Weight * math.Exp(knownLog[j])
+			}
+			if m >= 1/cfg.Alpha {
+				o.known = now
+			}
+		}
 		if (t+1)%s.Window == 0 {
 			fired := false
 			if win.n > 0 {
@@ -292,7 +319,7 @@ func simulate(r *rand.Rand, s Scenario, rl rules) (outcome, error) {
 			win.n, win.x = 0, 0
 			winB, winC = winB[:0], winC[:0]
 		}
-		if !math.IsInf(o.seq, 1) && !math.IsInf(o.thr, 1) && !math.IsInf(rl.errorRate, 1) {
+		if !math.IsInf(o.seq, 1) && !math.IsInf(o.thr, 1) && !math.IsInf(o.known, 1) && !math.IsInf(rl.errorRate, 1) {
 			break // both decided; tuning runs (infinite limits) go on to find their maxima
 		}
 	}

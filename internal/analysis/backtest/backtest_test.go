@@ -61,6 +61,14 @@ func TestGoalScenarios(t *testing.T) {
 	if ab.Threshold.DetectMedian != nil && *ab.Threshold.DetectMedian < *ab.Sequential.DetectMedian {
 		t.Errorf("10×: threshold median %v before sequential %v", *ab.Threshold.DetectMedian, *ab.Sequential.DetectMedian)
 	}
+	// The known-rate reference has strictly more information than the test: it bets the same, so
+	// it must be valid under A/A and no slower on 10×.
+	if k := aa.KnownRate; k.AlarmRate > 0.01+tol {
+		t.Errorf("A/A known-rate: %.3f rolled back, want ≤ %.3f", k.AlarmRate, 0.01+tol)
+	}
+	if k := ab.KnownRate; k.Misses != 0 || *k.DetectMedian > *ab.Sequential.DetectMedian {
+		t.Errorf("10× known-rate: %+v; want every run caught, no later than the sequential test's %v", k, *ab.Sequential.DetectMedian)
+	}
 }
 
 func TestLatencyScenario(t *testing.T) {
