@@ -259,6 +259,20 @@ func TestCompareSecondBySecond(t *testing.T) {
 	if len(lats) != 2 || lats[0].Slow.Canary != (analysis.Counts{Requests: 3, Events: 3}) || lats[0].Slow.Baseline.Events != 0 || lats[1].BeyondMax != 5 {
 		t.Errorf("latency windows %+v", lats)
 	}
+	// Windows laid end to end at a fraction of a second (as looks are, from the moment the
+	// candidate first took traffic) share out every second: none is lost at a boundary, none is
+	// counted twice.
+	var got []analysis.Window
+	for start := from.Add(-500 * time.Millisecond); start.Before(from.Add(6 * time.Second)); start = start.Add(1500 * time.Millisecond) {
+		w, _, err := p.Compare(context.Background(), metric.Comparison{Candidate: "v2", Baseline: "v1", From: start, To: start.Add(1500 * time.Millisecond)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, w...)
+	}
+	if want := append(want, analysis.Window{Baseline: analysis.Counts{Requests: 95}}); !reflect.DeepEqual(got, want) {
+		t.Errorf("adjacent windows: %+v, want every second once: %+v", got, want)
+	}
 	if _, _, err := p.Compare(context.Background(), metric.Comparison{Candidate: "v2", Baseline: "v1", From: from, To: from}); err == nil {
 		t.Error("an empty window must be refused")
 	}
