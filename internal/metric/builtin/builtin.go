@@ -159,9 +159,9 @@ func (p *Provider) window(ctx context.Context, from, to time.Time) (proxy.Stats,
 var _ metric.Comparer = (*Provider)(nil)
 
 // Compare returns both versions' counts second by second over [c.From, c.To), the seconds that
-// end inside it (in (From, To]), from the proxy's history: errors are 5xx responses and failed
-// connections, and each second's latency window is built from the two versions' histograms of
-// that second. Looks are laid end to end at any fraction of a second, so every second must fall
+// end inside it (in (From, To]), from the proxy's history: errors are 5xx responses, failed
+// connections and failed gRPC calls (as ErrorRate counts them), and each second's latency window
+// is built from the two versions' histograms of that second. Looks are laid end to end at any fraction of a second, so every second must fall
 // in exactly one of two adjacent windows: counting the seconds that lie wholly inside each
 // dropped the one astride every boundary, a third of the evidence at looks every 3 s. A second
 // that ends by To is also complete when the look is taken, a second after To.
@@ -187,6 +187,15 @@ func (p *Provider) Compare(ctx context.Context, c metric.Comparison) ([]analysis
 		return m
 	}
 	can, base := bySec(c.Candidate), bySec(c.Baseline)
+	// A request is counted in the second it was sent, its failure in the second it was answered:
+	// a second can hold more failures than requests. The test needs at most one failure per
+	// request in a second, so the excess moves on to the next second instead of being dropped.
+	var canOver, baseOver uint64
+	counts := func(s proxy.Second, over *uint64) analysis.Counts {
+		failed := s.Errors5xx + s.ConnFailures + s.GRPCErrors + *over
+		*over = failed - min(failed, s.Requests)
+		return analysis.Counts{Requests: int64(s.Requests), Events: int64(failed - *over)}
+	}
 	var pairs []analysis.Window
 	var lats []analysis.LatencyWindow
 	for sec := lo; sec < hi; sec++ {
@@ -195,10 +204,7 @@ func (p *Provider) Compare(ctx context.Context, c metric.Comparison) ([]analysis
 		if !cok && !bok {
 			continue
 		}
-		pairs = append(pairs, analysis.Window{
-			Canary:   analysis.Counts{Requests: int64(cs.Requests), Events: int64(min(cs.Errors5xx+cs.ConnFailures, cs.Requests))},
-			Baseline: analysis.Counts{Requests: int64(bs.Requests), Events: int64(min(bs.Errors5xx+bs.ConnFailures, bs.Requests))},
-		})
+		pairs = append(pairs, analysis.Window{Canary: counts(cs, &canOver), Baseline: counts(bs, &baseOver)})
 		cc, bc, upper := denseHists(cs.Hist, bs.Hist)
 		lw, err := analysis.LatencyWindowFrom(cc, bc, upper, c.MaxLatencyRegression)
 		if err != nil {
