@@ -195,14 +195,16 @@ func covers(cur Version, b Bump) bool {
 	return true
 }
 
-// preNumber splits "rc.3" into ("rc", 3).
+// preNumber splits "rc.3" into ("rc", 3). Only digits make a number: "-0" is an alphanumeric
+// identifier to SemVer (and sorts after every number), though strconv reads it as 0.
 func preNumber(pre string) (string, int, bool) {
 	i := strings.LastIndexByte(pre, '.')
-	if i < 0 {
+	digits := pre[i+1:]
+	if i < 0 || digits == "" || strings.Trim(digits, "0123456789") != "" {
 		return "", 0, false
 	}
-	n, err := strconv.Atoi(pre[i+1:])
-	if err != nil || n < 0 {
+	n, err := strconv.Atoi(digits)
+	if err != nil {
 		return "", 0, false
 	}
 	return pre[:i], n, true
