@@ -8,6 +8,8 @@
 #   H2=1 bench/proxy.sh       # also HTTP/2 from the client (h2c, prior knowledge) with h2load
 #   IDLE="1000 10000" bench/proxy.sh   # also the memory of that many idle keep-alive connections
 #   BODY=1 bench/proxy.sh     # also a 1 MiB response body through each proxy (throughput, peak RSS)
+#   go build -o /tmp/floor ./bench/proxyfloor && COMPARE=/tmp/floor bench/proxy.sh
+#                             # also the floor a featureless Go proxy reaches (bench/proxyfloor)
 #
 # The two proxies are measured alternately, ROUNDS times, so that load from elsewhere on the
 # machine falls on both alike; each round prints its own ratio.
@@ -210,6 +212,7 @@ for round in $(seq 1 "$ROUNDS"); do
 		printf '%-6s %-5s %-14s %12s %10s %10s\n' "$round" h1 "hugai compare" "$crps" "$cp99" "$ccpu"
 	fi
 	awk -v h="$hrps" -v n="$nrps" -v r="$round" 'BEGIN { printf "%-6s h1    hugai / nginx: %.2f\n", r, h / n }'
+	echo "$hrps $nrps $hp99 $np99" >>"$work/h1-rounds"
 	if [ -n "$H2" ]; then
 		read -r n2rps n2mean < <(run_h2load "http://127.0.0.1:$ngx2/")
 		read -r h2rps h2mean < <(run_h2load "http://127.0.0.1:$hug/")
@@ -218,6 +221,18 @@ for round in $(seq 1 "$ROUNDS"); do
 		awk -v h="$h2rps" -v n="$n2rps" -v r="$round" 'BEGIN { printf "%-6s h2c   hugai / nginx: %.2f\n", r, h / n }'
 	fi
 done
+# The goals are read on the medians of the rounds: this machine's noise is larger than 1 ms.
+awk '
+	function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+	function median(a, n,   i, j, t) {
+		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	{ n++; ratio[n] = $1 / $2; hp[n] = ms($3); np[n] = ms($4); gap[n] = ms($3) - ms($4) }
+	END {
+		printf "medians of %d rounds: hugai / nginx %.2f; p99 nginx %.2fms, hugai %.2fms; p99 apart (median of rounds) %.2fms\n",
+			n, median(ratio, n), median(np, n), median(hp, n), median(gap, n)
+	}' "$work/h1-rounds"
 if [ -n "$BODY" ]; then
 	# A 1 MiB body, streamed: requests/s, bytes/s and the proxy's peak resident memory.
 	hwm() { awk '/^VmHWM/ {print $2 " kB"}' "/proc/$1/status"; }

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"runtime"
 	"strconv"
 	"time"
 )
@@ -344,9 +343,10 @@ func (cn *h1conn) awaitAnswer(bs *h1bufs, uc *upConn, mine int) error {
 	if d := uc.rdl.Sub(now); d < quickAnswer/2 || d > quickAnswer {
 		uc.readBy(now.Add(quickAnswer))
 	}
-	// Let the other connections run before looking for the answer: by then it has often come,
-	// and the read that would have found nothing (a system call, and a park) is saved.
-	runtime.Gosched()
+	// No yield before the read, though one would often save a read that finds nothing: a
+	// goroutine that yields goes to the back of the global run queue, and with one core the
+	// answers found there came out of order enough to double the p99 (docs/benchmarks.md,
+	// "Where hugai's p99 went").
 	_, err := uc.br.Peek(1)
 	if err == nil {
 		return nil
