@@ -8,6 +8,7 @@
 #   H2=1 bench/proxy.sh       # also HTTP/2 from the client (h2c, prior knowledge) with h2load
 #   IDLE="1000 10000" bench/proxy.sh   # also the memory of that many idle keep-alive connections
 #   BODY=1 bench/proxy.sh     # also a 1 MiB response body through each proxy (throughput, peak RSS)
+#   WS=1 bench/proxy.sh       # also WebSocket: echoes over open connections, and upgrades per second
 #   go build -o /tmp/floor ./bench/proxyfloor && COMPARE=/tmp/floor bench/proxy.sh
 #                             # also the floor a featureless Go proxy reaches (bench/proxyfloor)
 #
@@ -36,6 +37,7 @@ H2=${H2:-}
 COMPARE=${COMPARE:-}
 IDLE=${IDLE:-}
 BODY=${BODY:-}
+WS=${WS:-}
 [ -n "$H2" ] && install_if_missing h2load nghttp2-client
 
 work=$(mktemp -d)
@@ -112,6 +114,34 @@ pids+=($!)
 wait_port "$up1"
 wait_port "$up2"
 
+# WebSocket echo upstreams (bench/wsload), and the proxies' server blocks for them.
+wsconf=""
+if [ -n "$WS" ]; then
+	go build -o "$work/wsload" ./bench/wsload
+	ws1=$(free_port)
+	ws2=$(free_port)
+	taskset -c "$LOAD_CPU" "$work/wsload" -serve "127.0.0.1:$ws1,127.0.0.1:$ws2" &
+	pids+=($!)
+	wait_port "$ws1"
+	wait_port "$ws2"
+	ngxws=$(free_port)
+	wsconf="
+	upstream wsversions {
+		server 127.0.0.1:$ws1 weight=95;
+		server 127.0.0.1:$ws2 weight=5;
+	}
+	server {
+		listen 127.0.0.1:$ngxws;
+		location / {
+			proxy_pass http://wsversions;
+			proxy_http_version 1.1;
+			proxy_set_header Upgrade \$http_upgrade;
+			proxy_set_header Connection upgrade;
+			proxy_read_timeout 1h;
+		}
+	}"
+fi
+
 ngx=$(free_port)
 ngx2=$(free_port) # HTTP/2 with prior knowledge, as hugai serves it on its one listen address
 conf=$(nginx_conf proxy "
@@ -128,23 +158,24 @@ conf=$(nginx_conf proxy "
 			proxy_http_version 1.1;
 			proxy_set_header Connection \"\";
 		}
-	}")
+	}
+	$wsconf")
 taskset -c "$PROXY_CPU" nginx -c "$conf" &
 pids+=($!)
 ngxmaster=$!
 wait_port "$ngx"
 
-# start_hugai NAME BINARY starts a hugai proxy on one core and prints its port and admin port. The
-# proxy loads its routes from the state file on start, as after a restart.
+# start_hugai NAME BINARY [UPSTREAM1 UPSTREAM2] starts a hugai proxy on one core and prints its
+# port and admin port. The proxy loads its routes from the state file on start, as after a restart.
 start_hugai() {
-	local port admin
+	local port admin u1=${3:-$up1} u2=${4:-$up2}
 	port=$(free_port)
 	admin=$(free_port)
 	mkdir -p "$work/$1"
 	cat >"$work/$1/routes.json" <<ROUTES
 {"generation": 1, "stable": "v1", "canary": "v2", "backends": [
-  {"version": "v1", "weight": 95, "endpoints": ["127.0.0.1:$up1"]},
-  {"version": "v2", "weight": 5, "endpoints": ["127.0.0.1:$up2"]}]}
+  {"version": "v1", "weight": 95, "endpoints": ["127.0.0.1:$u1"]},
+  {"version": "v2", "weight": 5, "endpoints": ["127.0.0.1:$u2"]}]}
 ROUTES
 	GOMAXPROCS=1 taskset -c "$PROXY_CPU" "$2" proxy --listen "127.0.0.1:$port" \
 		--admin "127.0.0.1:$admin" --admin-socket "$work/$1/hugai.sock" --state-file "$work/$1/routes.json" \
@@ -160,6 +191,11 @@ if [ -n "$COMPARE" ]; then
 	pids+=("$pid")
 	cmppid=$pid
 	wait_port "$cmp"
+fi
+if [ -n "$WS" ]; then
+	read -r pid hugws _ < <(start_hugai hugai-ws bin/hugai "$ws1" "$ws2")
+	pids+=("$pid")
+	wait_port "$hugws"
 fi
 
 # cpu_ticks prints the CPU time (user + system, in clock ticks) process $1 has used.
@@ -182,6 +218,13 @@ run_wrk() {
 	p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
 	reqs=$(echo "$out" | awk '/requests in/ {print $1}')
 	echo "$rps $p99 $(awk -v t=$((t1 - t0)) -v n="$reqs" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1fus", t / hz * 1e6 / n }')"
+}
+
+# run_wsload prints "rate p50 p99 errors" for WebSocket load on port $1 (wsload's flags after it).
+run_wsload() {
+	local port=$1
+	shift
+	taskset -c "$LOAD_CPU" "$work/wsload" -addr "127.0.0.1:$port" -c "$CONNECTIONS" -d "${DURATION}s" "$@"
 }
 
 # run_h2load prints "req/s mean" for an h2c URL: the same connections, 10 streams each.
@@ -219,6 +262,19 @@ for round in $(seq 1 "$ROUNDS"); do
 		printf '%-6s %-5s %-14s %12s %10s\n' "$round" h2c "$ngxname" "$n2rps" "$n2mean"
 		printf '%-6s %-5s %-14s %12s %10s\n' "$round" h2c "hugai proxy" "$h2rps" "$h2mean"
 		awk -v h="$h2rps" -v n="$n2rps" -v r="$round" 'BEGIN { printf "%-6s h2c   hugai / nginx: %.2f\n", r, h / n }'
+	fi
+	if [ -n "$WS" ]; then
+		# Messages over open connections (wsload keeps them open), then upgrades per second.
+		read -r nmps nm50 nm99 nmerr < <(run_wsload "$ngxws")
+		read -r hmps hm50 hm99 hmerr < <(run_wsload "$hugws")
+		read -r nups nu50 nu99 nuerr < <(run_wsload "$ngxws" -connect)
+		read -r hups hu50 hu99 huerr < <(run_wsload "$hugws" -connect)
+		printf '%-6s %-5s %-14s %9s msg/s  p50 %8s  p99 %8s  errors %s\n' "$round" ws "$ngxname" "$nmps" "$nm50" "$nm99" "$nmerr"
+		printf '%-6s %-5s %-14s %9s msg/s  p50 %8s  p99 %8s  errors %s\n' "$round" ws "hugai proxy" "$hmps" "$hm50" "$hm99" "$hmerr"
+		printf '%-6s %-5s %-14s %9s upg/s  p50 %8s  p99 %8s  errors %s\n' "$round" ws "$ngxname" "$nups" "$nu50" "$nu99" "$nuerr"
+		printf '%-6s %-5s %-14s %9s upg/s  p50 %8s  p99 %8s  errors %s\n' "$round" ws "hugai proxy" "$hups" "$hu50" "$hu99" "$huerr"
+		awk -v hm="$hmps" -v nm="$nmps" -v hu="$hups" -v nu="$nups" -v r="$round" \
+			'BEGIN { printf "%-6s ws    hugai / nginx: messages %.2f, upgrades %.2f\n", r, hm / nm, hu / nu }'
 	fi
 done
 # The goals are read on the medians of the rounds: this machine's noise is larger than 1 ms.

@@ -45,7 +45,20 @@ func FuzzFrameHeader(f *testing.F) {
 	f.Add(encodeFrame(0x2, make([]byte, 70000), true))
 	f.Add([]byte{0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 1})
 	f.Add([]byte{0x81})
+	f.Add(append(encodeFrame(0x1, []byte("one"), false), encodeFrame(0x1, []byte("two"), false)[:4]...))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// wholeFrames (what pumpFrames writes at once) agrees with reading header after header.
+		whole := 0
+		for {
+			hl, n, err := frameHeader(bufio.NewReaderSize(bytes.NewReader(b[whole:]), 64))
+			if err != nil || int64(len(b)-whole-hl) < n {
+				break
+			}
+			whole += hl + int(n)
+		}
+		if k := wholeFrames(b); k != whole {
+			t.Fatalf("wholeFrames says %d bytes of whole frames, reading header after header %d", k, whole)
+		}
 		hl, n, err := frameHeader(bufio.NewReaderSize(bytes.NewReader(b), 64))
 		rd := bytes.NewReader(b)
 		br := bufio.NewReader(rd)

@@ -230,12 +230,20 @@ func pumpFrames(s *stream, dst net.Conn, src *bufio.Reader, buf []byte) bool {
 			// Peek consumed nothing: whatever stopped it, the client is between frames.
 			return true
 		}
-		// Header and payload go out together when the payload is already here: one write.
-		hdr, _ := src.Peek(hl)
-		if _, err := dst.Write(hdr); err != nil {
+		// What is here goes out in one write: every whole frame, or the header with as much
+		// of the payload as came with it.
+		here, _ := src.Peek(src.Buffered())
+		m := wholeFrames(here)
+		if m == 0 {
+			m = len(here) // the header, and part of the payload: not all of it (wholeFrames)
+			n -= int64(m - hl)
+		} else {
+			n = 0
+		}
+		if _, err := dst.Write(here[:m]); err != nil {
 			return false
 		}
-		src.Discard(hl)
+		src.Discard(m)
 		for n > 0 {
 			m, err := src.Read(buf[:min(int64(len(buf)), n)])
 			if m > 0 {
@@ -257,15 +265,38 @@ func pumpFrames(s *stream, dst net.Conn, src *bufio.Reader, buf []byte) bool {
 	}
 }
 
+// wholeFrames returns the length of the longest prefix of b made of whole WebSocket frames.
+func wholeFrames(b []byte) int {
+	end := 0
+	for {
+		hl, n, ok := parseFrameHeader(b[end:])
+		if !ok || int64(len(b)-end-hl) < n {
+			return end
+		}
+		end += hl + int(n)
+	}
+}
+
 // frameHeader peeks at the next frame's header and returns its length and the payload's.
 func frameHeader(r *bufio.Reader) (hl int, n int64, err error) {
 	h, err := r.Peek(2)
 	if err != nil {
 		return 0, 0, err
 	}
-	hl = 2
-	n = int64(h[1] & 0x7f)
-	switch n {
+	if h, err = r.Peek(frameHeaderLen(h)); err != nil {
+		return 0, 0, err
+	}
+	hl, n, _ = parseFrameHeader(h)
+	if n < 0 {
+		return 0, 0, errors.New("websocket frame longer than 2^63 bytes")
+	}
+	return hl, n, nil
+}
+
+// frameHeaderLen is the length of the header whose first two bytes h holds.
+func frameHeaderLen(h []byte) int {
+	hl := 2
+	switch h[1] & 0x7f {
 	case 126:
 		hl += 2
 	case 127:
@@ -274,22 +305,30 @@ func frameHeader(r *bufio.Reader) (hl int, n int64, err error) {
 	if h[1]&0x80 != 0 {
 		hl += 4 // masking key
 	}
-	if h, err = r.Peek(hl); err != nil {
-		return 0, 0, err
+	return hl
+}
+
+// parseFrameHeader reads the frame header at the start of b: its length and the payload's (negative
+// when it overflows). ok is false when b does not hold the whole header.
+func parseFrameHeader(b []byte) (hl int, n int64, ok bool) {
+	if len(b) < 2 {
+		return 0, 0, false
 	}
+	hl = frameHeaderLen(b)
+	if len(b) < hl {
+		return 0, 0, false
+	}
+	n = int64(b[1] & 0x7f)
 	switch n {
 	case 126:
-		n = int64(h[2])<<8 | int64(h[3])
+		n = int64(b[2])<<8 | int64(b[3])
 	case 127:
 		n = 0
-		for _, c := range h[2:10] {
+		for _, c := range b[2:10] {
 			n = n<<8 | int64(c)
 		}
-		if n < 0 {
-			return 0, 0, errors.New("websocket frame longer than 2^63 bytes")
-		}
 	}
-	return hl, n, nil
+	return hl, n, n >= 0
 }
 
 // writeClose writes a server's close frame (unmasked) with code and reason.
