@@ -79,14 +79,13 @@ type Window struct {
 	hist         map[int]uint64
 }
 
-// Window sums version's seconds that start in [from, to). A second still in progress is not yet in
-// the history, so a window ending now covers the seconds completed before it.
+// Window sums version's seconds that end in (from, to]. Windows laid end to end at any fraction of
+// a second (a monitor's looks) so take every second exactly once: counting only the seconds wholly
+// inside each dropped the one astride every boundary. A second still in progress is not yet in the
+// history, so a window ending now covers the seconds completed before it.
 func (s Stats) Window(version string, from, to time.Time) Window {
 	w := Window{hist: map[int]uint64{}}
 	lo, hi := from.Unix(), to.Unix()
-	if from.Nanosecond() != 0 {
-		lo++ // only whole seconds inside the window
-	}
 	for _, sec := range s.Versions[version] {
 		if sec.Time < lo || sec.Time >= hi {
 			continue

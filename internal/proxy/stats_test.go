@@ -114,9 +114,13 @@ func TestHistoryKeepsSecondsApartAndForgets(t *testing.T) {
 	if w := s.Window("v1", time.Unix(101, 0), time.Unix(103, 0)); w.Requests != 2 || w.ErrorRate() != 100 {
 		t.Errorf("window 101..103: %+v rate %v", w, w.ErrorRate())
 	}
-	// A window starting mid-second covers only whole seconds.
-	if w := s.Window("v1", time.Unix(100, 1), time.Unix(103, 0)); w.Requests != 2 {
-		t.Errorf("window from 100.000000001: %d requests, want 2", w.Requests)
+	// Windows laid end to end mid-second take each second once: the one that ends inside.
+	if w := s.Window("v1", time.Unix(100, 1), time.Unix(103, 0)); w.Requests != 5 {
+		t.Errorf("window from 100.000000001: %d requests, want 5 (second 100 ends inside it)", w.Requests)
+	}
+	a, b := s.Window("v1", time.Unix(99, 5e8), time.Unix(101, 5e8)), s.Window("v1", time.Unix(101, 5e8), time.Unix(103, 5e8))
+	if a.Requests != 3 || b.Requests != 2 {
+		t.Errorf("windows 99.5..101.5 and 101.5..103.5: %d and %d requests, want 3 and 2", a.Requests, b.Requests)
 	}
 	if got := h.stats(time.Unix(102, 0)).Versions["v1"]; len(got) != 1 {
 		t.Errorf("since 102: %+v", got)

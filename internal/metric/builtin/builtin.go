@@ -122,14 +122,10 @@ func (p *Provider) Query(ctx context.Context, q metric.Query) (analysis.Value, e
 	return v, nil
 }
 
-// wholeSeconds is how many whole seconds proxy.Stats.Window sums for [from, to): those that start
-// inside it.
+// wholeSeconds is how many seconds proxy.Stats.Window sums for [from, to): those that end in
+// (from, to].
 func wholeSeconds(from, to time.Time) int64 {
-	lo, hi := from.Unix(), to.Unix()
-	if from.Nanosecond() != 0 {
-		lo++
-	}
-	return hi - lo
+	return to.Unix() - from.Unix()
 }
 
 // window returns the proxy's history covering [from, to), fetching it only when the last fetch

@@ -126,17 +126,23 @@ func TestEveryCriteriaBuiltinIsServed(t *testing.T) {
 	}
 }
 
-func TestWindowCoversWholeSeconds(t *testing.T) {
+func TestWindowTakesTheSecondsEndingInside(t *testing.T) {
 	p := New((&fakeStats{h: history()}).get, nil)
-	// From mid-second: the first second is not counted, and the rate is over the seconds that are.
+	// From mid-second: the first second ends inside, so it is counted, and the rate is over the
+	// three seconds (windows laid end to end take each second once).
 	v := query(t, p, "v1", "request_rate", base.Add(time.Millisecond), base.Add(3*time.Second))
-	if v.Value != 25 || v.Samples != 50 {
-		t.Errorf("request_rate from mid-second = %+v, want 50 requests over 2s", v)
+	if !near(v.Value, 100.0/3) || v.Samples != 100 {
+		t.Errorf("request_rate from mid-second = %+v, want 100 requests over 3s", v)
 	}
-	// Less than one whole second: nothing.
-	v = query(t, p, "v1", "request_rate", base.Add(time.Millisecond), base.Add(1500*time.Millisecond))
+	// Within one second, none ends: nothing.
+	v = query(t, p, "v1", "request_rate", base.Add(time.Millisecond), base.Add(900*time.Millisecond))
 	if !math.IsNaN(v.Value) || v.Samples != 0 {
-		t.Errorf("sub-second window = %+v", v)
+		t.Errorf("window inside one second = %+v", v)
+	}
+	// Across a boundary at a fraction of a second: the second that ends inside.
+	v = query(t, p, "v1", "request_rate", base.Add(time.Millisecond), base.Add(1500*time.Millisecond))
+	if v.Samples != 50 || v.Value != 50 {
+		t.Errorf("window 0.001..1.5 = %+v, want the 50 requests of second 0", v)
 	}
 	// The window ends before the second that starts at its end.
 	if v := query(t, p, "v2", "error_rate", base.Add(2*time.Second), base.Add(3*time.Second)); v.Value != 0 || v.Samples != 10 {
