@@ -35,11 +35,18 @@ func writeRelease(t *testing.T, version string, share float64) {
 	}
 }
 
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
+// envInt reads a whole number of at least least from the environment, def when it is unset. A value
+// that is not one fails the bench: running 30 A/A rollouts for a mistyped 0 would waste an hour.
+func envInt(t *testing.T, name string, def, least int) int {
+	s, ok := os.LookupEnv(name)
+	if !ok || s == "" {
+		return def
 	}
-	return def
+	v, err := strconv.Atoi(s)
+	if err != nil || v < least {
+		t.Fatalf("%s=%q: want a whole number of at least %d", name, s, least)
+	}
+	return v
 }
 
 type benchRun struct {
@@ -49,7 +56,7 @@ type benchRun struct {
 }
 
 func TestJudgeOnRealRollouts(t *testing.T) {
-	aa, bad, workers := envInt("JUDGE_AA", 30), envInt("JUDGE_BAD", 10), envInt("JUDGE_WORKERS", 2)
+	aa, bad, workers := envInt(t, "JUDGE_AA", 30, 0), envInt(t, "JUDGE_BAD", 10, 0), envInt(t, "JUDGE_WORKERS", 2, 1)
 	hold := os.Getenv("JUDGE_HOLD")
 	if hold == "" {
 		hold = "30s"
@@ -66,6 +73,9 @@ func TestJudgeOnRealRollouts(t *testing.T) {
 		if i < bad {
 			jobs = append(jobs, job{"4x", 0.02}, job{"10x", 0.05})
 		}
+	}
+	if len(jobs) == 0 {
+		t.Fatal("JUDGE_AA and JUDGE_BAD are both 0: no rollout to run")
 	}
 	queue := make(chan job, len(jobs))
 	for _, j := range jobs {
