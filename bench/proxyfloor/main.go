@@ -308,17 +308,25 @@ func (lp *loop) close(c *econn) {
 	}
 }
 
-func (lp *loop) clientReadable(c *econn) {
+// fill reads what c has into its buffer and reports whether anything came; a socket that ended (or
+// failed) is closed, with its peer.
+func (lp *loop) fill(c *econn) bool {
 	m, err := syscall.Read(c.fd, c.buf[c.n:])
 	if err == syscall.EAGAIN {
-		return
+		return false
 	}
 	if m <= 0 {
 		lp.close(c)
-		return
+		return false
 	}
 	c.n += m
-	lp.forward(c)
+	return true
+}
+
+func (lp *loop) clientReadable(c *econn) {
+	if lp.fill(c) {
+		lp.forward(c)
+	}
 }
 
 // forward sends the request at the start of c's buffer, when it is whole and c waits for nothing.
@@ -383,15 +391,9 @@ func writeAll(fd int, b []byte) error {
 }
 
 func (lp *loop) upstreamReadable(u *econn) {
-	m, err := syscall.Read(u.fd, u.buf[u.n:])
-	if err == syscall.EAGAIN {
+	if !lp.fill(u) {
 		return
 	}
-	if m <= 0 {
-		lp.close(u)
-		return
-	}
-	u.n += m
 	total, err := answerLen(u.buf[:u.n])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "proxyfloor:", err)

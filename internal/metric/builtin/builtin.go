@@ -155,12 +155,13 @@ func (p *Provider) window(ctx context.Context, from, to time.Time) (proxy.Stats,
 var _ metric.Comparer = (*Provider)(nil)
 
 // Compare returns both versions' counts second by second over [c.From, c.To), the seconds that
-// end inside it (in (From, To]), from the proxy's history: errors are 5xx responses, failed
-// connections and failed gRPC calls (as ErrorRate counts them), and each second's latency window
-// is built from the two versions' histograms of that second. Looks are laid end to end at any fraction of a second, so every second must fall
-// in exactly one of two adjacent windows: counting the seconds that lie wholly inside each
-// dropped the one astride every boundary, a third of the evidence at looks every 3 s. A second
-// that ends by To is also complete when the look is taken, a second after To.
+// end inside it (in (From, To], as proxy.Stats.Window takes them), from the proxy's history:
+// errors are 5xx responses, failed connections and failed gRPC calls (as ErrorRate counts them),
+// and each second's latency window is built from the two versions' histograms of that second.
+// Looks are laid end to end at any fraction of a second, so every second must fall in exactly one
+// of two adjacent windows: counting the seconds that lie wholly inside each dropped the one
+// astride every boundary, a third of the evidence at looks every 3 s. A second that ends by To is
+// also complete when the look is taken, a second after To.
 func (p *Provider) Compare(ctx context.Context, c metric.Comparison) ([]analysis.Window, []analysis.LatencyWindow, error) {
 	if c.Candidate == "" || c.Baseline == "" {
 		return nil, nil, errors.New("builtin comparison: two versions are needed")
