@@ -89,10 +89,14 @@ func run() error {
 	if len(p.slots) == 0 {
 		return fmt.Errorf("%s: no weights", *state)
 	}
-	if os.Getenv("PROXYFLOOR") == "epoll" {
+	switch model := os.Getenv("PROXYFLOOR"); model {
+	case "epoll":
 		return serveEpoll(*listen, p)
+	case "", "goroutine":
+		return serveGoroutines(*listen, p)
+	default:
+		return fmt.Errorf("PROXYFLOOR=%q: want goroutine or epoll", model)
 	}
-	return serveGoroutines(*listen, p)
 }
 
 var (
