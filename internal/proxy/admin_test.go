@@ -129,25 +129,38 @@ func TestMetricsExposition(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		get(t, c, tp.url+"/")
 	}
-	resp, err := c.Get(tp.admin + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	line := regexp.MustCompile(`^[a-z0-9_]+(\{[a-z]+="(\\.|[^"\\])*"(,[a-z]+="(\\.|[^"\\])*")*\})? [0-9.e+-]+$`)
-	seen := map[string]string{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		l := sc.Text()
-		if strings.HasPrefix(l, "# ") {
-			continue
+	scrape := func() (seen map[string]string, bad []string) {
+		resp, err := c.Get(tp.admin + "/metrics")
+		if err != nil {
+			t.Fatal(err)
 		}
-		if !line.MatchString(l) {
-			t.Errorf("bad exposition line %q", l)
-			continue
+		defer resp.Body.Close()
+		seen = map[string]string{}
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			l := sc.Text()
+			if strings.HasPrefix(l, "# ") {
+				continue
+			}
+			if !line.MatchString(l) {
+				bad = append(bad, l)
+				continue
+			}
+			i := strings.LastIndexByte(l, ' ')
+			seen[l[:i]] = l[i+1:]
 		}
-		i := strings.LastIndexByte(l, ' ')
-		seen[l[:i]] = l[i+1:]
+		return seen, bad
+	}
+	// A request's latency is observed once its answer is through, which the client may see
+	// first: scrape until the last one is in.
+	seen, bad := scrape()
+	for deadline := time.Now().Add(5 * time.Second); seen[`hugai_proxy_request_duration_seconds_count{version="v1"}`] != "5" && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		seen, bad = scrape()
+	}
+	for _, l := range bad {
+		t.Errorf("bad exposition line %q", l)
 	}
 	want := map[string]string{
 		`hugai_proxy_requests_total{version="v1"}`:                            "5",
