@@ -244,6 +244,9 @@ func longPoll[T any](h *handler, w http.ResponseWriter, r *http.Request, what st
 	if err != nil && ctx.Err() != nil && r.Context().Err() == nil {
 		v, err = get(r.Context())
 	}
+	if err != nil && r.Context().Err() != nil {
+		return // the client went away (or gave up at its own deadline) while it waited: nobody reads an answer
+	}
 	if err != nil {
 		h.fail(w, "wait "+what, err)
 		return
